@@ -1,0 +1,87 @@
+// AppContext: the one object every app (api, repository, metrics) shares.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Registry } from "prom-client";
+import type { Config } from "./config.js";
+import { openDatabase, type Database } from "./db/index.js";
+import { EventBus } from "./events/bus.js";
+import { createLogger, type Logger } from "./log.js";
+import { KeyStore } from "./auth/keys.js";
+import { AuthService } from "./auth/service.js";
+import { AuthProviderService } from "./auth/providers.js";
+import { TokenPolicyService } from "./auth/policy.js";
+import { hashPassword } from "./auth/passwords.js";
+import { SettingsService } from "./settings/service.js";
+import { UserService } from "./users/service.js";
+import { RoleService } from "./roles/service.js";
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  db: Database;
+  bus: EventBus;
+  metrics: Registry;
+  keys: KeyStore;
+  settings: SettingsService;
+  auth: AuthService;
+  authProviders: AuthProviderService;
+  tokenPolicy: TokenPolicyService;
+  users: UserService;
+  roles: RoleService;
+  close(): Promise<void>;
+}
+
+export async function createAppContext(config: Config, log: Logger = createLogger(config.logLevel)): Promise<AppContext> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const bus = new EventBus(log);
+  if (config.redisUrl) await bus.connectRedis(config.redisUrl);
+  const keys = new KeyStore(db.prisma);
+  await keys.init();
+  const settings = new SettingsService(db.prisma, bus);
+  const auth = new AuthService(db.prisma, keys, settings, bus);
+  const ctx: AppContext = {
+    config,
+    log,
+    db,
+    bus,
+    metrics: new Registry(),
+    keys,
+    settings,
+    auth,
+    authProviders: new AuthProviderService(db.prisma, auth, bus),
+    tokenPolicy: new TokenPolicyService(settings),
+    users: new UserService(db.prisma, bus),
+    roles: new RoleService(db.prisma, bus),
+    async close() {
+      await bus.close();
+      await db.close();
+    },
+  };
+  await bootstrap(ctx);
+  return ctx;
+}
+
+/** First start on an empty database: an all-powerful admin and the local auth provider. */
+async function bootstrap(ctx: AppContext): Promise<void> {
+  const { prisma } = ctx.db;
+  if ((await prisma.authProvider.count()) === 0) {
+    await prisma.authProvider.createMany({ data: [{ type: "local", priority: 0, enabled: true, config: {} }], skipDuplicates: true });
+  }
+  if ((await prisma.user.count()) > 0) return;
+  let password = ctx.config.adminPassword;
+  const file = path.join(ctx.config.dataDir, "admin-password");
+  if (!password) {
+    password = randomBytes(12).toString("base64url");
+    if (!existsSync(file)) writeFileSync(file, password + "\n", { mode: 0o600 });
+  }
+  const role = await prisma.role.upsert({ where: { name: "admin" }, create: { name: "admin", permissions: { "*": ["*"] } }, update: {} });
+  const created = await prisma.user
+    .create({ data: { name: "admin", passwordHash: await hashPassword(password), roles: { create: [{ roleId: role.id }] } } })
+    .catch(() => null); // another node bootstrapped first
+  if (created) {
+    if (ctx.config.adminPassword) ctx.log.info("created user 'admin' with the password from PANTERA_ADMIN_PASSWORD");
+    else ctx.log.info(`created user 'admin'; its password is in ${file}`, { password });
+  }
+}

@@ -1,0 +1,9 @@
+// Assembles the schema from one file per domain.
+import { lexicographicSortSchema } from "graphql";
+import { builder } from "./builder.js";
+import "./system.js";
+import "./auth.js";
+import "./users.js";
+import "./roles.js";
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,35 @@
+// Turns anything thrown by a handler into the documented error body {error, message, status}.
+import type Koa from "koa";
+import { DomainError, errorBody } from "../errors.js";
+import type { Logger } from "../log.js";
+
+const HTTP_CODES: Record<number, string> = { 400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE" };
+
+export function errorHandler(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        ctx.status = 404;
+        ctx.body = errorBody("NOT_FOUND", `No route for ${ctx.method} ${ctx.path}`);
+      }
+    } catch (err) {
+      if (err instanceof DomainError) {
+        if (err.code === "INTERNAL_ERROR") log.error("request failed", { path: ctx.path, err: String((err as { cause?: unknown }).cause ?? err) });
+        ctx.status = err.status;
+        ctx.body = { error: err.code, message: err.message, status: err.status };
+        if (err.code === "UNAUTHORIZED") ctx.set("WWW-Authenticate", 'Bearer realm="pantera"');
+        return;
+      }
+      const status = (err as { status?: number }).status;
+      if (typeof status === "number" && status >= 400 && status < 500 && (err as { expose?: boolean }).expose !== false) {
+        ctx.status = status;
+        ctx.body = { error: HTTP_CODES[status] ?? "BAD_REQUEST", message: (err as Error).message, status };
+        return;
+      }
+      log.error("unhandled error", { method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) });
+      ctx.status = 500;
+      ctx.body = errorBody("INTERNAL_ERROR", "Internal server error");
+    }
+  };
+}

@@ -1,0 +1,78 @@
+// Settings sections persisted in the database (visible to every node), with defaults.
+// Each section is a JSON object; reads are cached per node and dropped on change events.
+import type { PrismaClient } from "../db/index.js";
+import type { EventBus } from "../events/bus.js";
+import { badRequest } from "../errors.js";
+
+export interface JwtSettings {
+  algorithm: "RS256";
+  access_token_expiry_seconds: number;
+  refresh_token_expiry_seconds: number;
+  api_token_max_expiry_days: number;
+  allow_permanent_tokens: boolean;
+}
+
+export const SETTING_DEFAULTS = {
+  jwt: {
+    algorithm: "RS256",
+    access_token_expiry_seconds: 3600,
+    refresh_token_expiry_seconds: 604800,
+    api_token_max_expiry_days: 90,
+    allow_permanent_tokens: false,
+  } satisfies JwtSettings,
+  prefixes: { prefixes: [] as string[] },
+  http_client: {
+    proxy_timeout: 30000,
+    connection_timeout: 15000,
+    idle_timeout: 60000,
+    follow_redirects: true,
+    connection_acquire_timeout: 30000,
+    max_connections_per_destination: 64,
+    max_requests_queued_per_destination: 128,
+  },
+  http_server: { request_timeout: "PT60S" },
+  metrics: { enabled: true, jvm: true, http: true, storage: true, endpoint: "/metrics/vertx" },
+  cooldown: { enabled: false, minimum_allowed_age: "7d", repo_types: {} as Record<string, unknown> },
+} as const;
+
+export type SectionName = keyof typeof SETTING_DEFAULTS;
+type SectionValue<S extends SectionName> = (typeof SETTING_DEFAULTS)[S] extends infer T ? { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] } : never;
+
+export class SettingsService {
+  private cache = new Map<string, Record<string, unknown>>();
+
+  constructor(
+    private prisma: PrismaClient,
+    private bus: EventBus,
+  ) {
+    bus.on((e) => {
+      if (e.type === "settings.changed") this.cache.delete(e.section);
+    });
+  }
+
+  async get<S extends SectionName>(section: S): Promise<SectionValue<S>> {
+    return (await this.getRaw(section)) as SectionValue<S>;
+  }
+
+  /** Any section, known or not: defaults overlaid by what was saved. */
+  async getRaw(section: string): Promise<Record<string, unknown>> {
+    const cached = this.cache.get(section);
+    if (cached) return cached;
+    const row = await this.prisma.setting.findUnique({ where: { section } });
+    const defaults = (SETTING_DEFAULTS as Record<string, object>)[section] ?? {};
+    const value = { ...defaults, ...((row?.value as Record<string, unknown>) ?? {}) };
+    this.cache.set(section, value);
+    return value;
+  }
+
+  /** Merges `patch` into the stored section and tells every node. */
+  async update(section: string, patch: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!/^[a-z][a-z0-9_-]{0,63}$/.test(section)) throw badRequest(`Invalid settings section name '${section}'`);
+    const current = (await this.prisma.setting.findUnique({ where: { section } }))?.value as Record<string, unknown> | undefined;
+    const value = { ...(current ?? {}), ...patch };
+    await this.prisma.setting.upsert({ where: { section }, create: { section, value: value as object }, update: { value: value as object } });
+    this.cache.delete(section);
+    await this.bus.publish({ type: "settings.changed", section });
+    return this.getRaw(section);
+  }
+}
