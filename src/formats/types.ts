@@ -1,0 +1,30 @@
+// The contract between the repository port's dispatcher and each package format.
+// The dispatcher (src/server/repository.ts) resolves the repository, its storage and
+// the caller, then hands the request to the module registered for the repository's format.
+import type Koa from "koa";
+import type { AppContext } from "../context.js";
+import type { Principal, RepositoryAction } from "../auth/permissions.js";
+import type { RepositoryFormat, RepositoryRecord } from "../repositories/types.js";
+import type { Storage } from "../storage/types.js";
+
+export interface RequestScope {
+  app: AppContext;
+  repo: RepositoryRecord;
+  storage: Storage;
+  /** The caller; the anonymous principal when no credentials were sent. */
+  actor: Principal;
+  /** Path below the repository root: URL-decoded, normalised, no leading '/'. */
+  path: string;
+  /** Absolute URL of the repository root as the client addressed it (prefix included, no trailing '/'). */
+  baseUrl: string;
+  /** Throws 401 (with a Basic challenge) for anonymous callers or 403 when `action` is not granted on this repository. */
+  require(action: RepositoryAction): void;
+}
+
+export interface FormatModule {
+  format: RepositoryFormat;
+  /** Serves one client request below /<repo>/ for hosted, proxy and group repositories of this format. */
+  handle(ctx: Koa.Context, scope: RequestScope): Promise<void>;
+  /** Client commands for REST GET /repositories/:name/artifact/pull. */
+  pullInstructions?(repo: RepositoryRecord, path: string, baseUrl: string): string[];
+}
