@@ -25,6 +25,7 @@ export default defineConfig({
     const { PGlite } = await import("@electric-sql/pglite");
     const { PrismaPGlite } = await import("pglite-prisma-adapter");
     // pglite-prisma-adapter bundles its own copy of the adapter interface types.
-    return new PrismaPGlite(new PGlite(pgliteDir)) as never;
+    const { pg_trgm } = await import("@electric-sql/pglite/contrib/pg_trgm");
+    return new PrismaPGlite(new PGlite(pgliteDir, { extensions: { pg_trgm } })) as never;
   },
 });

@@ -2,6 +2,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -57,7 +58,7 @@ export async function openDatabase(opts: { url?: string; dataDir: string }): Pro
   }
   const dir = path.resolve(opts.dataDir, "pglite");
   mkdirSync(dir, { recursive: true });
-  const lite = await PGlite.create(dir);
+  const lite = await PGlite.create(dir, { extensions: { pg_trgm } }); // pg_trgm: search (migration 0002)
   const sql: SqlRunner = {
     exec: async (s) => {
       await lite.exec(s);
