@@ -1,9 +1,111 @@
 // The repository app (8080): package clients, health and version.
+//
+// Routing order: /.health, /.version, /.import/<repo>/<path>, top-level protocol routes
+// (OCI /v2/..., Indy /api/admin/...: insert below), then the format dispatcher:
+//   /<prefix>?/<repo>/<path...>  → prefix stripped, repository resolved, caller authenticated,
+//   RequestScope built, module of repo.format (src/formats/registry.ts) handles the request.
 import Koa from "koa";
 import Router from "@koa/router";
 import type { AppContext } from "../context.js";
 import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
+import { DomainError, badRequest, errorBody, notFound } from "../errors.js";
+import { normaliseKey } from "../storage/types.js";
+import { formatModule } from "../formats/registry.js";
+import { authenticate, BASIC_CHALLENGE, findRepository, makeScope, storageFor } from "../formats/scope.js";
+import { UpstreamError } from "../formats/proxy.js";
+import type { RequestScope } from "../formats/types.js";
+
+/** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
+function decodeSegments(rawPath: string): string[] {
+  const out: string[] = [];
+  for (const seg of rawPath.split("/")) {
+    if (seg === "") continue;
+    try {
+      out.push(decodeURIComponent(seg));
+    } catch {
+      throw badRequest("Malformed percent-encoding in path");
+    }
+  }
+  return out;
+}
+
+/** Base URL the client used: X-Forwarded-* aware (koa.proxy), or the configured public URL. */
+export function requestOrigin(app: AppContext, ctx: Koa.Context): string {
+  if (app.config.publicRepoUrl) return app.config.publicRepoUrl.replace(/\/+$/, "");
+  return `${ctx.protocol}://${ctx.host}`;
+}
+
+/**
+ * Resolves `/<prefix>?/<repo>/<path>` (raw, encoded) into a RequestScope; null when the first
+ * segment names no repository. Used by the dispatcher and by protocol routes that need one.
+ */
+export async function resolveRequest(app: AppContext, ctx: Koa.Context, rawPath: string): Promise<RequestScope | null> {
+  const segments = decodeSegments(rawPath);
+  let prefix = "";
+  if (segments.length > 1) {
+    const { prefixes } = await app.settings.get("prefixes");
+    if (Array.isArray(prefixes) && prefixes.includes(segments[0])) prefix = segments.shift()!;
+  }
+  const name = segments.shift();
+  if (!name) return null;
+  const repo = await findRepository(app, name);
+  if (!repo) return null;
+  const path = normaliseKey(segments.join("/"));
+  const actor = await authenticate(app, ctx.get("Authorization"));
+  const storage = await storageFor(app, repo);
+  const baseUrl = `${requestOrigin(app, ctx)}${prefix ? "/" + encodeURIComponent(prefix) : ""}/${encodeURIComponent(repo.name)}`;
+  return makeScope(app, repo, storage, actor, path, baseUrl);
+}
+
+/** Repository-port error shapes: upstream failures (502/504) and Basic challenges on 401. */
+function repositoryErrors(): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      if (err instanceof UpstreamError) {
+        ctx.status = err.status;
+        ctx.body = { error: err.code, message: err.message, status: err.status };
+        return;
+      }
+      if (err instanceof DomainError && err.code === "UNAUTHORIZED" && !ctx.path.startsWith("/v2")) {
+        ctx.status = 401;
+        ctx.body = errorBody("UNAUTHORIZED", err.message);
+        ctx.set("WWW-Authenticate", BASIC_CHALLENGE);
+        return;
+      }
+      // A client that hung up mid-upload: nothing to answer.
+      if ((err as { code?: string }).code === "ECONNRESET" || (err as { code?: string }).code === "ERR_STREAM_PREMATURE_CLOSE") {
+        if (ctx.req.destroyed || ctx.req.aborted) {
+          ctx.status = 400;
+          ctx.body = errorBody("BAD_REQUEST", "Request aborted by the client");
+          return;
+        }
+      }
+      throw err;
+    }
+  };
+}
+
+/** The format dispatcher: anything no earlier route claimed. */
+function dispatcher(app: AppContext): Koa.Middleware {
+  return async (ctx, next) => {
+    if (ctx.body !== undefined || ctx.status !== 404 || ctx.matched?.length) return next();
+    const scope = await resolveRequest(app, ctx, ctx.path);
+    if (!scope) {
+      const first = decodeSegments(ctx.path)[0];
+      throw notFound(first ? `Repository '${first}' not found` : "No repository in path");
+    }
+    const mod = formatModule(scope.repo.format);
+    if (!mod) {
+      ctx.status = 501;
+      ctx.body = errorBody("NOT_IMPLEMENTED", `Format '${scope.repo.format}' is not served by this node yet`);
+      return;
+    }
+    await mod.handle(ctx, scope);
+  };
+}
 
 export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa {
   const koa = new Koa();
@@ -16,9 +118,14 @@ export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa 
   router.get("/.version", (ctx) => {
     ctx.body = [{ version: app.config.version }];
   });
+  // ---- top-level protocol routes (insert one line each) ----
+  // OCI distribution API: registerOciRoutes(router, app);   (docker engineer)
+  // ---- end of top-level protocol routes ----
   koa.use(metrics.middleware("repository"));
   koa.use(errorHandler(app.log));
+  koa.use(repositoryErrors());
   koa.use(router.routes());
   koa.use(router.allowedMethods({ throw: true }));
+  koa.use(dispatcher(app));
   return koa;
 }

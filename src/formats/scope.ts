@@ -1,0 +1,78 @@
+// Building RequestScopes: resolving repositories, their storage and the caller.
+// Used by the 8080 dispatcher and by group modules (one scope per member).
+import type { AppContext } from "../context.js";
+import type { Principal, RepositoryAction } from "../auth/permissions.js";
+import { DomainError, forbidden, unauthorized } from "../errors.js";
+import type { RepositoryRecord } from "../repositories/types.js";
+import type { Storage } from "../storage/types.js";
+import type { RequestScope } from "./types.js";
+
+/** The repository and storage services (issue 3) as the formats use them. */
+interface RepositoryServices {
+  repositories?: { find(name: string): Promise<RepositoryRecord | null> | RepositoryRecord | null };
+  storages?: { forRepository(repo: RepositoryRecord): Promise<Storage> | Storage };
+}
+
+const services = (app: AppContext) => app as unknown as RepositoryServices;
+
+export async function findRepository(app: AppContext, name: string): Promise<RepositoryRecord | null> {
+  const repos = services(app).repositories;
+  if (!repos) return null;
+  return (await repos.find(name)) ?? null;
+}
+
+export async function storageFor(app: AppContext, repo: RepositoryRecord): Promise<Storage> {
+  const storages = services(app).storages;
+  if (!storages) throw new DomainError("UNAVAILABLE", "No storage service is configured");
+  return storages.forRepository(repo);
+}
+
+/** Error carrying the WWW-Authenticate challenge the repository port sends with 401. */
+export const BASIC_CHALLENGE = 'Basic realm="pantera"';
+
+/** Authorization header → principal; no header → the anonymous principal; bad credentials → 401. */
+export async function authenticate(app: AppContext, header: string | undefined): Promise<Principal> {
+  const { actor, error } = await app.auth.authenticateHeader(header || undefined);
+  if (error) throw error;
+  return actor ?? (await app.auth.anonymous());
+}
+
+/** Throws 401 (anonymous) or 403 when `actor` may not do `action` on `repo`. */
+export function requireRepository(actor: Principal, repo: string, action: RepositoryAction): void {
+  if (actor.permissions.allowsRepository(repo, action)) return;
+  if (actor.via === "anonymous") throw unauthorized("Authentication required");
+  throw forbidden(`Permission denied: '${action}' on repository '${repo}' is required`);
+}
+
+export function makeScope(app: AppContext, repo: RepositoryRecord, storage: Storage, actor: Principal, path: string, baseUrl: string): RequestScope {
+  return {
+    app,
+    repo,
+    storage,
+    actor,
+    path,
+    baseUrl,
+    require(action: RepositoryAction) {
+      requireRepository(actor, repo.name, action);
+    },
+  };
+}
+
+/**
+ * Scopes for a group's members, in order, same path and caller. Members that do not exist are
+ * skipped; nested groups are returned as-is (their module resolves them). Access is decided on
+ * the group: a caller who may read the group reads through it.
+ */
+export async function memberScopes(scope: RequestScope, path = scope.path): Promise<RequestScope[]> {
+  const out: RequestScope[] = [];
+  for (const name of scope.repo.members) {
+    if (name === scope.repo.name) continue;
+    const repo = await findRepository(scope.app, name);
+    if (!repo) continue;
+    const storage = await storageFor(scope.app, repo);
+    const member = makeScope(scope.app, repo, storage, scope.actor, path, scope.baseUrl);
+    member.require = () => scope.require("read");
+    out.push(member);
+  }
+  return out;
+}
