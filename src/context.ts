@@ -15,6 +15,8 @@ import { hashPassword } from "./auth/passwords.js";
 import { SettingsService } from "./settings/service.js";
 import { UserService } from "./users/service.js";
 import { RoleService } from "./roles/service.js";
+import { RepositoryService } from "./repositories/service.js";
+import { StorageService } from "./storage/service.js";
 
 export interface AppContext {
   config: Config;
@@ -29,6 +31,8 @@ export interface AppContext {
   tokenPolicy: TokenPolicyService;
   users: UserService;
   roles: RoleService;
+  storages: StorageService;
+  repositories: RepositoryService;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   await keys.init();
   const settings = new SettingsService(db.prisma, bus);
   const auth = new AuthService(db.prisma, keys, settings, bus);
+  const storages = new StorageService(db.prisma, bus, config.dataDir);
   const ctx: AppContext = {
     config,
     log,
@@ -54,6 +59,8 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     tokenPolicy: new TokenPolicyService(settings),
     users: new UserService(db.prisma, bus),
     roles: new RoleService(db.prisma, bus),
+    storages,
+    repositories: new RepositoryService(db.prisma, bus, storages),
     async close() {
       await bus.close();
       await db.close();

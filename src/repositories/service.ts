@@ -1,0 +1,316 @@
+// Repository management: validation, CRUD, move and delete, plus the cached `find`
+// the repository port uses on every request (dropped on `repository.changed`, which the
+// bus fans out over Redis so every node sees config changes at once).
+import type { Prisma, PrismaClient } from "../db/index.js";
+import type { EventBus } from "../events/bus.js";
+import { badRequest, conflict, notFound } from "../errors.js";
+import { requireApi, type Principal } from "../auth/permissions.js";
+import { pageRequest, toPage } from "../pagination.js";
+import type { StorageService } from "../storage/service.js";
+import { parseRepositoryType, type RemoteConfig, type RepositoryRecord } from "./types.js";
+
+const REPO_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const RESERVED = new Set(["api", "v2"]);
+const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const NEGATIVE_CACHE_MAX = 10_000;
+
+export function validateRepositoryName(name: string): string {
+  if (typeof name !== "string" || name.length === 0) throw badRequest("Repository name must not be empty");
+  if (name.startsWith(".")) throw badRequest(`Repository name '${name}' is invalid: names must not start with '.'`);
+  if (RESERVED.has(name.toLowerCase())) throw badRequest(`Repository name '${name}' is reserved`);
+  if (!REPO_NAME.test(name)) {
+    throw badRequest(`Repository name '${name}' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'`);
+  }
+  return name;
+}
+
+type Row = { name: string; type: string; storage: string; config: Prisma.JsonValue };
+
+export function toRecord(row: Row): RepositoryRecord {
+  const parsed = parseRepositoryType(row.type);
+  const config = (isObj(row.config) ? row.config : {}) as Record<string, unknown>;
+  return {
+    name: row.name,
+    type: row.type,
+    format: parsed?.format ?? ("file" as const),
+    kind: parsed?.kind ?? "hosted",
+    storage: row.storage,
+    remotes: Array.isArray(config.remotes) ? (config.remotes as RemoteConfig[]) : [],
+    members: Array.isArray(config.members) ? (config.members as string[]) : [],
+    config: { ...config, type: row.type, storage: row.storage },
+  };
+}
+
+export interface RepositoryListArgs {
+  page?: number | null;
+  size?: number | null;
+  type?: string | null;
+  q?: string | null;
+}
+
+export class RepositoryService {
+  private cache = new Map<string, RepositoryRecord | null>();
+  private listeners = new Set<(name: string) => void>();
+
+  constructor(
+    private prisma: PrismaClient,
+    private bus: EventBus,
+    private storages: StorageService,
+  ) {
+    bus.on((e) => {
+      if (e.type === "repository.changed") {
+        this.cache.delete(e.name);
+        for (const l of this.listeners) l(e.name);
+      }
+    });
+  }
+
+  /** Called with the repository name on every change on any node (config, move, delete). */
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- hot path (no permission check: the caller checks repository actions) ----
+
+  async find(name: string): Promise<RepositoryRecord | null> {
+    const hit = this.cache.get(name);
+    if (hit !== undefined) return hit;
+    const row = await this.prisma.repository.findUnique({ where: { name } });
+    const rec = row ? toRecord(row) : null;
+    if (!rec && this.cache.size > NEGATIVE_CACHE_MAX) this.cache.clear();
+    this.cache.set(name, rec);
+    return rec;
+  }
+
+  /** Every repository (unfiltered; for internal use such as group resolution and Indy). */
+  async all(where: Prisma.RepositoryWhereInput = {}): Promise<RepositoryRecord[]> {
+    const rows = await this.prisma.repository.findMany({ where, orderBy: { name: "asc" } });
+    return rows.map(toRecord);
+  }
+
+  // ---- management (REST section 4) ----
+
+  async list(actor: Principal | null, args: RepositoryListArgs) {
+    const me = requireApi(actor, "api_repository_permissions", "read");
+    const req = pageRequest(args.page, args.size);
+    const where: Prisma.RepositoryWhereInput = {};
+    if (args.type?.trim()) where.type = { contains: args.type.trim(), mode: "insensitive" };
+    if (args.q?.trim()) where.name = { contains: args.q.trim(), mode: "insensitive" };
+    const rows = await this.prisma.repository.findMany({ where, select: { name: true, type: true }, orderBy: { name: "asc" } });
+    const visible = rows.filter((r) => me.permissions.allowsRepository(r.name, "read"));
+    return toPage(visible.slice(req.page * req.size, (req.page + 1) * req.size), visible.length, req);
+  }
+
+  async get(actor: Principal | null, name: string): Promise<RepositoryRecord> {
+    requireApi(actor, "api_repository_permissions", "read");
+    const row = await this.prisma.repository.findUnique({ where: { name } });
+    if (!row) throw notFound(`Repository '${name}' not found`);
+    return toRecord(row);
+  }
+
+  async exists(actor: Principal | null, name: string): Promise<boolean> {
+    requireApi(actor, "api_repository_permissions", "read");
+    return (await this.prisma.repository.count({ where: { name } })) > 0;
+  }
+
+  /** Validates a `repo` config object for `name`; returns the normalised config. */
+  async validate(name: string, raw: unknown): Promise<{ type: string; storage: string; config: Record<string, unknown> }> {
+    if (!isObj(raw)) throw badRequest("Body must be {\"repo\": {\"type\": ..., \"storage\": ...}}");
+    const type = raw.type;
+    if (typeof type !== "string" || !type) throw badRequest("'repo.type' is required");
+    const parsed = parseRepositoryType(type);
+    if (!parsed) throw badRequest(`Unknown repository type '${type}'`);
+    const storage = raw.storage;
+    if (typeof storage !== "string" || !storage) throw badRequest("'repo.storage' is required and must name a storage alias");
+    if (!(await this.storages.resolveAlias(name, storage))) throw badRequest(`Storage alias '${storage}' does not exist`);
+    const config: Record<string, unknown> = { ...raw, type, storage };
+    if (raw.remotes !== undefined || parsed.kind === "proxy") {
+      if (!Array.isArray(raw.remotes)) throw badRequest("'repo.remotes' must be a list of {\"url\": ...}");
+      if (parsed.kind === "proxy" && raw.remotes.length === 0) throw badRequest(`A ${type} repository needs at least one remote`);
+      config.remotes = raw.remotes.map((r, i) => {
+        if (!isObj(r)) throw badRequest(`'repo.remotes[${i}]' must be an object with a 'url'`);
+        if (typeof r.url !== "string") throw badRequest(`'repo.remotes[${i}].url' is required`);
+        let u: URL;
+        try {
+          u = new URL(r.url);
+        } catch {
+          throw badRequest(`'repo.remotes[${i}].url' is not a valid URL: ${r.url}`);
+        }
+        if (u.protocol !== "http:" && u.protocol !== "https:") throw badRequest(`'repo.remotes[${i}].url' must be an http(s) URL`);
+        for (const k of ["username", "password"]) {
+          if (r[k] !== undefined && r[k] !== null && typeof r[k] !== "string") throw badRequest(`'repo.remotes[${i}].${k}' must be a string`);
+        }
+        return r;
+      });
+    }
+    if (raw.members !== undefined || parsed.kind === "group") {
+      const members = raw.members ?? [];
+      if (!Array.isArray(members) || members.some((m) => typeof m !== "string" || !m)) throw badRequest("'repo.members' must be a list of repository names");
+      const list = members as string[];
+      if (parsed.kind !== "group" && list.length) throw badRequest(`Only group repositories have members; '${type}' is not a group type`);
+      const dup = list.find((m, i) => list.indexOf(m) !== i);
+      if (dup) throw badRequest(`Member '${dup}' is listed twice`);
+      if (list.includes(name)) throw badRequest(`Group '${name}' cannot be a member of itself`);
+      if (list.length) {
+        const rows = await this.prisma.repository.findMany({ where: { name: { in: list } }, select: { name: true, type: true, config: true } });
+        const missing = list.filter((m) => !rows.some((r) => r.name === m));
+        if (missing.length) throw badRequest(`Unknown member repositories: ${missing.join(", ")}`);
+        for (const r of rows) {
+          const p = parseRepositoryType(r.type);
+          if (p && p.format !== parsed.format) throw badRequest(`Member '${r.name}' is a ${r.type} repository; a ${type} group takes ${parsed.format} repositories`);
+        }
+        await this.checkNoCycle(name, list);
+      }
+      config.members = list;
+    }
+    return { type, storage, config };
+  }
+
+  /** Rejects member lists through which `name` would reach itself. */
+  private async checkNoCycle(name: string, members: string[]): Promise<void> {
+    const seen = new Set<string>();
+    const stack = [...members];
+    while (stack.length) {
+      const m = stack.pop()!;
+      if (m === name) throw badRequest(`Group '${name}' would contain itself through its members (cycle)`);
+      if (seen.has(m)) continue;
+      seen.add(m);
+      const row = await this.prisma.repository.findUnique({ where: { name: m }, select: { config: true } });
+      const c = row?.config;
+      if (isObj(c) && Array.isArray(c.members)) stack.push(...(c.members as string[]));
+    }
+  }
+
+  /** Creates or updates; `body` is the `repo` object. Returns whether it was created. */
+  async put(actor: Principal | null, name: string, body: unknown): Promise<{ created: boolean; record: RepositoryRecord }> {
+    const existing = await this.prisma.repository.findUnique({ where: { name } });
+    requireApi(actor, "api_repository_permissions", existing ? "update" : "create");
+    validateRepositoryName(name);
+    const { type, storage, config } = await this.validate(name, body);
+    const data = { type, storage, config: config as Prisma.InputJsonValue };
+    let row;
+    if (existing) {
+      const was = parseRepositoryType(existing.type);
+      const now = parseRepositoryType(type)!;
+      if (was && was.format !== now.format) {
+        const groups = await this.groupsContaining(name);
+        if (groups.length) throw conflict(`Cannot change '${name}' to ${type}: it is a member of group(s): ${groups.join(", ")}`);
+      }
+      row = await this.prisma.repository.update({ where: { name }, data });
+    } else {
+      try {
+        row = await this.prisma.repository.create({ data: { name, ...data } });
+      } catch (err) {
+        if ((err as { code?: string }).code === "P2002") throw conflict(`Repository '${name}' already exists`);
+        throw err;
+      }
+    }
+    this.cache.delete(name);
+    await this.bus.publish({ type: "repository.changed", name });
+    return { created: !existing, record: toRecord(row) };
+  }
+
+  /** Group repositories that list `name` as a member. */
+  async groupsContaining(name: string): Promise<string[]> {
+    const groups = await this.prisma.repository.findMany({ where: { type: { endsWith: "-group" } }, select: { name: true, config: true }, orderBy: { name: "asc" } });
+    return groups.filter((g) => isObj(g.config) && Array.isArray(g.config.members) && (g.config.members as unknown[]).includes(name)).map((g) => g.name);
+  }
+
+  /** Deletes the repository, its stored data, index rows and scoped aliases. 409 while a group lists it. */
+  async delete(actor: Principal | null, name: string, opts: { removeFromGroups?: boolean } = {}): Promise<void> {
+    requireApi(actor, "api_repository_permissions", "delete");
+    const row = await this.prisma.repository.findUnique({ where: { name } });
+    if (!row) throw notFound(`Repository '${name}' not found`);
+    const groups = await this.groupsContaining(name);
+    if (groups.length && !opts.removeFromGroups) throw conflict(`Cannot delete repository '${name}': it is a member of group(s): ${groups.join(", ")}`);
+    if (groups.length) {
+      requireApi(actor, "api_repository_permissions", "update");
+      for (const g of groups) {
+        const grow = (await this.prisma.repository.findUnique({ where: { name: g } }))!;
+        const c = grow.config as Record<string, unknown>;
+        await this.prisma.repository.update({ where: { name: g }, data: { config: { ...c, members: (c.members as string[]).filter((m) => m !== name) } as Prisma.InputJsonValue } });
+        this.cache.delete(g);
+        await this.bus.publish({ type: "repository.changed", name: g });
+      }
+    }
+    // Data first: if the storage is unreachable the repository stays and the caller can retry.
+    const storage = await this.storages.forRepository(toRecord(row)).catch(() => null);
+    if (storage) await storage.deletePrefix("");
+    await this.prisma.$transaction([
+      this.prisma.artifact.deleteMany({ where: { repoName: name } }),
+      this.prisma.cooldownBlock.deleteMany({ where: { repoName: name } }),
+      this.prisma.importKey.deleteMany({ where: { repoName: name } }),
+      this.prisma.storageAlias.deleteMany({ where: { repository: name } }),
+      this.prisma.repository.delete({ where: { name } }),
+    ]);
+    this.cache.delete(name);
+    await this.bus.publish({ type: "storage.changed", name: row.storage, repository: name });
+    await this.bus.publish({ type: "repository.changed", name });
+  }
+
+  /** Renames everywhere: group members, role permissions, scoped aliases, stored data, index rows. */
+  async move(actor: Principal | null, name: string, newName: unknown): Promise<void> {
+    requireApi(actor, "api_repository_permissions", "move");
+    if (typeof newName !== "string" || !newName) throw badRequest("'new_name' is required");
+    const row = await this.prisma.repository.findUnique({ where: { name } });
+    if (!row) throw notFound(`Repository '${name}' not found`);
+    validateRepositoryName(newName);
+    if (newName === name) return;
+    if (await this.prisma.repository.findUnique({ where: { name: newName }, select: { id: true } })) throw conflict(`Repository '${newName}' already exists`);
+    // Stored data: <alias root>/<name>/ -> <alias root>/<newName>/ (scoped aliases move with the repository).
+    const aliasStorage = await this.storages.forAlias(name, row.storage);
+    await aliasStorage.move(`${name}/`, `${newName}/`);
+    const groups = await this.groupsContaining(name);
+    const groupRows = await this.prisma.repository.findMany({ where: { name: { in: groups } } });
+    const roles = await this.prisma.role.findMany();
+    const roleUpdates = roles
+      .map((r) => ({ r, p: renameInPermissions(r.permissions, name, newName) }))
+      .filter((x) => x.p !== null)
+      .map((x) => this.prisma.role.update({ where: { id: x.r.id }, data: { permissions: x.p as Prisma.InputJsonValue } }));
+    await this.prisma.$transaction([
+      this.prisma.repository.update({ where: { name }, data: { name: newName } }),
+      ...groupRows.map((g) => {
+        const c = g.config as Record<string, unknown>;
+        const members = (c.members as string[]).map((m) => (m === name ? newName : m));
+        return this.prisma.repository.update({ where: { name: g.name }, data: { config: { ...c, members } as Prisma.InputJsonValue } });
+      }),
+      ...roleUpdates,
+      this.prisma.storageAlias.updateMany({ where: { repository: name }, data: { repository: newName } }),
+      this.prisma.artifact.updateMany({ where: { repoName: name }, data: { repoName: newName } }),
+      this.prisma.cooldownBlock.updateMany({ where: { repoName: name }, data: { repoName: newName } }),
+      this.prisma.importKey.updateMany({ where: { repoName: name }, data: { repoName: newName } }),
+    ]);
+    this.cache.delete(name);
+    this.cache.delete(newName);
+    await this.bus.publish({ type: "storage.changed", name: row.storage, repository: newName });
+    for (const n of [name, newName, ...groups]) await this.bus.publish({ type: "repository.changed", name: n });
+    if (roleUpdates.length) await this.bus.publish({ type: "role.changed" });
+  }
+
+  /** Members of a group as URLs on the repository port (REST GET /repositories/:name/members). */
+  async members(actor: Principal | null, name: string): Promise<{ type: string; members: string[] }> {
+    const rec = await this.get(actor, name);
+    if (rec.kind !== "group") return { type: "not-a-group", members: [] };
+    return { type: rec.type, members: rec.members };
+  }
+}
+
+/** Returns new permissions with repository key `from` renamed to `to`, or null when unchanged. */
+function renameInPermissions(perms: Prisma.JsonValue, from: string, to: string): Record<string, unknown> | null {
+  if (!isObj(perms)) return null;
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(perms)) {
+    if (k === from) {
+      out[to] = v;
+      changed = true;
+    } else if (k === "adapter_basic_permissions" && isObj(v) && from in v) {
+      const nested: Record<string, unknown> = {};
+      for (const [rk, rv] of Object.entries(v)) nested[rk === from ? to : rk] = rv;
+      out[k] = nested;
+      changed = true;
+    } else out[k] = v;
+  }
+  return changed ? out : null;
+}
