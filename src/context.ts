@@ -17,6 +17,7 @@ import { UserService } from "./users/service.js";
 import { RoleService } from "./roles/service.js";
 import { RepositoryService } from "./repositories/service.js";
 import { StorageService } from "./storage/service.js";
+import { ArtifactService } from "./artifacts/service.js";
 
 export interface AppContext {
   config: Config;
@@ -33,6 +34,7 @@ export interface AppContext {
   roles: RoleService;
   storages: StorageService;
   repositories: RepositoryService;
+  artifacts: ArtifactService;
   close(): Promise<void>;
 }
 
@@ -60,12 +62,14 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     users: new UserService(db.prisma, bus),
     roles: new RoleService(db.prisma, bus),
     storages,
+    artifacts: new ArtifactService(db.prisma, bus, () => keys.hmacSecret),
     repositories: new RepositoryService(db.prisma, bus, storages),
     async close() {
       await bus.close();
       await db.close();
     },
   };
+  ctx.artifacts.attach(ctx);
   await bootstrap(ctx);
   return ctx;
 }

@@ -1,0 +1,130 @@
+// Generic file repositories: file (hosted: PUT/GET/HEAD/DELETE, listings),
+// file-proxy (cached reads from remotes), file-group (members in order, first hit wins).
+import type Koa from "koa";
+import { notFound } from "../../errors.js";
+import type { RepositoryRecord } from "../../repositories/types.js";
+import type { Storage, StoredObject } from "../../storage/types.js";
+import { cachedFetch } from "../proxy.js";
+import { memberScopes } from "../scope.js";
+import { requireFilePath, sendListing, sendStored } from "../http.js";
+import type { FormatModule, RequestScope } from "../types.js";
+
+const MAX_GROUP_DEPTH = 8;
+
+/** Finds `key` for a read through any kind of repository: the storage holding it and its stat. */
+export async function locateFile(scope: RequestScope, key: string, depth = 0): Promise<{ storage: Storage; stat: StoredObject; repo: RepositoryRecord } | null> {
+  const { repo, storage } = scope;
+  if (repo.kind === "hosted") {
+    const stat = await storage.stat(key);
+    return stat ? { storage, stat, repo } : null;
+  }
+  if (repo.kind === "proxy") {
+    const res = await cachedFetch(scope, key, {
+      onStored: async ({ size, digests, upstream }) => {
+        await scope.app.artifacts.record({
+          repo,
+          path: key,
+          name: key.slice(key.lastIndexOf("/") + 1),
+          size,
+          checksums: digests,
+          owner: "",
+          releasedAt: upstream.lastModified,
+        });
+      },
+    });
+    return res ? { storage, stat: res.stat, repo } : null;
+  }
+  if (depth >= MAX_GROUP_DEPTH) return null;
+  for (const member of await memberScopes(scope, key)) {
+    const hit = await locateFile(member, key, depth + 1).catch((err) => {
+      // One broken upstream must not hide the other members' files.
+      scope.app.log.warn("group member failed", { group: repo.name, member: member.repo.name, err: (err as Error).message });
+      return null;
+    });
+    if (hit) return hit;
+  }
+  return null;
+}
+
+async function listFolder(scope: RequestScope, dir: string, depth = 0): Promise<Map<string, import("../../storage/types.js").ListEntry>> {
+  const out = new Map<string, import("../../storage/types.js").ListEntry>();
+  if (scope.repo.kind !== "group") {
+    for (const e of await scope.storage.list(dir ? dir + "/" : "", { delimiter: "/" })) out.set(e.key, e);
+    return out;
+  }
+  if (depth >= MAX_GROUP_DEPTH) return out;
+  for (const member of await memberScopes(scope, dir)) {
+    for (const [k, e] of await listFolder(member, dir, depth + 1)) if (!out.has(k)) out.set(k, e);
+  }
+  return out;
+}
+
+async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
+  const { repo, storage, path } = scope;
+  const method = ctx.method;
+  if (method === "GET" || method === "HEAD") {
+    scope.require("read");
+    const folderRequested = path === "" || ctx.path.endsWith("/");
+    if (!folderRequested) {
+      const hit = await locateFile(scope, path);
+      if (hit) {
+        await sendStored(ctx, hit.storage, path, { stat: hit.stat });
+        return;
+      }
+    }
+    const entries = await listFolder(scope, path);
+    if (entries.size === 0 && path !== "") throw notFound(`'${path}' not found in repository '${repo.name}'`);
+    sendListing(ctx, scope.baseUrl, path, [...entries.values()]);
+    return;
+  }
+  if (method === "PUT" || method === "POST") {
+    if (repo.kind !== "hosted") {
+      ctx.status = 405;
+      ctx.body = { error: "METHOD_NOT_ALLOWED", message: `Repository '${repo.name}' (${repo.type}) is read-only`, status: 405 };
+      return;
+    }
+    scope.require("write");
+    const key = requireFilePath(path);
+    const existed = await storage.exists(key);
+    const put = await storage.put(key, ctx.req);
+    await scope.app.artifacts.record({
+      repo,
+      path: key,
+      name: key.slice(key.lastIndexOf("/") + 1),
+      size: put.size,
+      checksums: put.digests,
+      owner: scope.actor.name,
+    });
+    ctx.status = existed ? 200 : 201;
+    ctx.body = { path: key, size: put.size, checksums: put.digests };
+    return;
+  }
+  if (method === "DELETE") {
+    if (repo.kind !== "hosted") {
+      ctx.status = 405;
+      ctx.body = { error: "METHOD_NOT_ALLOWED", message: `Repository '${repo.name}' (${repo.type}) is read-only`, status: 405 };
+      return;
+    }
+    scope.require("delete");
+    const key = requireFilePath(path);
+    if (!(await storage.delete(key))) throw notFound(`'${key}' not found in repository '${repo.name}'`);
+    await scope.app.artifacts.remove(repo.name, key);
+    ctx.status = 204;
+    return;
+  }
+  ctx.status = 405;
+  ctx.set("Allow", repo.kind === "hosted" ? "GET, HEAD, PUT, POST, DELETE" : "GET, HEAD");
+  ctx.body = { error: "METHOD_NOT_ALLOWED", message: `${method} is not supported here`, status: 405 };
+}
+
+export const fileFormat: FormatModule = {
+  format: "file",
+  handle,
+  pullInstructions(_repo, path, baseUrl) {
+    const url = `${baseUrl}/${path}`;
+    return [`curl -fO ${url}`, `wget ${url}`];
+  },
+  describeArtifact(_repo, path) {
+    return { name: path.slice(path.lastIndexOf("/") + 1), version: "" };
+  },
+};
