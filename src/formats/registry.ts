@@ -3,9 +3,20 @@
 import type { RepositoryFormat } from "../repositories/types.js";
 import type { FormatModule } from "./types.js";
 // --- format imports (one line each) ---
+import { mavenFormat, gradleFormat } from "./maven/index.js";
+import { fileFormat } from "./file/index.js";
+import { npmFormat } from "./npm/index.js";
+import { pypiFormat } from "./pypi/index.js";
+import { dockerModule } from "./docker/index.js";
 
 const MODULES: Partial<Record<RepositoryFormat, FormatModule>> = {
   // --- format entries (one line each) ---
+  maven: mavenFormat,
+  gradle: gradleFormat,
+  file: fileFormat,
+  npm: npmFormat,
+  pypi: pypiFormat,
+  docker: dockerModule,
 };
 
 export function formatModule(format: RepositoryFormat): FormatModule | undefined {

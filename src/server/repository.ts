@@ -15,6 +15,7 @@ import { formatModule } from "../formats/registry.js";
 import { authenticate, BASIC_CHALLENGE, findRepository, makeScope, storageFor } from "../formats/scope.js";
 import { UpstreamError } from "../formats/proxy.js";
 import type { RequestScope } from "../formats/types.js";
+import { registerOciRoutes } from "../formats/docker/index.js";
 
 /** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
 function decodeSegments(rawPath: string): string[] {
@@ -119,7 +120,7 @@ export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa 
     ctx.body = [{ version: app.config.version }];
   });
   // ---- top-level protocol routes (insert one line each) ----
-  // OCI distribution API: registerOciRoutes(router, app);   (docker engineer)
+  registerOciRoutes(router, app); // OCI distribution API (src/formats/docker)
   // ---- end of top-level protocol routes ----
   koa.use(metrics.middleware("repository"));
   koa.use(errorHandler(app.log));

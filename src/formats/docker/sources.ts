@@ -1,0 +1,242 @@
+// Where pulls are served from: a hosted store, a proxy (cache + upstream) or a group of members.
+import type { Readable } from "node:stream";
+import type { RepositoryRecord } from "../../repositories/types.js";
+import type { Storage } from "../../storage/types.js";
+import { parseDigest } from "./digest.js";
+import { configCreated, parseManifest, type Descriptor } from "./manifest.js";
+import { DockerStore, readAll, type BlobStream, type StoredManifest } from "./store.js";
+import { UpstreamError, UpstreamRegistry } from "./upstream.js";
+import { singleFlight } from "../proxy.js";
+
+/** What the docker module needs from the rest of the system. */
+export interface DockerEnv {
+  findRepository(name: string): Promise<RepositoryRecord | null>;
+  storageFor(repo: RepositoryRecord): Promise<Storage>;
+  allRepositories(): Promise<RepositoryRecord[]>;
+  /** Records a stored image version in the artifacts index (best effort). */
+  recordArtifact(a: ArtifactRecord): Promise<void>;
+  removeArtifact(repo: RepositoryRecord, path: string): Promise<void>;
+  warn(msg: string, meta?: Record<string, unknown>): void;
+}
+
+export interface ArtifactRecord {
+  repo: RepositoryRecord;
+  path: string;
+  name: string;
+  version: string;
+  size: number;
+  owner: string;
+  checksums: Record<string, string>;
+  releasedAt?: Date;
+}
+
+export interface PullSource {
+  manifest(image: string, reference: string): Promise<StoredManifest | null>;
+  blob(image: string, digest: string, range?: { start: number; end?: number }): Promise<BlobStream | null>;
+  blobSize(image: string, digest: string): Promise<number | null>;
+  /** null when the image is unknown to this source. */
+  tags(image: string): Promise<string[] | null>;
+  referrers(image: string, digest: string): Promise<Descriptor[]>;
+}
+
+export class HostedSource implements PullSource {
+  constructor(readonly store: DockerStore) {}
+  manifest(image: string, reference: string) {
+    return this.store.getManifest(image, reference);
+  }
+  blob(_image: string, digest: string, range?: { start: number; end?: number }) {
+    return this.store.getBlob(digest, range);
+  }
+  async blobSize(_image: string, digest: string) {
+    return (await this.store.statBlob(digest))?.size ?? null;
+  }
+  async tags(image: string) {
+    const tags = await this.store.tags(image);
+    if (tags.length === 0 && !(await this.store.imageExists(image))) return null;
+    return tags;
+  }
+  referrers(image: string, digest: string) {
+    return this.store.referrers(image, digest);
+  }
+}
+
+const upstreams = new Map<string, UpstreamRegistry>();
+function upstreamFor(repo: RepositoryRecord): UpstreamRegistry | null {
+  const remote = repo.remotes[0];
+  if (!remote?.url) return null;
+  const key = `${repo.name}|${JSON.stringify(remote)}`;
+  let u = upstreams.get(key);
+  if (!u) {
+    u = new UpstreamRegistry(remote);
+    upstreams.set(key, u);
+  }
+  return u;
+}
+
+/** Pulls through to the upstream registry and caches by digest; serves the cache when the upstream is down. */
+export class ProxySource implements PullSource {
+  private upstream: UpstreamRegistry | null;
+  constructor(
+    readonly repo: RepositoryRecord,
+    readonly store: DockerStore,
+    private env: DockerEnv,
+  ) {
+    this.upstream = upstreamFor(repo);
+  }
+
+  async manifest(image: string, reference: string): Promise<StoredManifest | null> {
+    const isDigest = parseDigest(reference) !== null;
+    if (isDigest) {
+      const cached = await this.store.getManifest(image, reference);
+      if (cached) return cached;
+    }
+    if (!this.upstream) return this.store.getManifest(image, reference);
+    let got;
+    try {
+      got = await this.upstream.manifest(image, reference);
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      this.env.warn("docker upstream unavailable, serving cache", { repo: this.repo.name, err: err.message });
+      return this.store.getManifest(image, reference);
+    }
+    if (!got) return null;
+    const { digest, parsed } = await this.store.putManifest(image, reference, got.body, got.mediaType, { verifyBlobs: false });
+    if (!isDigest) {
+      let releasedAt = got.lastModified && !Number.isNaN(got.lastModified.getTime()) ? got.lastModified : undefined;
+      if (parsed.config) {
+        const config = await this.blob(image, parsed.config.digest).catch(() => null);
+        if (config) releasedAt = configCreated(await readAll(config.stream, 4 << 20)) ?? releasedAt;
+      }
+      const size = got.body.length + parsed.blobs.reduce((n, b) => n + b.size, 0) + parsed.manifests.reduce((n, m) => n + m.size, 0);
+      await this.env.recordArtifact({
+        repo: this.repo,
+        path: `${image}/manifests/${reference}`,
+        name: image,
+        version: reference,
+        size,
+        owner: "",
+        checksums: { sha256: digest.replace(/^sha256:/, "") },
+        releasedAt,
+      });
+    }
+    return { body: got.body, mediaType: parsed.mediaType, digest };
+  }
+
+  async blob(image: string, digest: string, range?: { start: number; end?: number }): Promise<BlobStream | null> {
+    const cached = await this.store.getBlob(digest, range);
+    if (cached || !this.upstream) return cached;
+    const upstream = this.upstream;
+    // Concurrent pulls of one missing blob share a single upstream download.
+    const fetched = await singleFlight(`oci-blob:${this.repo.name}:${digest}`, async () => {
+      let up: { stream: Readable } | null;
+      try {
+        up = await upstream.blob(image, digest);
+      } catch (err) {
+        if (err instanceof UpstreamError) return false;
+        throw err;
+      }
+      if (!up) return false;
+      await this.store.putBlob(digest, up.stream);
+      return true;
+    });
+    return fetched ? this.store.getBlob(digest, range) : null;
+  }
+
+  async blobSize(image: string, digest: string): Promise<number | null> {
+    const st = await this.store.statBlob(digest);
+    if (st) return st.size;
+    if (!this.upstream) return null;
+    return this.upstream.blobSize(image, digest).catch(() => null);
+  }
+
+  async tags(image: string): Promise<string[] | null> {
+    if (this.upstream) {
+      try {
+        return await this.upstream.tags(image);
+      } catch (err) {
+        if (!(err instanceof UpstreamError)) throw err;
+      }
+    }
+    return new HostedSource(this.store).tags(image);
+  }
+
+  async referrers(image: string, digest: string): Promise<Descriptor[]> {
+    if (this.upstream) {
+      const got = await this.upstream.referrers(image, digest).catch(() => null);
+      if (got) return got as Descriptor[];
+    }
+    return this.store.referrers(image, digest);
+  }
+}
+
+export class GroupSource implements PullSource {
+  constructor(readonly members: PullSource[]) {}
+  async manifest(image: string, reference: string) {
+    for (const m of this.members) {
+      const got = await m.manifest(image, reference);
+      if (got) return got;
+    }
+    return null;
+  }
+  async blob(image: string, digest: string, range?: { start: number; end?: number }) {
+    for (const m of this.members) {
+      const got = await m.blob(image, digest, range);
+      if (got) return got;
+    }
+    return null;
+  }
+  async blobSize(image: string, digest: string) {
+    for (const m of this.members) {
+      const got = await m.blobSize(image, digest);
+      if (got !== null) return got;
+    }
+    return null;
+  }
+  async tags(image: string) {
+    let out: string[] | null = null;
+    for (const m of this.members) {
+      const got = await m.tags(image);
+      if (got) out = [...(out ?? []), ...got];
+    }
+    return out ? [...new Set(out)] : null;
+  }
+  async referrers(image: string, digest: string) {
+    const seen = new Map<string, Descriptor>();
+    for (const m of this.members) for (const d of await m.referrers(image, digest)) if (!seen.has(d.digest)) seen.set(d.digest, d);
+    return [...seen.values()];
+  }
+}
+
+/** Resolves a repository to its pull source and, when it can take pushes, the hosted store. */
+export async function resolveRepository(
+  env: DockerEnv,
+  repo: RepositoryRecord,
+  seen = new Set<string>(),
+): Promise<{ source: PullSource; hosted: DockerStore | null; hostedRepo: RepositoryRecord | null }> {
+  seen.add(repo.name);
+  if (repo.kind === "hosted") {
+    const store = new DockerStore(await env.storageFor(repo));
+    return { source: new HostedSource(store), hosted: store, hostedRepo: repo };
+  }
+  if (repo.kind === "proxy") {
+    const store = new DockerStore(await env.storageFor(repo));
+    return { source: new ProxySource(repo, store, env), hosted: null, hostedRepo: null };
+  }
+  const members: PullSource[] = [];
+  let hosted: DockerStore | null = null;
+  let hostedRepo: RepositoryRecord | null = null;
+  for (const name of repo.members) {
+    if (seen.has(name)) continue;
+    const member = await env.findRepository(name);
+    if (!member || member.format !== "docker") continue;
+    const r = await resolveRepository(env, member, seen);
+    members.push(r.source);
+    if (!hosted && r.hosted) {
+      hosted = r.hosted;
+      hostedRepo = r.hostedRepo;
+    }
+  }
+  return { source: new GroupSource(members), hosted, hostedRepo };
+}
+
+export { parseManifest };

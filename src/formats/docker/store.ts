@@ -1,0 +1,292 @@
+// The storage layout of one docker repository (hosted content, or a proxy's cache):
+//   _blobs/<alg>/<hex>                                 blob content (shared by every image of the repository)
+//   _uploads/<uuid>/image                              upload session: the image it belongs to
+//   _uploads/<uuid>/part-<offset>                      upload session: received chunks
+//   <image>/_manifests/revisions/<alg>/<hex>           manifest bytes
+//   <image>/_manifests/revisions/<alg>/<hex>.type      media type, only when the body has no mediaType
+//   <image>/_manifests/tags/<tag>                      digest the tag points at
+//   <image>/_referrers/<alg>/<subject-hex>/<alg>-<hex> descriptor of a manifest whose subject is that digest
+// Image components never start with '_', so these names cannot collide with image paths.
+import { randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
+import type { Storage } from "../../storage/types.js";
+import { DigestingStream, digestOf, parseDigest, requireDigest, type Digest } from "./digest.js";
+import { ociError } from "./errors.js";
+import { MAX_MANIFEST_BYTES, parseManifest, referrerArtifactType, type Descriptor, type ParsedManifest } from "./manifest.js";
+
+export interface StoredManifest {
+  body: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+export interface BlobStream {
+  stream: Readable;
+  size: number;
+  /** Inclusive range actually served, when a range was asked for. */
+  range?: { start: number; end: number };
+}
+
+const blobKey = (d: Digest) => `_blobs/${d.algorithm}/${d.hex}`;
+const revisionKey = (image: string, d: Digest) => `${image}/_manifests/revisions/${d.algorithm}/${d.hex}`;
+const tagKey = (image: string, tag: string) => `${image}/_manifests/tags/${tag}`;
+const referrersPrefix = (image: string, subject: Digest) => `${image}/_referrers/${subject.algorithm}/${subject.hex}/`;
+const UPLOAD_ID_RE = /^[a-f0-9-]{36}$/;
+
+export async function readAll(stream: Readable, limit = Infinity): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) {
+      stream.destroy();
+      throw ociError("SIZE_INVALID", `Body exceeds ${limit} bytes`, undefined, 413);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class DockerStore {
+  constructor(readonly storage: Storage) {}
+
+  // ---- blobs ------------------------------------------------------------
+
+  async statBlob(digest: string): Promise<{ size: number } | null> {
+    const d = requireDigest(digest);
+    const st = await this.storage.stat(blobKey(d));
+    return st ? { size: st.size } : null;
+  }
+
+  async getBlob(digest: string, range?: { start: number; end?: number }): Promise<BlobStream | null> {
+    const d = requireDigest(digest);
+    if (range) {
+      const st = await this.storage.stat(blobKey(d));
+      if (!st) return null;
+      const end = Math.min(range.end ?? st.size - 1, st.size - 1);
+      if (range.start > end) throw ociError("BLOB_UNKNOWN", "Requested range not satisfiable", { size: st.size }, 416);
+      const got = await this.storage.get(blobKey(d), { start: range.start, end });
+      return got ? { stream: got.stream, size: st.size, range: { start: range.start, end } } : null;
+    }
+    const got = await this.storage.get(blobKey(d));
+    return got ? { stream: got.stream, size: got.size } : null;
+  }
+
+  /** Streams `body` into the blob store, publishing only when its digest matches. */
+  async putBlob(digest: string, body: Readable | Buffer): Promise<{ size: number }> {
+    const d = requireDigest(digest);
+    const hasher = new DigestingStream(d.algorithm);
+    const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+    source.on("error", (e) => hasher.destroy(e));
+    source.pipe(hasher);
+    try {
+      const res = await this.storage.put(blobKey(d), hasher, { expect: { [d.algorithm]: d.hex } });
+      return { size: res.size };
+    } catch (err) {
+      if (hasher.writableFinished && hasher.digest() !== `${d.algorithm}:${d.hex}`) {
+        throw ociError("DIGEST_INVALID", `Content does not match digest ${d.algorithm}:${d.hex}`, { expected: `${d.algorithm}:${d.hex}`, actual: hasher.digest() });
+      }
+      throw err;
+    }
+  }
+
+  async deleteBlob(digest: string): Promise<boolean> {
+    return this.storage.delete(blobKey(requireDigest(digest)));
+  }
+
+  // ---- uploads ----------------------------------------------------------
+
+  async startUpload(image: string): Promise<string> {
+    const id = randomUUID();
+    await this.storage.put(`_uploads/${id}/image`, image);
+    return id;
+  }
+
+  /** The image an upload belongs to and the bytes received so far; null when unknown. */
+  async uploadState(id: string): Promise<{ image: string; size: number; parts: { key: string; size: number }[] } | null> {
+    if (!UPLOAD_ID_RE.test(id)) return null;
+    const got = await this.storage.get(`_uploads/${id}/image`);
+    if (!got) return null;
+    const image = (await readAll(got.stream, 1024)).toString();
+    const entries = await this.storage.list(`_uploads/${id}/`);
+    const parts = entries
+      .filter((e) => e.kind === "file" && /\/part-\d+$/.test(e.key))
+      .map((e) => ({ key: e.key, size: e.size ?? 0, offset: Number(e.key.slice(e.key.lastIndexOf("-") + 1)) }))
+      .sort((a, b) => a.offset - b.offset);
+    return { image, size: parts.reduce((n, p) => n + p.size, 0), parts };
+  }
+
+  /** Appends one chunk at `offset` (the current size); the chunk becomes visible only when fully received. */
+  async appendUpload(id: string, offset: number, body: Readable | Buffer): Promise<number> {
+    const res = await this.storage.put(`_uploads/${id}/part-${String(offset).padStart(15, "0")}`, body);
+    return res.size;
+  }
+
+  /** Concatenates the received chunks into the blob store under `digest`, then drops the session. */
+  async completeUpload(id: string, digest: string): Promise<{ size: number }> {
+    const state = await this.uploadState(id);
+    if (!state) throw ociError("BLOB_UPLOAD_UNKNOWN", `Upload ${id} is unknown`);
+    const storage = this.storage;
+    async function* concat() {
+      for (const p of state!.parts) {
+        const got = await storage.get(p.key);
+        if (!got) throw ociError("BLOB_UPLOAD_INVALID", "Upload chunk vanished");
+        for await (const chunk of got.stream) yield chunk as Buffer;
+      }
+    }
+    const res = await this.putBlob(digest, Readable.from(concat()));
+    await this.cancelUpload(id);
+    return res;
+  }
+
+  async cancelUpload(id: string): Promise<boolean> {
+    if (!UPLOAD_ID_RE.test(id)) return false;
+    return (await this.storage.deletePrefix(`_uploads/${id}/`)) > 0;
+  }
+
+  // ---- manifests --------------------------------------------------------
+
+  async resolveTag(image: string, tag: string): Promise<string | null> {
+    const got = await this.storage.get(tagKey(image, tag));
+    if (!got) return null;
+    const digest = (await readAll(got.stream, 1024)).toString().trim();
+    return parseDigest(digest) ? digest : null;
+  }
+
+  async getManifest(image: string, reference: string): Promise<StoredManifest | null> {
+    const digest = parseDigest(reference) ? reference : await this.resolveTag(image, reference);
+    if (!digest) return null;
+    const d = requireDigest(digest);
+    const got = await this.storage.get(revisionKey(image, d));
+    if (!got) return null;
+    const body = await readAll(got.stream, MAX_MANIFEST_BYTES);
+    let mediaType: string | undefined;
+    try {
+      const mt = (JSON.parse(body.toString()) as { mediaType?: unknown }).mediaType;
+      if (typeof mt === "string") mediaType = mt;
+    } catch {
+      /* stored manifests were validated on write */
+    }
+    if (!mediaType) {
+      const side = await this.storage.get(revisionKey(image, d) + ".type");
+      mediaType = side ? (await readAll(side.stream, 1024)).toString() : "application/vnd.oci.image.manifest.v1+json";
+    }
+    return { body, mediaType, digest };
+  }
+
+  async hasManifest(image: string, digest: string): Promise<boolean> {
+    return this.storage.exists(revisionKey(image, requireDigest(digest)));
+  }
+
+  /**
+   * Stores a manifest under its digest (and the tag, when the reference is a tag). With
+   * `verifyBlobs`, every blob of an image manifest and every child of an index must exist.
+   */
+  async putManifest(
+    image: string,
+    reference: string,
+    body: Buffer,
+    contentType: string | undefined,
+    opts: { verifyBlobs: boolean },
+  ): Promise<{ digest: string; parsed: ParsedManifest }> {
+    const refDigest = parseDigest(reference);
+    const digest = digestOf(body, refDigest?.algorithm ?? "sha256");
+    if (refDigest && digest !== reference) {
+      throw ociError("DIGEST_INVALID", `Manifest digest ${digest} does not match reference ${reference}`, { expected: reference, actual: digest });
+    }
+    const parsed = parseManifest(body, contentType);
+    if (opts.verifyBlobs) {
+      for (const b of parsed.blobs) {
+        if (!(await this.statBlob(b.digest))) throw ociError("MANIFEST_BLOB_UNKNOWN", `Blob ${b.digest} is unknown to this repository`, { digest: b.digest });
+      }
+      for (const c of parsed.manifests) {
+        if (!(await this.hasManifest(image, c.digest))) throw ociError("MANIFEST_BLOB_UNKNOWN", `Manifest ${c.digest} is unknown to this image`, { digest: c.digest });
+      }
+    }
+    const d = requireDigest(digest);
+    const hasMediaType = (() => {
+      try {
+        return typeof (JSON.parse(body.toString()) as { mediaType?: unknown }).mediaType === "string";
+      } catch {
+        return false;
+      }
+    })();
+    if (!hasMediaType) await this.storage.put(revisionKey(image, d) + ".type", parsed.mediaType);
+    await this.storage.put(revisionKey(image, d), body, { expect: { [d.algorithm]: d.hex } });
+    if (parsed.subject) {
+      const subject = parseDigest(parsed.subject.digest)!;
+      const desc: Descriptor = { mediaType: parsed.mediaType, digest, size: body.length };
+      const at = referrerArtifactType(parsed);
+      if (at) desc.artifactType = at;
+      if (parsed.annotations) desc.annotations = parsed.annotations;
+      await this.storage.put(referrersPrefix(image, subject) + `${d.algorithm}-${d.hex}`, JSON.stringify(desc));
+    }
+    if (!refDigest) await this.storage.put(tagKey(image, reference), digest);
+    return { digest, parsed };
+  }
+
+  /** Deletes a manifest by digest (with every tag pointing at it) or just a tag. Returns false when absent. */
+  async deleteManifest(image: string, reference: string): Promise<boolean> {
+    const d = parseDigest(reference);
+    if (!d) return this.storage.delete(tagKey(image, reference));
+    const existing = await this.getManifest(image, reference);
+    if (!existing) return false;
+    try {
+      const subject = (JSON.parse(existing.body.toString()) as { subject?: { digest?: string } }).subject?.digest;
+      const sd = parseDigest(subject);
+      if (sd) await this.storage.delete(referrersPrefix(image, sd) + `${d.algorithm}-${d.hex}`);
+    } catch {
+      /* validated on write */
+    }
+    for (const tag of await this.tags(image)) {
+      if ((await this.resolveTag(image, tag)) === reference) await this.storage.delete(tagKey(image, tag));
+    }
+    await this.storage.delete(revisionKey(image, d) + ".type");
+    return this.storage.delete(revisionKey(image, d));
+  }
+
+  async tags(image: string): Promise<string[]> {
+    const prefix = `${image}/_manifests/tags/`;
+    const entries = await this.storage.list(prefix);
+    return entries.filter((e) => e.kind === "file").map((e) => e.key.slice(prefix.length)).filter((t) => t && !t.includes("/"));
+  }
+
+  /** True when the image has ever had a manifest (for NAME_UNKNOWN). */
+  async imageExists(image: string): Promise<boolean> {
+    const entries = await this.storage.list(`${image}/_manifests/`, { limit: 1 });
+    return entries.length > 0;
+  }
+
+  async referrers(image: string, subject: string): Promise<Descriptor[]> {
+    const prefix = referrersPrefix(image, requireDigest(subject));
+    const out: Descriptor[] = [];
+    for (const e of await this.storage.list(prefix)) {
+      if (e.kind !== "file") continue;
+      const got = await this.storage.get(e.key);
+      if (!got) continue;
+      try {
+        out.push(JSON.parse((await readAll(got.stream, 1 << 20)).toString()) as Descriptor);
+      } catch {
+        /* skip a damaged entry */
+      }
+    }
+    return out.sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+
+  /** Every image name with manifests, found by walking one directory level at a time. */
+  async images(): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (prefix: string, depth: number): Promise<void> => {
+      if (depth > 16) return;
+      const entries = await this.storage.list(prefix, { delimiter: "/" });
+      for (const e of entries) {
+        if (e.kind !== "directory") continue;
+        const name = e.key.slice(prefix.length).replace(/\/$/, "");
+        if (name === "_manifests") out.push(prefix.replace(/\/$/, ""));
+        else if (!name.startsWith("_")) await walk(e.key.endsWith("/") ? e.key : e.key + "/", depth + 1);
+      }
+    };
+    await walk("", 0);
+    return out.filter(Boolean).sort();
+  }
+}

@@ -1,0 +1,351 @@
+// HTTP-level coverage of the OCI distribution-spec conformance areas (pull, push, content
+// discovery, content management) against docker, docker-group repositories. The upstream
+// conformance suite is Go source that cannot be fetched here; these cases follow its list.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import http from "node:http";
+import { ADMIN_PASSWORD, backends, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+
+const sha = (b: Buffer | string) => "sha256:" + createHash("sha256").update(b).digest("hex");
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+
+interface Res {
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  json(): any;
+}
+
+for (const backend of backends()) {
+  describe(`OCI distribution API [${backend}]`, () => {
+    let s: TestServer;
+    const adminAuth = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
+    let readerAuth = "";
+
+    async function call(method: string, path: string, opts: { body?: Buffer | string; headers?: Record<string, string>; auth?: string | null } = {}): Promise<Res> {
+      const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+      const auth = opts.auth === undefined ? adminAuth : opts.auth;
+      if (auth) headers.authorization = auth;
+      const url = path.startsWith("http") ? path : s.repoUrl + path;
+      const res = await fetch(url, { method, headers, body: opts.body });
+      const body = Buffer.from(await res.arrayBuffer());
+      return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body.toString()) };
+    }
+    const errCode = (r: Res) => r.json().errors?.[0]?.code;
+
+    async function pushBlob(repo: string, image: string, content: Buffer | string): Promise<string> {
+      const d = sha(content);
+      const r = await call("POST", `/v2/${repo}/${image}/blobs/uploads/?digest=${d}`, { body: content, headers: { "content-type": "application/octet-stream" } });
+      assert.equal(r.status, 201, r.body.toString());
+      return d;
+    }
+    async function pushImage(repo: string, image: string, tag: string, layers: string[], extra: Record<string, unknown> = {}) {
+      const config = Buffer.from(JSON.stringify({ created: "2024-05-06T07:08:09Z", architecture: "amd64", os: "linux", tag }));
+      const cd = await pushBlob(repo, image, config);
+      const ls = [];
+      for (const l of layers) ls.push({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: await pushBlob(repo, image, l), size: Buffer.byteLength(l) });
+      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: cd, size: config.length }, layers: ls, ...extra }));
+      const r = await call("PUT", `/v2/${repo}/${image}/manifests/${tag}`, { body: manifest, headers: { "content-type": OCI_MANIFEST } });
+      assert.equal(r.status, 201, r.body.toString());
+      assert.equal(r.headers.get("docker-content-digest"), sha(manifest));
+      return { manifest, digest: sha(manifest), configDigest: cd };
+    }
+
+    before(async () => {
+      s = await startServer({ backend });
+      const mk = async (name: string, repo: unknown) => {
+        const r = await s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo } });
+        assert.equal(r.status, 200, r.text);
+      };
+      await mk("dh", { type: "docker", storage: "default" });
+      await mk("dh2", { type: "docker", storage: "default" });
+      await mk("dg", { type: "docker-group", storage: "default", members: ["dh"] });
+      await userWithPermissions(s, "reader", { dh: ["read"], dg: ["read"] }, "reader-pw");
+      readerAuth = "Basic " + Buffer.from("reader:reader-pw").toString("base64");
+    });
+    after(() => s.close());
+
+    describe("auth", () => {
+      it("challenges anonymous callers with a Bearer realm and accepts Basic", async () => {
+        const anon = await call("GET", "/v2/", { auth: null });
+        assert.equal(anon.status, 401);
+        assert.equal(errCode(anon), "UNAUTHORIZED");
+        const ch = anon.headers.get("www-authenticate") ?? "";
+        assert.match(ch, /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/v2\/token",service="pantera"$/);
+        const ok = await call("GET", "/v2/");
+        assert.equal(ok.status, 200);
+        assert.equal(ok.headers.get("docker-distribution-api-version"), "registry/2.0");
+      });
+      it("issues tokens at the realm for Basic credentials and accepts them as Bearer", async () => {
+        const t = await call("GET", "/v2/token?service=pantera&scope=repository:dh/app:pull,push");
+        assert.equal(t.status, 200);
+        const { token, access_token, expires_in } = t.json();
+        assert.ok(token && token === access_token && expires_in > 0);
+        assert.equal((await call("GET", "/v2/", { auth: `Bearer ${token}` })).status, 200);
+        const bad = await call("GET", "/v2/token?service=pantera", { auth: "Basic " + Buffer.from("admin:wrong").toString("base64") });
+        assert.equal(bad.status, 401);
+        assert.equal(errCode(bad), "UNAUTHORIZED");
+        assert.equal((await call("GET", "/v2/", { auth: "Bearer not-a-token" })).status, 401);
+      });
+      it("maps repository permissions: pull=read, push=write, delete=delete", async () => {
+        await pushImage("dh", "perm", "v1", ["perm-layer"]);
+        assert.equal((await call("GET", "/v2/dh/perm/manifests/v1", { auth: readerAuth })).status, 200);
+        const push = await call("POST", "/v2/dh/perm/blobs/uploads/", { auth: readerAuth });
+        assert.equal(push.status, 403);
+        assert.equal(errCode(push), "DENIED");
+        const del = await call("DELETE", "/v2/dh/perm/manifests/v1", { auth: readerAuth });
+        assert.equal(del.status, 403);
+        assert.equal((await call("GET", "/v2/dh2/perm/tags/list", { auth: readerAuth })).status, 403);
+        const anon = await call("GET", "/v2/dh/perm/manifests/v1", { auth: null });
+        assert.equal(anon.status, 401);
+        assert.match(anon.headers.get("www-authenticate") ?? "", /scope="repository:dh\/perm:pull"/);
+      });
+    });
+
+    describe("push", () => {
+      it("monolithic upload with POST ?digest", async () => {
+        const d = await pushBlob("dh", "app", "hello blob");
+        const head = await call("HEAD", `/v2/dh/app/blobs/${d}`);
+        assert.equal(head.status, 200);
+        assert.equal(head.headers.get("content-length"), "10");
+        assert.equal(head.headers.get("docker-content-digest"), d);
+      });
+      it("monolithic upload with POST then PUT", async () => {
+        const content = Buffer.from("post then put");
+        const post = await call("POST", "/v2/dh/app/blobs/uploads/");
+        assert.equal(post.status, 202);
+        const loc = post.headers.get("location")!;
+        assert.match(loc, /^\/v2\/dh\/app\/blobs\/uploads\/[a-f0-9-]{36}$/);
+        const put = await call("PUT", `${loc}?digest=${sha(content)}`, { body: content, headers: { "content-type": "application/octet-stream" } });
+        assert.equal(put.status, 201);
+        assert.equal(put.headers.get("location"), `/v2/dh/app/blobs/${sha(content)}`);
+        assert.deepEqual((await call("GET", put.headers.get("location")!)).body, content);
+      });
+      it("chunked upload with PATCH, status, out-of-order refusal and final PUT", async () => {
+        const a = Buffer.from("chunk-one|");
+        const b = Buffer.from("chunk-two");
+        const post = await call("POST", "/v2/dh/app/blobs/uploads/");
+        const loc = post.headers.get("location")!;
+        let r = await call("PATCH", loc, { body: a, headers: { "content-type": "application/octet-stream", "content-range": `0-${a.length - 1}` } });
+        assert.equal(r.status, 202);
+        assert.equal(r.headers.get("range"), `0-${a.length - 1}`);
+        r = await call("PATCH", loc, { body: b, headers: { "content-type": "application/octet-stream", "content-range": `0-${b.length - 1}` } });
+        assert.equal(r.status, 416, "a chunk that does not continue the upload is refused");
+        r = await call("GET", loc);
+        assert.equal(r.status, 204);
+        assert.equal(r.headers.get("range"), `0-${a.length - 1}`);
+        r = await call("PATCH", loc, { body: b, headers: { "content-type": "application/octet-stream", "content-range": `${a.length}-${a.length + b.length - 1}` } });
+        assert.equal(r.status, 202);
+        const whole = Buffer.concat([a, b]);
+        r = await call("PUT", `${loc}?digest=${sha(whole)}`);
+        assert.equal(r.status, 201);
+        assert.deepEqual((await call("GET", `/v2/dh/app/blobs/${sha(whole)}`)).body, whole);
+        assert.equal(errCode(await call("GET", loc)), "BLOB_UPLOAD_UNKNOWN", "a finished session is gone");
+      });
+      it("verifies digests: a mismatch is DIGEST_INVALID and nothing is stored", async () => {
+        const wrong = sha("something else");
+        let r = await call("POST", `/v2/dh/app/blobs/uploads/?digest=${wrong}`, { body: "actual content" });
+        assert.equal(r.status, 400);
+        assert.equal(errCode(r), "DIGEST_INVALID");
+        assert.equal((await call("HEAD", `/v2/dh/app/blobs/${wrong}`)).status, 404);
+        const post = await call("POST", "/v2/dh/app/blobs/uploads/");
+        r = await call("PUT", `${post.headers.get("location")}?digest=${wrong}`, { body: "other content" });
+        assert.equal(errCode(r), "DIGEST_INVALID");
+        r = await call("POST", "/v2/dh/app/blobs/uploads/?digest=sha256:zzz", { body: "x" });
+        assert.equal(r.status, 400);
+        assert.equal(errCode(r), "DIGEST_INVALID");
+      });
+      it("an interrupted upload leaves nothing visible", async () => {
+        const content = Buffer.alloc(256 * 1024, 7);
+        const d = sha(content);
+        const u = new URL(`${s.repoUrl}/v2/dh/app/blobs/uploads/?digest=${d}`);
+        await new Promise<void>((resolve) => {
+          const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: "POST", headers: { authorization: adminAuth, "content-length": String(content.length) } });
+          req.on("error", () => resolve());
+          req.write(content.subarray(0, 1000), () => setTimeout(() => {
+            req.destroy();
+            resolve();
+          }, 100));
+        });
+        await new Promise((r) => setTimeout(r, 200));
+        assert.equal((await call("HEAD", `/v2/dh/app/blobs/${d}`)).status, 404);
+      });
+      it("cross-repository mount, and a fallback session when the blob is absent", async () => {
+        const d = await pushBlob("dh", "src", "mount me");
+        let r = await call("POST", `/v2/dh2/dst/blobs/uploads/?mount=${d}&from=dh/src`);
+        assert.equal(r.status, 201);
+        assert.equal(r.headers.get("location"), `/v2/dh2/dst/blobs/${d}`);
+        assert.equal((await call("GET", `/v2/dh2/dst/blobs/${d}`)).body.toString(), "mount me");
+        r = await call("POST", `/v2/dh2/dst/blobs/uploads/?mount=${sha("absent")}&from=dh/src`);
+        assert.equal(r.status, 202);
+        assert.ok(r.headers.get("location"));
+      });
+      it("cancels an upload with DELETE", async () => {
+        const post = await call("POST", "/v2/dh/app/blobs/uploads/");
+        const loc = post.headers.get("location")!;
+        assert.equal((await call("DELETE", loc)).status, 204);
+        const r = await call("GET", loc);
+        assert.equal(r.status, 404);
+        assert.equal(errCode(r), "BLOB_UPLOAD_UNKNOWN");
+      });
+      it("manifests: push by tag, refuse missing blobs, invalid bodies and digest mismatches", async () => {
+        const { digest } = await pushImage("dh", "app", "1.0", ["layer-a", "layer-b"]);
+        const missing = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha("nope"), size: 4 }, layers: [] });
+        let r = await call("PUT", "/v2/dh/app/manifests/broken", { body: missing, headers: { "content-type": OCI_MANIFEST } });
+        assert.equal(r.status, 400);
+        assert.equal(errCode(r), "MANIFEST_BLOB_UNKNOWN");
+        r = await call("PUT", "/v2/dh/app/manifests/broken", { body: "{not json", headers: { "content-type": OCI_MANIFEST } });
+        assert.equal(errCode(r), "MANIFEST_INVALID");
+        r = await call("PUT", `/v2/dh/app/manifests/${sha("x")}`, { body: (await call("GET", `/v2/dh/app/manifests/${digest}`)).body, headers: { "content-type": OCI_MANIFEST } });
+        assert.equal(errCode(r), "DIGEST_INVALID");
+        r = await call("PUT", "/v2/dh/app/manifests/bad..tag!", { body: "{}", headers: { "content-type": OCI_MANIFEST } });
+        assert.equal(r.status, 400);
+        r = await call("GET", "/v2/dh/Bad_Name/tags/list");
+        assert.equal(errCode(r), "NAME_INVALID");
+      });
+      it("records tagged images in the artifacts index", async () => {
+        await pushImage("dh", "indexed", "2.0", ["idx-layer"]);
+        const rows = await s.app.db.prisma.artifact.findMany({ where: { repoName: "dh", name: "indexed" } });
+        assert.equal(rows.length, 1);
+        assert.equal(rows[0].version, "2.0");
+        assert.equal(rows[0].owner, "admin");
+        assert.ok(Number(rows[0].size) > 0);
+      });
+    });
+
+    describe("pull", () => {
+      it("manifests by tag and digest, GET and HEAD, with the stored media type", async () => {
+        const { manifest, digest } = await pushImage("dh", "pull", "latest", ["p1"]);
+        for (const ref of ["latest", digest]) {
+          const g = await call("GET", `/v2/dh/pull/manifests/${ref}`, { headers: { accept: OCI_MANIFEST } });
+          assert.equal(g.status, 200);
+          assert.deepEqual(g.body, manifest);
+          assert.equal(g.headers.get("content-type"), OCI_MANIFEST);
+          assert.equal(g.headers.get("docker-content-digest"), digest);
+          const h = await call("HEAD", `/v2/dh/pull/manifests/${ref}`);
+          assert.equal(h.status, 200);
+          assert.equal(h.headers.get("content-length"), String(manifest.length));
+        }
+        const miss = await call("GET", "/v2/dh/pull/manifests/nope");
+        assert.equal(miss.status, 404);
+        assert.equal(errCode(miss), "MANIFEST_UNKNOWN");
+        assert.equal(errCode(await call("GET", `/v2/dh/pull/blobs/${sha("nope")}`)), "BLOB_UNKNOWN");
+        assert.equal(errCode(await call("GET", "/v2/nosuchrepo/pull/manifests/latest")), "NAME_UNKNOWN");
+      });
+      it("blob range requests", async () => {
+        const d = await pushBlob("dh", "pull", "0123456789");
+        const r = await call("GET", `/v2/dh/pull/blobs/${d}`, { headers: { range: "bytes=2-5" } });
+        assert.equal(r.status, 206);
+        assert.equal(r.body.toString(), "2345");
+        assert.equal(r.headers.get("content-range"), "bytes 2-5/10");
+      });
+      it("image indexes by tag and digest", async () => {
+        const a = await pushImage("dh", "multi", "amd64", ["amd64-layer"]);
+        const b = await pushImage("dh", "multi", "arm64", ["arm64-layer"]);
+        const index = Buffer.from(JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_INDEX,
+          manifests: [
+            { mediaType: OCI_MANIFEST, digest: a.digest, size: a.manifest.length, platform: { os: "linux", architecture: "amd64" } },
+            { mediaType: OCI_MANIFEST, digest: b.digest, size: b.manifest.length, platform: { os: "linux", architecture: "arm64" } },
+          ],
+        }));
+        let r = await call("PUT", "/v2/dh/multi/manifests/1.0", { body: index, headers: { "content-type": OCI_INDEX } });
+        assert.equal(r.status, 201);
+        r = await call("GET", "/v2/dh/multi/manifests/1.0");
+        assert.equal(r.headers.get("content-type"), OCI_INDEX);
+        assert.deepEqual(r.body, index);
+        const bad = JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: sha("none"), size: 1 }] });
+        r = await call("PUT", "/v2/dh/multi/manifests/bad", { body: bad, headers: { "content-type": OCI_INDEX } });
+        assert.equal(errCode(r), "MANIFEST_BLOB_UNKNOWN");
+      });
+      it("pulls through a group from its hosted member, and pushes through the group land there", async () => {
+        const { digest } = await pushImage("dh", "grp", "v1", ["g1"]);
+        const r = await call("GET", "/v2/dg/grp/manifests/v1", { auth: readerAuth });
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get("docker-content-digest"), digest);
+        const via = await pushImage("dg", "viagroup", "v1", ["via-layer"]);
+        assert.equal((await call("GET", `/v2/dh/viagroup/manifests/${via.digest}`)).status, 200);
+        assert.deepEqual((await call("GET", "/v2/dg/viagroup/tags/list")).json(), { name: "dg/viagroup", tags: ["v1"] });
+      });
+    });
+
+    describe("content discovery", () => {
+      it("lists tags with n/last pagination and a Link header", async () => {
+        for (const t of ["c", "a", "b", "d"]) await pushImage("dh", "tagged", t, ["tag-layer"]);
+        let r = await call("GET", "/v2/dh/tagged/tags/list");
+        assert.deepEqual(r.json(), { name: "dh/tagged", tags: ["a", "b", "c", "d"] });
+        r = await call("GET", "/v2/dh/tagged/tags/list?n=2");
+        assert.deepEqual(r.json().tags, ["a", "b"]);
+        assert.equal(r.headers.get("link"), '</v2/dh/tagged/tags/list?n=2&last=b>; rel="next"');
+        r = await call("GET", "/v2/dh/tagged/tags/list?n=2&last=b");
+        assert.deepEqual(r.json().tags, ["c", "d"]);
+        assert.equal(r.headers.get("link"), null);
+        r = await call("GET", "/v2/dh/tagged/tags/list?n=0");
+        assert.deepEqual(r.json().tags, []);
+        assert.equal(errCode(await call("GET", "/v2/dh/never-pushed/tags/list")), "NAME_UNKNOWN");
+      });
+      it("lists referrers of a subject, with artifactType filtering", async () => {
+        const subject = await pushImage("dh", "signed", "v1", ["signed-layer"]);
+        const subj = { mediaType: OCI_MANIFEST, digest: subject.digest, size: subject.manifest.length };
+        const emptyCfg = Buffer.from("{}");
+        const cd = await pushBlob("dh", "signed", emptyCfg);
+        const refManifest = (artifactType: string) =>
+          Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: { mediaType: "application/vnd.oci.empty.v1+json", digest: cd, size: 2 }, layers: [], subject: subj }));
+        const sig = refManifest("application/vnd.example.signature");
+        const sbom = refManifest("application/vnd.example.sbom");
+        let r = await call("PUT", `/v2/dh/signed/manifests/${sha(sig)}`, { body: sig, headers: { "content-type": OCI_MANIFEST } });
+        assert.equal(r.status, 201);
+        assert.equal(r.headers.get("oci-subject"), subject.digest);
+        await call("PUT", `/v2/dh/signed/manifests/${sha(sbom)}`, { body: sbom, headers: { "content-type": OCI_MANIFEST } });
+        r = await call("GET", `/v2/dh/signed/referrers/${subject.digest}`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get("content-type"), OCI_INDEX);
+        const idx = r.json();
+        assert.equal(idx.mediaType, OCI_INDEX);
+        assert.deepEqual(idx.manifests.map((m: any) => m.digest).sort(), [sha(sig), sha(sbom)].sort());
+        assert.ok(idx.manifests.every((m: any) => m.size > 0 && m.mediaType === OCI_MANIFEST));
+        r = await call("GET", `/v2/dh/signed/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`);
+        assert.equal(r.headers.get("oci-filters-applied"), "artifactType");
+        assert.deepEqual(r.json().manifests.map((m: any) => m.digest), [sha(sbom)]);
+        r = await call("GET", `/v2/dh/signed/referrers/${sha("no referrers")}`);
+        assert.deepEqual(r.json().manifests, []);
+        assert.equal((await call("GET", "/v2/dh/signed/referrers/not-a-digest")).status, 400);
+      });
+      it("lists the catalog of readable images with pagination", async () => {
+        await pushImage("dh2", "cat/one", "v1", ["c1"]);
+        let r = await call("GET", "/v2/_catalog");
+        assert.equal(r.status, 200);
+        const all: string[] = r.json().repositories;
+        assert.ok(all.includes("dh/app") && all.includes("dh2/cat/one"), JSON.stringify(all));
+        assert.deepEqual(all, [...all].sort());
+        r = await call("GET", "/v2/_catalog?n=1");
+        assert.equal(r.json().repositories.length, 1);
+        assert.match(r.headers.get("link") ?? "", /rel="next"/);
+        r = await call("GET", "/v2/_catalog", { auth: readerAuth });
+        assert.ok(r.json().repositories.every((n: string) => n.startsWith("dh/")), "only readable repositories are listed");
+      });
+    });
+
+    describe("content management", () => {
+      it("deletes tags, manifests and blobs", async () => {
+        const { digest, configDigest } = await pushImage("dh", "gone", "v1", ["gone-layer"]);
+        await pushImage("dh", "gone", "v2", ["gone-layer-2"]);
+        let r = await call("DELETE", "/v2/dh/gone/manifests/v2");
+        assert.equal(r.status, 202);
+        assert.deepEqual((await call("GET", "/v2/dh/gone/tags/list")).json().tags, ["v1"]);
+        r = await call("DELETE", `/v2/dh/gone/manifests/${digest}`);
+        assert.equal(r.status, 202);
+        assert.equal(errCode(await call("GET", `/v2/dh/gone/manifests/${digest}`)), "MANIFEST_UNKNOWN");
+        assert.equal(errCode(await call("GET", "/v2/dh/gone/manifests/v1")), "MANIFEST_UNKNOWN", "tags of a deleted manifest go too");
+        assert.equal(errCode(await call("DELETE", `/v2/dh/gone/manifests/${digest}`)), "MANIFEST_UNKNOWN");
+        r = await call("DELETE", `/v2/dh/gone/blobs/${configDigest}`);
+        assert.equal(r.status, 202);
+        assert.equal((await call("GET", `/v2/dh/gone/blobs/${configDigest}`)).status, 404);
+        assert.equal(errCode(await call("DELETE", `/v2/dh/gone/blobs/${configDigest}`)), "BLOB_UNKNOWN");
+      });
+    });
+  });
+}
