@@ -7,6 +7,7 @@ import { validateDocuments } from "./run.js";
 import { authRoutes } from "./routes/auth.js";
 import { userRoutes } from "./routes/users.js";
 import { roleRoutes } from "./routes/roles.js";
+import { searchRoutes } from "./routes/search.js";
 
 export function restCompatRouter(schema: GraphQLSchema): Router {
   validateDocuments(schema, Ops);
@@ -17,6 +18,7 @@ export function restCompatRouter(schema: GraphQLSchema): Router {
   authRoutes(router);
   userRoutes(router);
   roleRoutes(router);
+  searchRoutes(router);
   return router;
 }
 

@@ -17,6 +17,7 @@ import { UserService } from "./users/service.js";
 import { RoleService } from "./roles/service.js";
 import { RepositoryService } from "./repositories/service.js";
 import { StorageService } from "./storage/service.js";
+import { SearchService } from "./search/service.js";
 import { ArtifactService } from "./artifacts/service.js";
 
 export interface AppContext {
@@ -34,6 +35,7 @@ export interface AppContext {
   roles: RoleService;
   storages: StorageService;
   repositories: RepositoryService;
+  search: SearchService;
   artifacts: ArtifactService;
   close(): Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     storages,
     artifacts: new ArtifactService(db.prisma, bus, () => keys.hmacSecret),
     repositories: new RepositoryService(db.prisma, bus, storages),
+    search: new SearchService(db, bus, log, () => ctx),
     async close() {
       await bus.close();
       await db.close();

@@ -27,6 +27,8 @@ export interface FormatModule {
   handle(ctx: Koa.Context, scope: RequestScope): Promise<void>;
   /** Client commands for REST GET /repositories/:name/artifact/pull. */
   pullInstructions?(repo: RepositoryRecord, path: string, baseUrl: string): string[];
+  /** Search reindex: name/version of the artifact stored at `path`, or null when the file is not an artifact (metadata, checksums). */
+  describeArtifact?(repo: RepositoryRecord, path: string): { name: string; version: string } | null;
   /** Runs after the management API deleted a file or folder: refresh the format's metadata (maven-metadata.xml, packuments...). */
   afterDelete?(info: { app: AppContext; repo: RepositoryRecord; storage: Storage; path: string; folder: boolean }): Promise<void>;
 }

@@ -5,5 +5,6 @@ import "./system.js";
 import "./auth.js";
 import "./users.js";
 import "./roles.js";
+import "./search.js";
 
 export const schema = lexicographicSortSchema(builder.toSchema());
