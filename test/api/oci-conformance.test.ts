@@ -29,9 +29,10 @@ for (const backend of backends()) {
       const auth = opts.auth === undefined ? adminAuth : opts.auth;
       if (auth) headers.authorization = auth;
       const url = path.startsWith("http") ? path : s.repoUrl + path;
-      const res = await fetch(url, { method, headers, body: opts.body });
-      const body = Buffer.from(await res.arrayBuffer());
-      return { status: res.status, headers: res.headers, body, json: () => JSON.parse(body.toString()) };
+      const body = typeof opts.body === "string" || opts.body === undefined ? opts.body : new Uint8Array(opts.body);
+      const res = await fetch(url, { method, headers, body });
+      const buf = Buffer.from(await res.arrayBuffer());
+      return { status: res.status, headers: res.headers, body: buf, json: () => JSON.parse(buf.toString()) };
     }
     const errCode = (r: Res) => r.json().errors?.[0]?.code;
 
