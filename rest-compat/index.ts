@@ -8,6 +8,7 @@ import { authRoutes } from "./routes/auth.js";
 import { userRoutes } from "./routes/users.js";
 import { roleRoutes } from "./routes/roles.js";
 import { searchRoutes } from "./routes/search.js";
+import { cooldownRoutes } from "./routes/cooldown.js";
 
 export function restCompatRouter(schema: GraphQLSchema): Router {
   validateDocuments(schema, Ops);
@@ -19,6 +20,7 @@ export function restCompatRouter(schema: GraphQLSchema): Router {
   userRoutes(router);
   roleRoutes(router);
   searchRoutes(router);
+  cooldownRoutes(router);
   return router;
 }
 

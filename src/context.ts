@@ -18,6 +18,7 @@ import { RoleService } from "./roles/service.js";
 import { RepositoryService } from "./repositories/service.js";
 import { StorageService } from "./storage/service.js";
 import { SearchService } from "./search/service.js";
+import { CooldownService } from "./cooldown/service.js";
 import { ArtifactService } from "./artifacts/service.js";
 
 export interface AppContext {
@@ -36,6 +37,7 @@ export interface AppContext {
   storages: StorageService;
   repositories: RepositoryService;
   search: SearchService;
+  cooldown: CooldownService;
   artifacts: ArtifactService;
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     artifacts: new ArtifactService(db.prisma, bus, () => keys.hmacSecret),
     repositories: new RepositoryService(db.prisma, bus, storages),
     search: new SearchService(db, bus, log, () => ctx),
+    cooldown: new CooldownService(db, settings),
     async close() {
       await bus.close();
       await db.close();

@@ -6,5 +6,6 @@ import "./auth.js";
 import "./users.js";
 import "./roles.js";
 import "./search.js";
+import "./cooldown.js";
 
 export const schema = lexicographicSortSchema(builder.toSchema());
