@@ -68,10 +68,9 @@ export async function sendStored(ctx: Koa.Context, storage: Storage, key: string
     return true;
   }
   if (head) {
+    ctx.body = null; // (clears Content-Length, so it is set after)
     ctx.status = 200;
     ctx.length = st.size;
-    ctx.body = null;
-    ctx.status = 200;
     return true;
   }
   const obj = await storage.get(key, range ?? undefined);

@@ -11,7 +11,7 @@
 //   withStale(fresh, stale)            fresh result, or the stale one when `fresh` throws UpstreamError.
 //
 // The dispatcher maps UpstreamError to {error:"BAD_GATEWAY"|"GATEWAY_TIMEOUT", message, status}.
-import { Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import type { AppContext } from "../context.js";
 import type { RemoteConfig, RepositoryRecord } from "../repositories/types.js";
@@ -181,9 +181,16 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
     release();
     return { status: res.status, headers: res.headers, body: null, url, lastModified };
   }
-  const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+  const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
   // Idle timeout while streaming: abort the fetch, the stream errors, storage discards the temp file.
+  // (A Transform re-arms the timer; a 'data' listener would switch the source to flowing mode.)
   let idle: NodeJS.Timeout | undefined;
+  const body: Readable = new Transform({
+    transform(chunk, _enc, cb) {
+      arm();
+      cb(null, chunk);
+    },
+  });
   const arm = () => {
     clearTimeout(idle);
     idle = setTimeout(() => {
@@ -192,15 +199,18 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
     }, idleTimeout);
   };
   arm();
-  body.on("data", arm);
+  source.once("error", (err) => body.destroy(err));
+  source.pipe(body as Transform);
+  const done = () => {
+    clearTimeout(idle);
+    release();
+  };
   body.once("close", () => {
-    clearTimeout(idle);
-    release();
+    done();
+    if (!source.destroyed) source.destroy();
   });
-  body.once("error", () => {
-    clearTimeout(idle);
-    release();
-  });
+  body.once("end", done);
+  body.once("error", done);
   return { status: res.status, headers: res.headers, body, url, lastModified };
 }
 
