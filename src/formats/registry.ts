@@ -5,17 +5,12 @@ import type { FormatModule } from "./types.js";
 // --- format imports (one line each) ---
 import { mavenFormat, gradleFormat } from "./maven/index.js";
 import { fileFormat } from "./file/index.js";
-import { mavenFormat, gradleFormat } from "./maven/index.js";
-import { fileFormat } from "./file/index.js";
 import { npmFormat } from "./npm/index.js";
 import { pypiFormat } from "./pypi/index.js";
 import { dockerModule } from "./docker/index.js";
 
 const MODULES: Partial<Record<RepositoryFormat, FormatModule>> = {
   // --- format entries (one line each) ---
-  maven: mavenFormat,
-  gradle: gradleFormat,
-  file: fileFormat,
   maven: mavenFormat,
   gradle: gradleFormat,
   file: fileFormat,
