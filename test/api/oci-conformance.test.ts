@@ -330,6 +330,37 @@ for (const backend of backends()) {
       });
     });
 
+    describe("proxy", () => {
+      it("pulls through an upstream that demands Bearer tokens (another Pantera repository) and caches by digest", async () => {
+        const { manifest, digest } = await pushImage("dh", "upstreamed", "v1", ["proxied-layer"]);
+        const mk = (name: string, remote: Record<string, string>) =>
+          s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [remote] } } });
+        assert.equal((await mk("dp", { url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD })).status, 200);
+        let r = await call("GET", "/v2/dp/dh/upstreamed/manifests/v1");
+        assert.equal(r.status, 200, r.body.toString());
+        assert.deepEqual(r.body, manifest);
+        assert.equal(r.headers.get("docker-content-digest"), digest);
+        const layer = JSON.parse(manifest.toString()).layers[0].digest;
+        r = await call("GET", `/v2/dp/dh/upstreamed/blobs/${layer}`);
+        assert.equal(r.body.toString(), "proxied-layer");
+        assert.deepEqual((await call("GET", "/v2/dp/dh/upstreamed/tags/list")).json().tags, ["v1"]);
+        const rows = await s.app.db.prisma.artifact.findMany({ where: { repoName: "dp" } });
+        assert.deepEqual(rows.map((x) => [x.name, x.version, x.releasedAt?.toISOString()]), [["dh/upstreamed", "v1", "2024-05-06T07:08:09.000Z"]]);
+        // Remove it upstream: the proxy still has it by digest.
+        assert.equal((await call("DELETE", `/v2/dh/upstreamed/manifests/${digest}`)).status, 202);
+        assert.equal((await call("DELETE", `/v2/dh/upstreamed/blobs/${layer}`)).status, 202);
+        assert.equal((await call("GET", `/v2/dp/dh/upstreamed/manifests/${digest}`)).status, 200);
+        assert.equal((await call("GET", `/v2/dp/dh/upstreamed/blobs/${layer}`)).body.toString(), "proxied-layer");
+        assert.equal(errCode(await call("GET", "/v2/dp/dh/upstreamed/manifests/v1")), "MANIFEST_UNKNOWN", "a tag gone upstream is gone");
+        // Without credentials the upstream refuses: nothing is found.
+        assert.equal((await mk("dp-anon", { url: s.repoUrl })).status, 200);
+        assert.equal(errCode(await call("GET", "/v2/dp-anon/dh/perm/manifests/v1")), "MANIFEST_UNKNOWN");
+        const push = await call("POST", "/v2/dp/x/blobs/uploads/");
+        assert.equal(push.status, 405);
+        assert.equal(errCode(push), "UNSUPPORTED");
+      });
+    });
+
     describe("content management", () => {
       it("deletes tags, manifests and blobs", async () => {
         const { digest, configDigest } = await pushImage("dh", "gone", "v1", ["gone-layer"]);
@@ -346,6 +377,21 @@ for (const backend of backends()) {
         assert.equal(r.status, 202);
         assert.equal((await call("GET", `/v2/dh/gone/blobs/${configDigest}`)).status, 404);
         assert.equal(errCode(await call("DELETE", `/v2/dh/gone/blobs/${configDigest}`)), "BLOB_UNKNOWN");
+      });
+    });
+
+    describe("anonymous access (runs last: it creates the 'anonymous' user)", () => {
+      it("anonymous pulls work where the anonymous user's role allows them, through the token flow too", async () => {
+        await pushImage("dh", "public", "v1", ["public-layer"]);
+        await userWithPermissions(s, "anonymous", { dh: ["read"] }, "anon-pw");
+        assert.equal((await call("GET", "/v2/dh/public/manifests/v1", { auth: null })).status, 200);
+        const t = await call("GET", "/v2/token?service=pantera&scope=repository:dh/public:pull", { auth: null });
+        assert.equal(t.status, 200);
+        assert.equal((await call("GET", "/v2/dh/public/manifests/v1", { auth: `Bearer ${t.json().token}` })).status, 200);
+        const push = await call("POST", "/v2/dh/public/blobs/uploads/", { auth: `Bearer ${t.json().token}` });
+        assert.equal(push.status, 401);
+        assert.match(push.headers.get("www-authenticate") ?? "", /scope="repository:dh\/public:pull,push"/);
+        assert.equal((await call("GET", "/v2/dh2/cat/one/tags/list", { auth: null })).status, 401);
       });
     });
   });

@@ -58,7 +58,8 @@ export class UpstreamRegistry {
       }
     };
     const cached = [...this.tokens.entries()].find(([k, v]) => k.endsWith("|" + scope) && v.until > Date.now());
-    let res = await send(cached ? `Bearer ${cached[1].token}` : this.basic());
+    // No credentials up front: the upstream's challenge says which scheme it wants (docker clients do the same).
+    let res = await send(cached ? `Bearer ${cached[1].token}` : undefined);
     if (res.status === 401) {
       const ch = parseChallenge(res.headers.get("www-authenticate"));
       await res.body?.cancel();
