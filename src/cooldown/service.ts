@@ -205,6 +205,16 @@ export class CooldownService {
     };
   }
 
+  /** Active blocks of one package in these repositories (for client notices). */
+  async activeBlocks(repoNames: string[], packageName: string): Promise<{ repoName: string; version: string; blockedUntil: Date }[]> {
+    if (!repoNames.length) return [];
+    return this.prisma.cooldownBlock.findMany({
+      where: { repoName: { in: repoNames }, packageName, ...activeWhere() },
+      select: { repoName: true, version: true, blockedUntil: true },
+      orderBy: [{ version: "asc" }],
+    });
+  }
+
   // ------------------------------------------------------------ management
 
   async overview(actor: Principal | null): Promise<{ name: string; type: string; cooldown: string; activeBlocks: number }[]> {
