@@ -171,6 +171,20 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
     assert.deepEqual(rows.map((r) => [r.version, r.owner]), [["v1", "admin"]]);
   });
 
+  it("converts to Docker schema 2 on push, pulls it back, and deletes it with skopeo delete", async () => {
+    const layout = new Layout(path.join(work, "v2s2"));
+    layout.tag(await layout.image("amd64", { "d1.txt": "docker one", "d2.txt": "docker two" }), "v1");
+    await skopeo("copy", "-f", "v2s2", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout.dir}:v1`, `docker://${host}/og/dockerfmt:v1`);
+    const raw = await skopeo("inspect", "--raw", "--tls-verify=false", "--creds", creds, `docker://${host}/og/dockerfmt:v1`);
+    const m = JSON.parse(raw);
+    assert.equal(m.mediaType, "application/vnd.docker.distribution.manifest.v2+json");
+    assert.equal(m.config.mediaType, "application/vnd.docker.container.image.v1+json");
+    const got = await pull("og/dockerfmt:v1");
+    assert.equal(got.blobs.length, 4, "manifest, config and two layers");
+    await skopeo("delete", "--tls-verify=false", "--creds", creds, `docker://${host}/og/dockerfmt:v1`);
+    await assert.rejects(skopeo("inspect", "--raw", "--tls-verify=false", "--creds", creds, `docker://${host}/og/dockerfmt:v1`), /manifest unknown|not found/i);
+  });
+
   it("pushes an image index (two platforms) through the group and pulls every platform back", async () => {
     const layout = new Layout(path.join(work, "index"));
     const amd = await layout.image("amd64", { "amd.txt": "amd64 bits", "common.txt": "shared" });
