@@ -1,0 +1,100 @@
+// Helpers shared by the npm and PyPI modules: bounded body reading, per-key write locks,
+// recording stored artifacts in the artifacts index.
+import type Koa from "koa";
+import type { AppContext } from "../../context.js";
+import { badRequest } from "../../errors.js";
+import type { RepositoryRecord } from "../../repositories/types.js";
+import type { Digests } from "../../storage/types.js";
+
+/** Reads a request body into memory up to `limit` bytes (413 beyond). */
+export async function readRequestBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
+  const declared = Number(ctx.get("content-length") || "0");
+  if (declared > limit) throw Object.assign(new Error(`Request body exceeds ${limit} bytes`), { status: 413, expose: true });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      ctx.req.destroy();
+      throw Object.assign(new Error(`Request body exceeds ${limit} bytes`), { status: 413, expose: true });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function readJsonBody(ctx: Koa.Context, limit: number): Promise<unknown> {
+  const buf = await readRequestBody(ctx, limit);
+  if (buf.length === 0) throw badRequest("Request body is empty");
+  try {
+    return JSON.parse(buf.toString("utf8"));
+  } catch {
+    throw badRequest("Request body is not valid JSON");
+  }
+}
+
+/** Serialises read-modify-write sections per key within this process. */
+const locks = new Map<string, Promise<unknown>>();
+export async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const prev = locks.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((r) => (release = r));
+  const chained = prev.then(() => mine);
+  locks.set(key, chained);
+  await prev.catch(() => undefined);
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (locks.get(key) === chained) locks.delete(key);
+  }
+}
+
+export interface ArtifactEntry {
+  path: string;
+  name: string;
+  version: string;
+  size: number;
+  checksums: Partial<Digests> & Record<string, string>;
+  owner: string;
+  /** Upstream release date for proxied artifacts (npm `time`, PyPI `upload-time`). */
+  releasedAt?: Date | null;
+}
+
+interface ArtifactIndex {
+  record(input: { repo: Pick<RepositoryRecord, "name" | "type"> } & ArtifactEntry): Promise<unknown>;
+  remove(repo: string, path: string): Promise<unknown>;
+}
+
+/** The artifacts index service (src/artifacts) when this node has one. */
+function artifactIndex(app: AppContext): ArtifactIndex | undefined {
+  const svc = (app as unknown as { artifacts?: ArtifactIndex }).artifacts;
+  return svc && typeof svc.record === "function" ? svc : undefined;
+}
+
+/** Records a stored artifact in the index (name, version, size, checksums, owner, dates). Never fails the request. */
+export async function recordArtifact(app: AppContext, repo: RepositoryRecord, entry: ArtifactEntry): Promise<void> {
+  try {
+    const idx = artifactIndex(app);
+    if (idx) await idx.record({ repo, ...entry });
+    else await app.bus.publish({ type: "artifact.stored", repo: repo.name, path: entry.path });
+  } catch (err) {
+    app.log.warn("artifact index update failed", { repo: repo.name, path: entry.path, err: String(err) });
+  }
+}
+
+export async function forgetArtifact(app: AppContext, repo: RepositoryRecord, path: string): Promise<void> {
+  try {
+    const idx = artifactIndex(app);
+    if (idx) await idx.remove(repo.name, path);
+    else await app.bus.publish({ type: "artifact.deleted", repo: repo.name, path });
+  } catch (err) {
+    app.log.warn("artifact index delete failed", { repo: repo.name, path, err: String(err) });
+  }
+}
+
+export function sendJson(ctx: Koa.Context, status: number, body: unknown, type = "application/json"): void {
+  ctx.status = status;
+  ctx.type = type;
+  ctx.body = JSON.stringify(body);
+}
