@@ -7,6 +7,7 @@ import { validateDocuments } from "./run.js";
 import { authRoutes } from "./routes/auth.js";
 import { userRoutes } from "./routes/users.js";
 import { roleRoutes } from "./routes/roles.js";
+import { artifactRoutes } from "./routes/artifacts.js";
 import { searchRoutes } from "./routes/search.js";
 import { cooldownRoutes } from "./routes/cooldown.js";
 
@@ -19,6 +20,7 @@ export function restCompatRouter(schema: GraphQLSchema): Router {
   authRoutes(router);
   userRoutes(router);
   roleRoutes(router);
+  artifactRoutes(router);
   searchRoutes(router);
   cooldownRoutes(router);
   return router;

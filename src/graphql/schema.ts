@@ -5,6 +5,7 @@ import "./system.js";
 import "./auth.js";
 import "./users.js";
 import "./roles.js";
+import "./artifacts.js";
 import "./search.js";
 import "./cooldown.js";
 
