@@ -361,6 +361,39 @@ for (const backend of backends()) {
       });
     });
 
+    describe("proxy streaming", () => {
+      it("streams a missing blob to concurrent callers while caching it once; a caller hanging up does not stop the cache fill", async () => {
+        const big = Buffer.alloc(3 * 1024 * 1024);
+        for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+        const d = await pushBlob("dh", "big", big);
+        const got = await Promise.all([1, 2, 3].map(() => call("GET", `/v2/dp/dh/big/blobs/${d}`)));
+        for (const g of got) {
+          assert.equal(g.status, 200);
+          assert.equal(g.headers.get("content-length"), String(big.length));
+          assert.ok(g.body.equals(big));
+        }
+        const other = Buffer.concat([big, Buffer.from("other")]);
+        const d2 = await pushBlob("dh", "big", other);
+        const ac = new AbortController();
+        const res = await fetch(`${s.repoUrl}/v2/dp/dh/big/blobs/${d2}`, { headers: { authorization: adminAuth }, signal: ac.signal });
+        const reader = res.body!.getReader();
+        await reader.read();
+        ac.abort();
+        await reader.cancel().catch(() => {});
+        // Remove both upstream; the proxy must still have them.
+        for (const x of [d, d2]) assert.equal((await call("DELETE", `/v2/dh/big/blobs/${x}`)).status, 202);
+        let cached: Res | undefined;
+        for (let i = 0; i < 50; i++) {
+          cached = await call("GET", `/v2/dp/dh/big/blobs/${d2}`);
+          if (cached.status === 200) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(cached!.status, 200);
+        assert.ok(cached!.body.equals(other));
+        assert.ok((await call("GET", `/v2/dp/dh/big/blobs/${d}`)).body.equals(big));
+      });
+    });
+
     describe("content management", () => {
       it("deletes tags, manifests and blobs", async () => {
         const { digest, configDigest } = await pushImage("dh", "gone", "v1", ["gone-layer"]);

@@ -1,12 +1,11 @@
 // Where pulls are served from: a hosted store, a proxy (cache + upstream) or a group of members.
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Storage } from "../../storage/types.js";
 import { parseDigest } from "./digest.js";
 import { configCreated, parseManifest, type Descriptor } from "./manifest.js";
 import { DockerStore, readAll, type BlobStream, type StoredManifest } from "./store.js";
 import { UpstreamError, UpstreamRegistry } from "./upstream.js";
-import { singleFlight } from "../proxy.js";
 
 /** What the docker module needs from the rest of the system. */
 export interface DockerEnv {
@@ -61,6 +60,8 @@ export class HostedSource implements PullSource {
 }
 
 const upstreams = new Map<string, UpstreamRegistry>();
+/** Blob downloads filling a proxy cache on this node, by repository and digest. */
+const downloads = new Map<string, Promise<boolean>>();
 function upstreamFor(repo: RepositoryRecord): UpstreamRegistry | null {
   const remote = repo.remotes[0];
   if (!remote?.url) return null;
@@ -125,21 +126,60 @@ export class ProxySource implements PullSource {
   async blob(image: string, digest: string, range?: { start: number; end?: number }): Promise<BlobStream | null> {
     const cached = await this.store.getBlob(digest, range);
     if (cached || !this.upstream) return cached;
-    const upstream = this.upstream;
-    // Concurrent pulls of one missing blob share a single upstream download.
-    const fetched = await singleFlight(`oci-blob:${this.repo.name}:${digest}`, async () => {
-      let up: { stream: Readable } | null;
-      try {
-        up = await upstream.blob(image, digest);
-      } catch (err) {
-        if (err instanceof UpstreamError) return false;
-        throw err;
-      }
-      if (!up) return false;
-      await this.store.putBlob(digest, up.stream);
-      return true;
+    const key = `${this.repo.name}|${digest}`;
+    const running = downloads.get(key);
+    if (running || range) {
+      // Someone else is filling the cache (or a range was asked for): wait for the cache, serve from it.
+      const ok = await (running ?? this.download(key, image, digest, false).then((r) => r.done));
+      return ok ? this.store.getBlob(digest, range) : null;
+    }
+    const got = await this.download(key, image, digest, true);
+    return got.stream ? { stream: got.stream, size: got.size! } : null;
+  }
+
+  /**
+   * Fetches a blob from the upstream into the cache (digest-verified, atomic). With `tee`, the
+   * same bytes also stream to the caller as they arrive; a caller hanging up does not stop the
+   * cache fill. `done` resolves to whether the blob is now cached.
+   */
+  private async download(key: string, image: string, digest: string, tee: boolean): Promise<{ done: Promise<boolean>; stream?: Readable; size?: number }> {
+    let up: { stream: Readable; size?: number } | null;
+    try {
+      up = await this.upstream!.blob(image, digest);
+    } catch (err) {
+      if (err instanceof UpstreamError) return { done: Promise.resolve(false) };
+      throw err;
+    }
+    if (!up) return { done: Promise.resolve(false) };
+    const source = up.stream;
+    const toStore = new PassThrough();
+    source.pipe(toStore);
+    let toClient: PassThrough | undefined;
+    if (tee && up.size !== undefined) {
+      toClient = new PassThrough();
+      const client = toClient;
+      source.pipe(client);
+      client.on("close", () => source.unpipe(client));
+    }
+    source.on("error", (err) => {
+      toStore.destroy(err);
+      toClient?.destroy(err);
     });
-    return fetched ? this.store.getBlob(digest, range) : null;
+    const done = this.store
+      .putBlob(digest, toStore)
+      .then(() => true)
+      .catch((err) => {
+        this.env.warn("docker proxy: caching a blob failed", { repo: this.repo.name, digest, err: String(err) });
+        toClient?.destroy(err as Error);
+        return false;
+      })
+      .finally(() => downloads.delete(key));
+    downloads.set(key, done);
+    if (toClient) return { done, stream: toClient, size: up.size };
+    // Unknown length: fill the cache first, then serve it with a Content-Length.
+    if (!(await done)) return { done };
+    const cached = await this.store.getBlob(digest);
+    return cached ? { done, stream: cached.stream, size: cached.size } : { done };
   }
 
   async blobSize(image: string, digest: string): Promise<number | null> {
