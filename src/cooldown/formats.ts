@@ -54,6 +54,8 @@ export async function cooldownNotice(ctx: Koa.Context, scope: RequestScope, name
   const rows = await scope.app.cooldown.activeBlocks(repos, name);
   if (!rows.length) return;
   const list = rows.map((r) => `${r.version} (until ${r.blockedUntil.toISOString()})`).join(", ");
+  // npm only prints notices of responses it did not put in its cache; the list changes anyway.
+  ctx.set("cache-control", "no-store");
   ctx.set("npm-notice", `Cooldown: ${name} ${list} ${rows.length === 1 ? "is" : "are"} younger than the minimum allowed age and not served by '${scope.repo.name}'`);
 }
 

@@ -10,6 +10,7 @@ import type Koa from "koa";
 import type { Readable } from "node:stream";
 import { badRequest, conflict, notFound, unauthorized } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
+import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } from "../proxy.js";
 import { makeScope, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
@@ -99,7 +100,7 @@ async function readStoredJson(scope: RequestScope, key: string): Promise<Packume
 export async function readPackument(scope: RequestScope, name: string, depth = 0): Promise<Packument | null> {
   const { repo } = scope;
   if (repo.kind === "hosted") return readStoredJson(scope, packumentKey(name));
-  if (repo.kind === "proxy") return readProxyPackument(scope, name);
+  if (repo.kind === "proxy") return cooldownPackument(scope, name, await readProxyPackument(scope, name));
   if (depth > 8) return null;
   const parts: Packument[] = [];
   let failure: unknown = null;
@@ -151,6 +152,7 @@ export async function readTarball(scope: RequestScope, name: string, file: strin
     // Where the upstream keeps it: the URL in the cached packument, else the conventional layout.
     const packument = await readProxyPackument(scope, name).catch(() => null);
     const version = versionFromTarball(name, file);
+    await enforceCooldown(scope, name, version, version ? packument?.time?.[version] : null);
     const remotePath = upstreamTarballUrl(packument, file) ?? `${encodeName(name)}/-/${encodeURIComponent(file)}`;
     const got = await cachedFetch(scope, key, {
       remotePath,
@@ -508,6 +510,7 @@ async function servePackument(ctx: Koa.Context, scope: RequestScope, name: strin
   scope.require("read");
   const p = await servedPackument(scope, name);
   if (!p) throw notFound(`Package '${name}' not found`);
+  await cooldownNotice(ctx, scope, name);
   const accept = ctx.get("accept");
   const wantsAbbreviated = accept.includes(ABBREVIATED) && !/application\/json/.test(accept.replace(ABBREVIATED, "")) && ctx.query.write !== "true";
   if (wantsAbbreviated) return sendJson(ctx, 200, abbreviate(p), ABBREVIATED);
