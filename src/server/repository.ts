@@ -12,7 +12,8 @@ import type { HttpMetrics } from "../metrics/http.js";
 import { DomainError, badRequest, errorBody, notFound } from "../errors.js";
 import { normaliseKey } from "../storage/types.js";
 import { formatModule } from "../formats/registry.js";
-import { authenticate, BASIC_CHALLENGE, findRepository, makeScope, storageFor } from "../formats/scope.js";
+import { authenticate, BASIC_CHALLENGE, findRepository, makeScope, requireRepository, storageFor } from "../formats/scope.js";
+import { headerMap, importerFor } from "../importer/service.js";
 import { UpstreamError } from "../formats/proxy.js";
 import type { RequestScope } from "../formats/types.js";
 import { registerOciRoutes } from "../formats/docker/index.js";
@@ -89,10 +90,29 @@ function repositoryErrors(): Koa.Middleware {
   };
 }
 
+/** Section 16: PUT|POST /.import/<repo>/<path> with the X-Pantera-* headers. */
+async function importArtifact(app: AppContext, ctx: Koa.Context): Promise<void> {
+  if (ctx.method !== "PUT" && ctx.method !== "POST") {
+    ctx.status = 405;
+    ctx.set("Allow", "PUT, POST");
+    ctx.body = { error: "METHOD_NOT_ALLOWED", message: "Use PUT or POST to import", status: 405 };
+    return;
+  }
+  const segments = decodeSegments(ctx.path.slice("/.import/".length));
+  const repo = segments.shift() ?? "";
+  const actor = await authenticate(app, ctx.get("Authorization"));
+  if (actor.via === "anonymous") requireRepository(actor, repo, "write"); // 401 + Basic challenge before any work
+  const res = await importerFor(app).import({ actor, repo, path: segments.join("/"), headers: headerMap(ctx.req.headers), body: ctx.req });
+  ctx.status = res.httpStatus;
+  if (res.httpStatus === 503) ctx.set("Retry-After", "5");
+  ctx.body = res.body;
+}
+
 /** The format dispatcher: anything no earlier route claimed. */
 function dispatcher(app: AppContext): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.body !== undefined || ctx.status !== 404 || ctx.matched?.length) return next();
+    if (ctx.path.startsWith("/.import/")) return importArtifact(app, ctx);
     const scope = await resolveRequest(app, ctx, ctx.path);
     if (!scope) {
       const first = decodeSegments(ctx.path)[0];
