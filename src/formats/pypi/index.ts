@@ -11,6 +11,7 @@ import Busboy from "busboy";
 import type Koa from "koa";
 import { badRequest, conflict, notFound } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
+import { cooldownPyFiles, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, encodePath, metadataTtlMs, readBody, UpstreamError } from "../proxy.js";
 import { memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
@@ -91,7 +92,8 @@ export async function projectFiles(scope: RequestScope, norm: string, baseUrl: s
     if (!res) return null;
     const doc = await readDoc(scope, key);
     if (!doc) return null;
-    return { name: doc.name, files: doc.files.map((f) => ({ ...f, url: `${baseUrl}/${encodePath(fileKey(norm, f.version, f.filename))}` })) };
+    const allowed = await cooldownPyFiles(scope, norm, doc.files, (f) => f.version ?? parseFilename(f.filename)?.version);
+    return { name: doc.name, files: allowed.map((f) => ({ ...f, url: `${baseUrl}/${encodePath(fileKey(norm, f.version, f.filename))}` })) };
   }
   if (depth > 8) return null;
   const lists: PyFile[][] = [];
@@ -129,6 +131,7 @@ async function readFile(scope: RequestScope, norm: string, version: string, file
       entry = doc?.files.find((f) => f.filename === filename);
     }
     if (!entry) return null;
+    await enforceCooldown(scope, norm, entry.version ?? parseFilename(filename)?.version, entry.uploadTime);
     const got = await cachedFetch(scope, key, {
       remotePath: entry.url,
       onStored: async ({ size, digests }) => {
