@@ -405,6 +405,8 @@ for (const backend of backends()) {
         assert.equal(r.status, 202);
         assert.equal(errCode(await call("GET", `/v2/dh/gone/manifests/${digest}`)), "MANIFEST_UNKNOWN");
         assert.equal(errCode(await call("GET", "/v2/dh/gone/manifests/v1")), "MANIFEST_UNKNOWN", "tags of a deleted manifest go too");
+        const indexed = await s.app.db.prisma.artifact.findMany({ where: { repoName: "dh", name: "gone" } });
+        assert.deepEqual(indexed, [], "the artifacts index forgets deleted tags");
         assert.equal(errCode(await call("DELETE", `/v2/dh/gone/manifests/${digest}`)), "MANIFEST_UNKNOWN");
         r = await call("DELETE", `/v2/dh/gone/blobs/${configDigest}`);
         assert.equal(r.status, 202);

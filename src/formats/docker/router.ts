@@ -167,10 +167,11 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     if (method === "DELETE") {
       check(ctx, actor, repo.name, r.image, "delete");
       const { hosted, hostedRepo } = await writable(repo);
-      if (!(await hosted.deleteManifest(r.image, r.reference))) {
+      const removedTags = await hosted.deleteManifest(r.image, r.reference);
+      if (!removedTags) {
         throw ociError("MANIFEST_UNKNOWN", `Manifest '${r.reference}' of '${r.image}' is unknown`, { name: r.image, reference: r.reference });
       }
-      if (!parseDigest(r.reference)) await env.removeArtifact(hostedRepo, `${r.image}/manifests/${r.reference}`);
+      for (const tag of removedTags) await env.removeArtifact(hostedRepo, `${r.image}/manifests/${tag}`);
       ctx.status = 202;
       ctx.body = "";
       return;

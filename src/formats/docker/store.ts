@@ -225,12 +225,12 @@ export class DockerStore {
     return { digest, parsed };
   }
 
-  /** Deletes a manifest by digest (with every tag pointing at it) or just a tag. Returns false when absent. */
-  async deleteManifest(image: string, reference: string): Promise<boolean> {
+  /** Deletes a manifest by digest (with every tag pointing at it) or just a tag. Returns the tags removed, or null when absent. */
+  async deleteManifest(image: string, reference: string): Promise<string[] | null> {
     const d = parseDigest(reference);
-    if (!d) return this.storage.delete(tagKey(image, reference));
+    if (!d) return (await this.storage.delete(tagKey(image, reference))) ? [reference] : null;
     const existing = await this.getManifest(image, reference);
-    if (!existing) return false;
+    if (!existing) return null;
     try {
       const subject = (JSON.parse(existing.body.toString()) as { subject?: { digest?: string } }).subject?.digest;
       const sd = parseDigest(subject);
@@ -238,11 +238,13 @@ export class DockerStore {
     } catch {
       /* validated on write */
     }
+    const removed: string[] = [];
     for (const tag of await this.tags(image)) {
-      if ((await this.resolveTag(image, tag)) === reference) await this.storage.delete(tagKey(image, tag));
+      if ((await this.resolveTag(image, tag)) === reference && (await this.storage.delete(tagKey(image, tag)))) removed.push(tag);
     }
     await this.storage.delete(revisionKey(image, d) + ".type");
-    return this.storage.delete(revisionKey(image, d));
+    await this.storage.delete(revisionKey(image, d));
+    return removed;
   }
 
   async tags(image: string): Promise<string[]> {
