@@ -250,6 +250,7 @@ async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Pro
       const put = await target.storage.put(key, a.data, { expect: { sha1 } });
       manifest.dist = { ...dist, shasum: sha1, integrity: `sha512-${sha512}`, tarball: key };
       manifest._id = `${name}@${a.version}`;
+      manifest._npmUser = { name: scope.actor.name, email: scope.actor.email ?? "" };
       p.versions[a.version] = manifest;
       p.time = { ...(p.time ?? {}), [a.version]: now };
       await recordArtifact(scope.app, target.repo, {
@@ -272,6 +273,7 @@ async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Pro
     for (const [k, val] of Object.entries(pub.meta)) if (!k.startsWith("_")) p[k] = val;
     p.name = name;
     p._id = name;
+    if (!Array.isArray(p.maintainers) || p.maintainers.length === 0) p.maintainers = [{ name: scope.actor.name, email: scope.actor.email ?? "" }];
     await storePackument(target, p);
   });
   sendJson(ctx, 201, { ok: true, id: name, success: true });
@@ -478,7 +480,8 @@ async function searchRepo(scope: RequestScope, text: string, limit: number, dept
         keywords: latest?.keywords ?? [],
         date: p.time?.[latestV ?? ""] ?? p.time?.modified,
         links: { npm: `${scope.baseUrl}/${encodeName(name)}` },
-        publisher: latest?._npmUser ?? undefined,
+        publisher: latest?._npmUser ? { username: latest._npmUser.name, email: latest._npmUser.email ?? "" } : undefined,
+        maintainers: ((p.maintainers ?? latest?.maintainers ?? []) as Json[]).map((m) => ({ username: m.name ?? m.username ?? "", email: m.email ?? "" })),
       },
       score: { final: score, detail: { quality: 1, popularity: 1, maintenance: 1 } },
       searchScore: score,
@@ -512,7 +515,8 @@ async function servePackument(ctx: Koa.Context, scope: RequestScope, name: strin
   if (!p) throw notFound(`Package '${name}' not found`);
   await cooldownNotice(ctx, scope, name);
   const accept = ctx.get("accept");
-  const wantsAbbreviated = accept.includes(ABBREVIATED) && !/application\/json/.test(accept.replace(ABBREVIATED, "")) && ctx.query.write !== "true";
+  // npm install sends "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*".
+  const wantsAbbreviated = accept.includes(ABBREVIATED) && ctx.query.write !== "true";
   if (wantsAbbreviated) return sendJson(ctx, 200, abbreviate(p), ABBREVIATED);
   sendJson(ctx, 200, p);
 }

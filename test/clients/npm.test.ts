@@ -1,0 +1,281 @@
+// The real npm client against an npm group (hosted + proxy) whose proxy's upstream is a
+// Verdaccio started by this test on a loopback port with a temp config and storage.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Verdaccio {
+  url: string;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/** Verdaccio on a loopback port with its own config, storage and one user. */
+export async function startVerdaccio(dir: string): Promise<Verdaccio> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const config = path.join(dir, "config.yaml");
+  writeFileSync(
+    config,
+    [
+      `storage: ${path.join(dir, "storage")}`,
+      "auth:",
+      "  htpasswd:",
+      `    file: ${path.join(dir, "htpasswd")}`,
+      "    max_users: 100",
+      "    algorithm: sha1",
+      "uplinks: {}",
+      "packages:",
+      "  '@*/*':",
+      "    access: $all",
+      "    publish: $authenticated",
+      "    unpublish: $authenticated",
+      "  '**':",
+      "    access: $all",
+      "    publish: $authenticated",
+      "    unpublish: $authenticated",
+      "web:",
+      "  enable: false",
+      "log: { type: stdout, format: json, level: error }",
+      "",
+    ].join("\n"),
+  );
+  const child: ChildProcess = spawn(process.execPath, [path.join(root, "bench/npm-verdaccio-server.mjs"), config, String(port)], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NODE_ENV: "production" },
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => (output += d));
+  child.stderr?.on("data", (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`verdaccio exited: ${output}`);
+    try {
+      const res = await fetch(`${url}/-/ping`);
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 300) throw new Error(`verdaccio did not start: ${output}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const res = await fetch(`${url}/-/user/org.couchdb.user:seed`, {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "seed", password: "seed-password" }),
+  });
+  const body = (await res.json()) as { token?: string };
+  if (!body.token) throw new Error(`verdaccio adduser failed: ${res.status} ${JSON.stringify(body)}`);
+  return {
+    url,
+    token: body.token,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+export interface NpmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the npm client with a temp userconfig and cache (never the user's ~/.npmrc). */
+export function npm(args: string[], opts: { cwd: string; userconfig: string; cache: string }): Promise<NpmResult> {
+  return new Promise((resolve) => {
+    execFile(
+      "npm",
+      [...args, "--userconfig", opts.userconfig, "--cache", opts.cache, "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel", "warn"],
+      { cwd: opts.cwd, env: { ...process.env, npm_config_globalconfig: path.join(opts.cwd, ".no-global-npmrc") }, timeout: 120_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+export function writePackage(dir: string, pkg: Record<string, unknown>, files: Record<string, string> = {}): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
+  for (const [f, c] of Object.entries({ "index.js": `module.exports = ${JSON.stringify(String(pkg.name) + "@" + String(pkg.version))};\n`, ...files })) writeFileSync(path.join(dir, f), c);
+  return dir;
+}
+
+const ok = (r: NpmResult, what: string) => assert.equal(r.code, 0, `${what} failed:\n${r.stdout}\n${r.stderr}`);
+
+describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", () => {
+  let s: TestServer;
+  let verdaccio: Verdaccio;
+  let tmp: string;
+  let userconfig: string;
+  let cache: string;
+  let group: string;
+  let auth: Record<string, string>;
+
+  before(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), "pantera-npm-client-"));
+    verdaccio = await startVerdaccio(path.join(tmp, "verdaccio"));
+    // Seed the upstream with a dependency, using the npm client against Verdaccio.
+    const vrc = path.join(tmp, "verdaccio.npmrc");
+    const vhost = verdaccio.url.replace(/^http:/, "");
+    writeFileSync(vrc, `registry=${verdaccio.url}/\n${vhost}/:_authToken=${verdaccio.token}\n`);
+    const seed = writePackage(path.join(tmp, "upstream-lib"), { name: "upstream-lib", version: "1.0.0", description: "from verdaccio" });
+    ok(await npm(["publish"], { cwd: seed, userconfig: vrc, cache: path.join(tmp, "vcache") }), "seed publish to verdaccio");
+
+    s = await startServer();
+    const put = async (name: string, repo: unknown) => {
+      const res = await s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo } });
+      assert.ok(res.status === 200 || res.status === 201, `create ${name}: ${res.status} ${res.text}`);
+    };
+    await put("npm-local", { type: "npm", storage: "default" });
+    await put("npm-remote", { type: "npm-proxy", storage: "default", remotes: [{ url: verdaccio.url }] });
+    await put("npm-all", { type: "npm-group", storage: "default", members: ["npm-local", "npm-remote"] });
+    await userWithPermissions(s, "dev", { "npm-all": ["read", "write", "delete"], "npm-local": ["read", "write", "delete"], "npm-remote": ["read"] }, "dev-password");
+
+    group = `${s.repoUrl}/npm-all`;
+    // npm adduser / login (couch protocol) with a Pantera user gives a Pantera API token.
+    const login = await fetch(`${group}/-/user/org.couchdb.user:dev`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "dev", password: "dev-password", type: "user" }),
+    });
+    assert.equal(login.status, 201);
+    const { token } = (await login.json()) as { token: string };
+    assert.ok(token);
+    auth = { authorization: `Bearer ${token}` };
+    userconfig = path.join(tmp, "npmrc");
+    cache = path.join(tmp, "cache");
+    writeFileSync(userconfig, `registry=${group}/\n${group.replace(/^http:/, "")}/:_authToken=${token}\n`);
+  });
+
+  after(async () => {
+    await s?.close();
+    await verdaccio?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("rejects a wrong password on login and answers whoami for the token", async () => {
+    const bad = await fetch(`${group}/-/user/org.couchdb.user:dev`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "dev", password: "nope" }) });
+    assert.equal(bad.status, 401);
+    const who = await npm(["whoami"], { cwd: tmp, userconfig, cache });
+    ok(who, "npm whoami");
+    assert.equal(who.stdout.trim(), "dev");
+    const anon = await fetch(`${group}/-/whoami`);
+    assert.equal(anon.status, 401);
+  });
+
+  it("publishes scoped and unscoped packages with dist-tags and installs them with a proxied dependency", async () => {
+    const app = writePackage(path.join(tmp, "app"), { name: "@acme/app", version: "1.0.0", description: "acme app", keywords: ["acme"], dependencies: { "upstream-lib": "^1.0.0", "local-util": "^1.0.0" } });
+    const util = writePackage(path.join(tmp, "util"), { name: "local-util", version: "1.0.0", description: "a local utility" });
+    ok(await npm(["publish"], { cwd: util, userconfig, cache }), "publish local-util");
+    ok(await npm(["publish"], { cwd: app, userconfig, cache }), "publish @acme/app");
+    writePackage(app, { name: "@acme/app", version: "2.0.0-beta.1", dependencies: { "upstream-lib": "^1.0.0", "local-util": "^1.0.0" } });
+    ok(await npm(["publish", "--tag", "beta"], { cwd: app, userconfig, cache }), "publish @acme/app beta");
+    // Republishing a version is refused.
+    assert.notEqual((await npm(["publish", "--tag", "beta"], { cwd: app, userconfig, cache })).code, 0);
+
+    const view = await npm(["view", "@acme/app", "--json"], { cwd: tmp, userconfig, cache });
+    ok(view, "npm view");
+    const info = JSON.parse(view.stdout);
+    assert.deepEqual(info["dist-tags"], { latest: "1.0.0", beta: "2.0.0-beta.1" });
+    assert.deepEqual(info.versions, ["1.0.0", "2.0.0-beta.1"]);
+    assert.equal(info.dist.tarball, `${group}/@acme/app/-/app-1.0.0.tgz`);
+
+    // Install through the group: hosted packages plus upstream-lib fetched from Verdaccio.
+    const proj = writePackage(path.join(tmp, "consumer"), { name: "consumer", version: "0.0.0", private: true });
+    ok(await npm(["install", "@acme/app"], { cwd: proj, userconfig, cache }), "npm install");
+    assert.equal(readFileSync(path.join(proj, "node_modules/@acme/app/index.js"), "utf8"), 'module.exports = "@acme/app@1.0.0";\n');
+    assert.equal(readFileSync(path.join(proj, "node_modules/upstream-lib/index.js"), "utf8"), 'module.exports = "upstream-lib@1.0.0";\n');
+    assert.ok(existsSync(path.join(proj, "node_modules/local-util/package.json")));
+
+    // The proxy cached the upstream tarball and indexed it with the upstream release date.
+    assert.ok(await (await s.app.storages.forRepository((await s.app.repositories.find("npm-remote"))!)).exists("upstream-lib/-/upstream-lib-1.0.0.tgz"));
+    const rows = await s.app.db.prisma.artifact.findMany({ where: { name: { in: ["upstream-lib", "@acme/app"] } }, orderBy: { path: "asc" } });
+    const remote = rows.find((r) => r.repoName === "npm-remote");
+    assert.ok(remote, "proxied tarball is indexed");
+    assert.equal(remote.version, "1.0.0");
+    assert.ok(remote.releasedAt, "upstream release date recorded");
+    const local = rows.find((r) => r.path === "@acme/app/-/app-1.0.0.tgz");
+    assert.ok(local, "published tarball is indexed");
+    assert.equal(local.repoName, "npm-local");
+    assert.equal(local.owner, "dev");
+    assert.ok(Number(local.size) > 0);
+    assert.match(String((local.checksums as Record<string, string>).sha1), /^[0-9a-f]{40}$/);
+  });
+
+  it("serves abbreviated packuments and merges group members", async () => {
+    const res = await fetch(`${group}/upstream-lib`, { headers: { ...auth, accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /application\/vnd\.npm\.install-v1\+json/);
+    const doc = (await res.json()) as any;
+    assert.equal(doc.versions["1.0.0"].dist.tarball, `${group}/upstream-lib/-/upstream-lib-1.0.0.tgz`);
+    assert.equal(doc.versions["1.0.0"].description, undefined, "abbreviated documents omit descriptions");
+    const full = (await (await fetch(`${s.repoUrl}/npm-remote/upstream-lib`, { headers: auth })).json()) as any;
+    assert.equal(full.versions["1.0.0"].dist.tarball, `${s.repoUrl}/npm-remote/upstream-lib/-/upstream-lib-1.0.0.tgz`);
+    assert.ok(full.time["1.0.0"]);
+    const missing = await fetch(`${group}/no-such-package`, { headers: auth });
+    assert.equal(missing.status, 404);
+    const bad = await fetch(`${group}/Bad%20Name`, { headers: auth });
+    assert.equal(bad.status, 400);
+  });
+
+  it("manages dist-tags, deprecations, search and unpublish", async () => {
+    ok(await npm(["dist-tag", "add", "@acme/app@2.0.0-beta.1", "next"], { cwd: tmp, userconfig, cache }), "dist-tag add");
+    let ls = await npm(["dist-tag", "ls", "@acme/app"], { cwd: tmp, userconfig, cache });
+    ok(ls, "dist-tag ls");
+    assert.match(ls.stdout, /next: 2\.0\.0-beta\.1/);
+    ok(await npm(["dist-tag", "rm", "@acme/app", "next"], { cwd: tmp, userconfig, cache }), "dist-tag rm");
+    ls = await npm(["dist-tag", "ls", "@acme/app"], { cwd: tmp, userconfig, cache });
+    assert.doesNotMatch(ls.stdout, /next:/);
+
+    ok(await npm(["deprecate", "local-util@1.0.0", "use something else"], { cwd: tmp, userconfig, cache }), "deprecate");
+    const dep = await npm(["view", "local-util", "deprecated"], { cwd: tmp, userconfig, cache: cache + "-2" });
+    assert.equal(dep.stdout.trim(), "use something else");
+
+    const found = await npm(["search", "--json", "acme"], { cwd: tmp, userconfig, cache });
+    ok(found, "npm search");
+    assert.deepEqual(
+      JSON.parse(found.stdout).map((p: { name: string }) => p.name),
+      ["@acme/app"],
+    );
+
+    ok(await npm(["unpublish", "@acme/app@2.0.0-beta.1"], { cwd: tmp, userconfig, cache }), "unpublish version");
+    const after1 = (await (await fetch(`${s.repoUrl}/npm-local/@acme%2fapp`, { headers: auth })).json()) as any;
+    assert.deepEqual(Object.keys(after1.versions), ["1.0.0"]);
+    assert.equal(after1["dist-tags"].beta, undefined);
+    assert.equal((await fetch(`${s.repoUrl}/npm-local/@acme/app/-/app-2.0.0-beta.1.tgz`, { headers: auth })).status, 404);
+    ok(await npm(["unpublish", "local-util", "--force"], { cwd: tmp, userconfig, cache }), "unpublish package");
+    assert.equal((await fetch(`${s.repoUrl}/npm-local/local-util`, { headers: auth })).status, 404);
+  });
+
+  it("keeps serving cached packuments and tarballs when the upstream is down", async () => {
+    await verdaccio.stop();
+    const proj = writePackage(path.join(tmp, "offline"), { name: "offline", version: "0.0.0", private: true });
+    ok(await npm(["install", "upstream-lib@1.0.0"], { cwd: proj, userconfig, cache: path.join(tmp, "cache-offline") }), "install from cache");
+    assert.ok(existsSync(path.join(proj, "node_modules/upstream-lib/index.js")));
+    // A package never fetched: the upstream error surfaces as 502 through the proxy.
+    const res = await fetch(`${s.repoUrl}/npm-remote/never-fetched`, { headers: auth });
+    assert.equal(res.status, 502);
+  });
+});
