@@ -8,6 +8,8 @@ import { authRoutes } from "./routes/auth.js";
 import { userRoutes } from "./routes/users.js";
 import { roleRoutes } from "./routes/roles.js";
 import { artifactRoutes } from "./routes/artifacts.js";
+import { repositoryRoutes } from "./routes/repositories.js";
+import { storageRoutes } from "./routes/storage.js";
 import { searchRoutes } from "./routes/search.js";
 import { cooldownRoutes } from "./routes/cooldown.js";
 
@@ -21,6 +23,8 @@ export function restCompatRouter(schema: GraphQLSchema): Router {
   userRoutes(router);
   roleRoutes(router);
   artifactRoutes(router);
+  repositoryRoutes(router);
+  storageRoutes(router);
   searchRoutes(router);
   cooldownRoutes(router);
   return router;

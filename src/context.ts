@@ -67,7 +67,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     roles: new RoleService(db.prisma, bus),
     storages,
     artifacts: new ArtifactService(db.prisma, bus, () => keys.hmacSecret),
-    repositories: new RepositoryService(db.prisma, bus, storages),
+    repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`),
     search: new SearchService(db, bus, log, () => ctx),
     cooldown: new CooldownService(db, settings),
     async close() {

@@ -6,6 +6,8 @@ import "./auth.js";
 import "./users.js";
 import "./roles.js";
 import "./artifacts.js";
+import "./repositories.js";
+import "./storage.js";
 import "./search.js";
 import "./cooldown.js";
 

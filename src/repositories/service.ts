@@ -56,6 +56,8 @@ export class RepositoryService {
     private prisma: PrismaClient,
     private bus: EventBus,
     private storages: StorageService,
+    /** Public base URL of the repository port (member URLs). */
+    private repoBaseUrl: () => string = () => "http://localhost:8080",
   ) {
     bus.on((e) => {
       if (e.type === "repository.changed") {
@@ -292,7 +294,8 @@ export class RepositoryService {
   async members(actor: Principal | null, name: string): Promise<{ type: string; members: string[] }> {
     const rec = await this.get(actor, name);
     if (rec.kind !== "group") return { type: "not-a-group", members: [] };
-    return { type: rec.type, members: rec.members };
+    const base = this.repoBaseUrl().replace(/\/+$/, "");
+    return { type: rec.type, members: rec.members.map((m) => `${base}/${encodeURIComponent(m)}`) };
   }
 }
 

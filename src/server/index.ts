@@ -38,6 +38,8 @@ export async function startServers(app: AppContext): Promise<RunningServers> {
     listen(servers[1], app.config.repoPort, host),
     listen(servers[2], app.config.metricsPort, host),
   ]);
+  // Ephemeral ports (0): remember the bound repository port for generated URLs (group member links).
+  if (app.config.repoPort === 0) app.config.repoPort = repoPort;
   return {
     apiPort,
     repoPort,
