@@ -3,6 +3,9 @@
 // A tokenizer and a recursive-descent parser build a typed AST; `compileQuery` turns the AST into
 // a parameterised SQL condition over the artifacts table. Errors are 400s that say where.
 import { badRequest } from "../errors.js";
+import { REPOSITORY_FORMATS } from "../repositories/types.js";
+
+const KNOWN_TYPES: string[] = Object.values(REPOSITORY_FORMATS).flat();
 
 export const FIELDS = ["name", "version", "repo", "type"] as const;
 export type Field = (typeof FIELDS)[number];
@@ -236,8 +239,11 @@ function compileField(field: Field, v: string, params: SqlParams): string {
       return `"version" ILIKE ${params.add("%" + escapeLike(v) + "%")}`;
     case "repo":
       return `"repo_name" = ${params.add(v)}`;
-    case "type":
-      return `lower("repo_type") LIKE ${params.add(escapeLike(typePrefix(v)) + "%")}`;
+    case "type": {
+      // A prefix of the known type strings, expanded here so the btree index on repo_type serves it.
+      const prefix = typePrefix(v);
+      return `"repo_type" = ANY(${params.add(KNOWN_TYPES.filter((t) => t.startsWith(prefix)))}::text[])`;
+    }
   }
 }
 

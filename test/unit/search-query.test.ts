@@ -111,8 +111,8 @@ describe("search query language: SQL compilation", () => {
   it("maps fields to their documented match types", () => {
     const params = new SqlParams();
     const c = compileQuery(parseQuery("name:spring_boot AND version:3.2 AND repo:maven-central AND type:maven-proxy"), params);
-    assert.equal(c.where, `("name" ILIKE $1 AND "version" ILIKE $2 AND "repo_name" = $3 AND lower("repo_type") LIKE $4)`);
-    assert.deepEqual(params.values, ["%spring\\_boot%", "%3.2%", "maven-central", "maven%"]);
+    assert.equal(c.where, `("name" ILIKE $1 AND "version" ILIKE $2 AND "repo_name" = $3 AND "repo_type" = ANY($4::text[]))`);
+    assert.deepEqual(params.values, ["%spring\\_boot%", "%3.2%", "maven-central", ["maven", "maven-proxy", "maven-group"]]);
   });
 
   it("type: strips -proxy and -group", () => {
