@@ -86,13 +86,16 @@ export class SearchService {
       order = `(lower("name") = ANY(${exact}::text[])) DESC, ${rank}${order}`;
     }
     const sql =
-      `SELECT "repo_type", "repo_name", "path", "name", "version", "size"::float8 AS "size", "created_at", "owner" ` +
+      `SELECT "repo_type", "repo_name", "path", "name", "version", "size"::float8 AS "size", "created_at", "owner", count(*) OVER () AS "total" ` +
       `FROM "artifacts" WHERE ${where} ORDER BY ${order} LIMIT ${params.add(req.size)} OFFSET ${params.add(offset)}`;
-    const [rows, count] = await Promise.all([
-      this.db.sql.query<Row>(sql, params.values),
-      this.db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "artifacts" WHERE ${where}`, countParams),
-    ]);
-    return toPage(rows.map(toHit), Number(count[0]?.n ?? 0), req);
+    // One pass: the window count is taken over every match before LIMIT applies.
+    const rows = await this.db.sql.query<Row & { total: number | string }>(sql, params.values);
+    let total = rows.length ? Number(rows[0].total) : 0;
+    if (!rows.length && offset > 0) {
+      const [c] = await this.db.sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "artifacts" WHERE ${where}`, countParams);
+      total = Number(c?.n ?? 0);
+    }
+    return toPage(rows.map(toHit), total, req);
   }
 
   async locate(actor: Principal | null, rawPath: string | null | undefined): Promise<{ repositories: string[]; count: number }> {
