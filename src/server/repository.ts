@@ -131,6 +131,8 @@ function dispatcher(app: AppContext): Koa.Middleware {
 export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa {
   const koa = new Koa();
   koa.proxy = true;
+  // Clients hanging up mid-transfer are routine on this port: log quietly instead of to stderr.
+  koa.on("error", (err: Error & { code?: string }) => app.log.debug("repository port stream error", { code: err.code, err: err.message }));
   const router = new Router();
   // Load-balancer probe: no I/O.
   router.get("/.health", (ctx) => {
