@@ -213,6 +213,11 @@ for (const backend of backends()) {
         assert.equal(rows[0].version, "2.0");
         assert.equal(rows[0].owner, "admin");
         assert.ok(Number(rows[0].size) > 0);
+        assert.equal(rows[0].path, "indexed/_manifests/tags/2.0");
+        const pull = await s.api("GET", `/repositories/dh/artifact/pull?path=${encodeURIComponent(rows[0].path)}`, { token: s.adminToken });
+        assert.equal(pull.status, 200, pull.text);
+        assert.equal(pull.body.type, "docker");
+        assert.ok(pull.body.instructions.some((i: string) => i.endsWith("/dh/indexed:2.0")), JSON.stringify(pull.body));
       });
     });
 

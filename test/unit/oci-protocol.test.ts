@@ -137,3 +137,16 @@ describe("OCI protocol helpers", () => {
     ]);
   });
 });
+
+describe("docker pull instructions", () => {
+  it("names the image and tag (or digest) at the repository port's host", async () => {
+    const { dockerModule } = await import("../../src/formats/docker/index.js");
+    const repo = { name: "dh", type: "docker", format: "docker", kind: "hosted", storage: "default", remotes: [], members: [], config: {} } as const;
+    const tag = dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/manifests/1.0", "http://reg.example:8080/dh");
+    assert.deepEqual(tag, ["skopeo copy docker://reg.example:8080/dh/lib/app:1.0 oci:./app", "docker pull reg.example:8080/dh/lib/app:1.0"]);
+    const dig = dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/manifests/${D("a")}`, "http://h:1/dh");
+    assert.equal(dig[1], `docker pull h:1/dh/app@${D("a")}`);
+    assert.equal(dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/_manifests/tags/v2", "http://h:1/dh")[1], "docker pull h:1/dh/lib/app:v2");
+    assert.equal(dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/_manifests/revisions/sha256/${"b".repeat(64)}`, "http://h:1/dh")[1], `docker pull h:1/dh/app@${D("b")}`);
+  });
+});

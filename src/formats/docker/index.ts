@@ -59,10 +59,12 @@ export const dockerModule: FormatModule = {
     throw notFound(`Docker repository '${scope.repo.name}' is served through the OCI API at /v2/${scope.repo.name}/<image>/...`);
   },
   pullInstructions(repo: RepositoryRecord, path: string, baseUrl: string): string[] {
-    // Index paths look like <image>/manifests/<tag>.
-    const m = /^(.+)\/manifests\/([^/]+)$/.exec(path);
+    // Index paths are storage keys: <image>/_manifests/tags/<tag> or <image>/_manifests/revisions/<alg>/<hex>;
+    // <image>/manifests/<reference> (the API path) is accepted too.
+    const m = /^(.+?)\/_?manifests\/(?:tags\/|revisions\/(sha256|sha512)\/)?([^/]+)$/.exec(path);
     const image = m ? m[1] : path.replace(/\/+$/, "");
-    const ref = m ? (m[2].includes(":") ? `@${m[2]}` : `:${m[2]}`) : ":latest";
+    const reference = m ? (m[2] ? `${m[2]}:${m[3]}` : m[3]) : "latest";
+    const ref = reference.includes(":") ? `@${reference}` : `:${reference}`;
     const h = host(baseUrl);
     return [`skopeo copy docker://${h}/${repo.name}/${image}${ref} oci:./${image.split("/").pop()}`, `docker pull ${h}/${repo.name}/${image}${ref}`];
   },

@@ -149,7 +149,7 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
         const size = body.length + parsed.blobs.reduce((n, b) => n + b.size, 0) + parsed.manifests.reduce((n, m) => n + m.size, 0);
         await env.recordArtifact({
           repo: hostedRepo,
-          path: `${r.image}/manifests/${r.reference}`,
+          path: `${r.image}/_manifests/tags/${r.reference}`,
           name: r.image,
           version: r.reference,
           size,
@@ -171,7 +171,7 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       if (!removedTags) {
         throw ociError("MANIFEST_UNKNOWN", `Manifest '${r.reference}' of '${r.image}' is unknown`, { name: r.image, reference: r.reference });
       }
-      for (const tag of removedTags) await env.removeArtifact(hostedRepo, `${r.image}/manifests/${tag}`);
+      for (const tag of removedTags) await env.removeArtifact(hostedRepo, `${r.image}/_manifests/tags/${tag}`);
       ctx.status = 202;
       ctx.body = "";
       return;

@@ -111,7 +111,7 @@ export class ProxySource implements PullSource {
       const size = got.body.length + parsed.blobs.reduce((n, b) => n + b.size, 0) + parsed.manifests.reduce((n, m) => n + m.size, 0);
       await this.env.recordArtifact({
         repo: this.repo,
-        path: `${image}/manifests/${reference}`,
+        path: `${image}/_manifests/tags/${reference}`,
         name: image,
         version: reference,
         size,
