@@ -253,5 +253,23 @@ for (const backend of backends()) {
       assert.equal(stats.body.reindex.status, "completed");
       assert.ok(stats.body.reindex.documents >= 2);
     });
+
+    it("reindex is safe while uploads continue: nothing uploaded during the run is lost", async () => {
+      const uploads = Array.from({ length: 20 }, (_, i) =>
+        s.repo("PUT", `/files/concurrent/upload-${i}.txt`, { token: admin, raw: `content ${i}`, headers: { "content-type": "application/octet-stream" } }),
+      );
+      const started = await s.api("POST", "/search/reindex", { token: admin });
+      assert.equal(started.status, 202);
+      const again = await s.api("POST", "/search/reindex", { token: admin });
+      assert.equal(again.status, 202, "a second request while running is accepted, not doubled");
+      for (const res of await Promise.all(uploads)) assert.ok(res.status === 200 || res.status === 201, `${res.status} ${res.text}`);
+      assert.equal((await s.app.search.waitForReindex()).status, "completed");
+      const found = await search("upload", admin, "&size=100");
+      assert.equal(found.body.total, 20);
+      // and a full run afterwards keeps them too
+      await s.api("POST", "/search/reindex", { token: admin });
+      await s.app.search.waitForReindex();
+      assert.equal((await search("upload", admin, "&size=100")).body.total, 20);
+    });
   });
 }
