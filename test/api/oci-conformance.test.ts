@@ -339,7 +339,7 @@ for (const backend of backends()) {
       it("pulls through an upstream that demands Bearer tokens (another Pantera repository) and caches by digest", async () => {
         const { manifest, digest } = await pushImage("dh", "upstreamed", "v1", ["proxied-layer"]);
         const mk = (name: string, remote: Record<string, string>) =>
-          s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [remote] } } });
+          s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [remote], metadata_ttl: 0 } } });
         assert.equal((await mk("dp", { url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD })).status, 200);
         let r = await call("GET", "/v2/dp/dh/upstreamed/manifests/v1");
         assert.equal(r.status, 200, r.body.toString());
@@ -357,6 +357,14 @@ for (const backend of backends()) {
         assert.equal((await call("GET", `/v2/dp/dh/upstreamed/manifests/${digest}`)).status, 200);
         assert.equal((await call("GET", `/v2/dp/dh/upstreamed/blobs/${layer}`)).body.toString(), "proxied-layer");
         assert.equal(errCode(await call("GET", "/v2/dp/dh/upstreamed/manifests/v1")), "MANIFEST_UNKNOWN", "a tag gone upstream is gone");
+        // Tags are re-checked upstream only after metadata_ttl.
+        await pushImage("dh", "ttl", "v1", ["ttl-layer-1"]);
+        assert.equal((await s.api("PUT", "/repositories/dp-ttl", { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }], metadata_ttl: 3600 } } })).status, 200);
+        const first = (await call("GET", "/v2/dp-ttl/dh/ttl/manifests/v1")).headers.get("docker-content-digest");
+        const second = await pushImage("dh", "ttl", "v1", ["ttl-layer-2"]);
+        assert.notEqual(first, second.digest);
+        assert.equal((await call("GET", "/v2/dp-ttl/dh/ttl/manifests/v1")).headers.get("docker-content-digest"), first, "within metadata_ttl the cached tag is served");
+        assert.equal((await call("GET", "/v2/dp/dh/ttl/manifests/v1")).headers.get("docker-content-digest"), second.digest, "with metadata_ttl 0 the upstream is asked");
         // Without credentials the upstream refuses: nothing is found.
         assert.equal((await mk("dp-anon", { url: s.repoUrl })).status, 200);
         assert.equal(errCode(await call("GET", "/v2/dp-anon/dh/perm/manifests/v1")), "MANIFEST_UNKNOWN");

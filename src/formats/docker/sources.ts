@@ -6,6 +6,7 @@ import { parseDigest } from "./digest.js";
 import { configCreated, parseManifest, type Descriptor } from "./manifest.js";
 import { DockerStore, readAll, type BlobStream, type StoredManifest } from "./store.js";
 import { UpstreamError, UpstreamRegistry } from "./upstream.js";
+import { metadataTtlMs } from "../proxy.js";
 
 /** What the docker module needs from the rest of the system. */
 export interface DockerEnv {
@@ -92,6 +93,14 @@ export class ProxySource implements PullSource {
       if (cached) return cached;
     }
     if (!this.upstream) return this.store.getManifest(image, reference);
+    if (!isDigest) {
+      // A tag fetched within metadata_ttl is served from the cache without asking the upstream.
+      const modified = await this.store.tagModified(image, reference);
+      if (modified && Date.now() - modified.getTime() < metadataTtlMs(this.repo)) {
+        const cached = await this.store.getManifest(image, reference);
+        if (cached) return cached;
+      }
+    }
     let got;
     try {
       got = await this.upstream.manifest(image, reference);

@@ -153,6 +153,11 @@ export class DockerStore {
     return parseDigest(digest) ? digest : null;
   }
 
+  /** When a tag was last written (proxies use it as the metadata age). */
+  async tagModified(image: string, tag: string): Promise<Date | null> {
+    return (await this.storage.stat(tagKey(image, tag)))?.modified ?? null;
+  }
+
   async getManifest(image: string, reference: string): Promise<StoredManifest | null> {
     const digest = parseDigest(reference) ? reference : await this.resolveTag(image, reference);
     if (!digest) return null;
