@@ -127,7 +127,7 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
       assert.equal(r.status, 200, r.text);
     };
     await mk("oh", { type: "docker", storage: "default" });
-    await mk("op", { type: "docker-proxy", storage: "default", remotes: [{ url: `http://127.0.0.1:${regPort}` }] });
+    await mk("op", { type: "docker-proxy", storage: "default", remotes: [{ url: `http://127.0.0.1:${regPort}` }], metadata_ttl: 0 }); // ask upstream on every tag pull, so the down case uses the stale cache
     await mk("og", { type: "docker-group", storage: "default", members: ["oh", "op"] });
   });
   after(async () => {
