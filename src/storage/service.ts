@@ -9,6 +9,7 @@ import { requireApi, type Principal } from "../auth/permissions.js";
 import type { RepositoryRecord } from "../repositories/types.js";
 import { maskSecrets } from "../settings/mask.js";
 import { FsStorage } from "./fs.js";
+import { S3Storage, s3ConfigFromAlias } from "./s3.js";
 import { PrefixedStorage } from "./prefixed.js";
 import type { Storage } from "./types.js";
 
@@ -20,7 +21,10 @@ export interface AliasView {
 
 /** Builds a driver for an alias config; S3 registers itself here (see s3.ts). */
 export type DriverFactory = (config: AliasConfig) => Storage;
-const drivers = new Map<string, DriverFactory>([["fs", (c) => new FsStorage(String(c.path))]]);
+const drivers = new Map<string, DriverFactory>([
+  ["fs", (c) => new FsStorage(String(c.path))],
+  ["s3", (c) => new S3Storage(s3ConfigFromAlias(c))],
+]);
 export function registerDriver(type: string, factory: DriverFactory) {
   drivers.set(type, factory);
 }
