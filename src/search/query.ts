@@ -231,12 +231,20 @@ export interface CompiledQuery {
   textTerms: string[];
 }
 
+/**
+ * The column for a substring match. Trigram indexes cannot narrow values shorter than three
+ * characters (they would return every row), so those match on an expression the index does not
+ * cover and the planner filters the rows the other conditions found.
+ */
+function substringColumn(column: "name" | "version", value: string): string {
+  return [...value].length >= 3 ? `"${column}"` : `("${column}" || '')`;
+}
+
 function compileField(field: Field, v: string, params: SqlParams): string {
   switch (field) {
     case "name":
-      return `"name" ILIKE ${params.add("%" + escapeLike(v) + "%")}`;
     case "version":
-      return `"version" ILIKE ${params.add("%" + escapeLike(v) + "%")}`;
+      return `${substringColumn(field, v)} ILIKE ${params.add("%" + escapeLike(v) + "%")}`;
     case "repo":
       return `"repo_name" = ${params.add(v)}`;
     case "type": {
@@ -262,7 +270,7 @@ export function compileQuery(node: QueryNode, params: SqlParams): CompiledQuery 
         const value = n.value.trim();
         textTerms.push(value);
         const words = lexemes(value);
-        const like = `"name" ILIKE ${params.add("%" + escapeLike(value) + "%")}`;
+        const like = `${substringColumn("name", value)} ILIKE ${params.add("%" + escapeLike(value) + "%")}`;
         if (!words.length) return `(${like})`;
         const fts = n.quoted
           ? `"search_tsv" @@ phraseto_tsquery('simple', ${params.add(words.join(" "))})`

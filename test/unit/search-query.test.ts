@@ -134,7 +134,13 @@ describe("search query language: SQL compilation", () => {
 
   it("text without letters or digits only uses the substring match", () => {
     const params = new SqlParams();
-    assert.equal(compileQuery(parseQuery("%%"), params).where, `("name" ILIKE $1)`);
-    assert.deepEqual(params.values, ["%\\%\\%%"]);
+    assert.equal(compileQuery(parseQuery("%%%"), params).where, `("name" ILIKE $1)`);
+    assert.deepEqual(params.values, ["%\\%\\%\\%%"]);
+  });
+
+  it("values shorter than a trigram match on an unindexed expression", () => {
+    const params = new SqlParams();
+    assert.equal(compileQuery(parseQuery("version:2. AND name:io"), params).where, `(("version" || '') ILIKE $1 AND ("name" || '') ILIKE $2)`);
+    assert.equal(compileQuery(parseQuery("version:2.1"), new SqlParams()).where, `"version" ILIKE $1`);
   });
 });
