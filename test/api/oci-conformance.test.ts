@@ -183,6 +183,17 @@ for (const backend of backends()) {
         assert.equal(r.status, 202);
         assert.ok(r.headers.get("location"));
       });
+      it("sweeps abandoned upload sessions", async () => {
+        const post = await call("POST", "/v2/dh2/sweep/blobs/uploads/");
+        const loc = post.headers.get("location")!;
+        await call("PATCH", loc, { body: "partial", headers: { "content-type": "application/octet-stream" } });
+        const repo = (await s.app.repositories.find("dh2"))!;
+        const { DockerStore } = await import("../../src/formats/docker/store.js");
+        const store = new DockerStore(await s.app.storages.forRepository(repo));
+        assert.equal(await store.sweepUploads(3600_000), 0, "a fresh session stays");
+        assert.ok((await store.sweepUploads(0)) >= 1);
+        assert.equal(errCode(await call("GET", loc)), "BLOB_UPLOAD_UNKNOWN");
+      });
       it("cancels an upload with DELETE", async () => {
         const post = await call("POST", "/v2/dh/app/blobs/uploads/");
         const loc = post.headers.get("location")!;

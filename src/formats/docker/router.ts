@@ -272,6 +272,7 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       return finishBlob(ctx, repo, r.image, digest);
     }
     const id = await hosted.startUpload(r.image);
+    sweepNow(repo.name, hosted);
     ctx.status = 202;
     ctx.set("Location", uploadLocation(repo.name, r.image, id));
     ctx.set("Range", "0-0");
@@ -419,6 +420,16 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       throw err;
     }
   };
+}
+
+/** Abandoned upload sessions are swept at most once an hour per repository and node, after a day. */
+const UPLOAD_MAX_AGE_MS = 24 * 3600_000;
+const lastSweep = new Map<string, number>();
+function sweepNow(repo: string, store: DockerStore) {
+  const now = Date.now();
+  if (now - (lastSweep.get(repo) ?? 0) < 3600_000) return;
+  lastSweep.set(repo, now);
+  store.sweepUploads(UPLOAD_MAX_AGE_MS).catch(() => undefined);
 }
 
 function parseRange(header: string): { start: number; end?: number } | undefined {

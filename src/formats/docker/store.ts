@@ -139,6 +139,21 @@ export class DockerStore {
     return res;
   }
 
+  /** Drops upload sessions started more than `maxAgeMs` ago (abandoned by their clients); returns how many. */
+  async sweepUploads(maxAgeMs: number): Promise<number> {
+    let n = 0;
+    for (const e of await this.storage.list("_uploads/", { delimiter: "/" })) {
+      if (e.kind !== "directory") continue;
+      const id = e.key.slice("_uploads/".length).replace(/\/$/, "");
+      const st = await this.storage.stat(`_uploads/${id}/image`);
+      if (!st || Date.now() - st.modified.getTime() >= maxAgeMs) {
+        await this.storage.deletePrefix(`_uploads/${id}/`);
+        n++;
+      }
+    }
+    return n;
+  }
+
   async cancelUpload(id: string): Promise<boolean> {
     if (!UPLOAD_ID_RE.test(id)) return false;
     return (await this.storage.deletePrefix(`_uploads/${id}/`)) > 0;
