@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { backends, expectError, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+import { backends, createPostgresDatabase, expectError, postgresUrl, redisUrl, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -226,3 +226,47 @@ for (const backend of backends()) {
     });
   });
 }
+
+/** Polls until `check` holds (event delivery between nodes), failing after a generous bound. */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+const pg = postgresUrl();
+const redis = redisUrl();
+
+describe("cooldown on two nodes (PostgreSQL + Redis)", { skip: !pg || !redis ? "TEST_DATABASE_URL and TEST_REDIS_URL are needed" : false }, () => {
+  let a: TestServer;
+  let b: TestServer;
+  let drop: () => Promise<void>;
+  const repo = { name: "npm-remote", type: "npm-proxy" };
+  before(async () => {
+    const db = await createPostgresDatabase();
+    drop = db.drop;
+    a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+    b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+    const put = await a.api("PUT", "/repositories/npm-remote", { token: a.adminToken, body: { repo: { type: "npm-proxy", storage: "default", remotes: [{ url: "https://registry.npmjs.org" }] } } });
+    assert.ok(put.status === 200 || put.status === 201, put.text);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await drop?.();
+  });
+
+  it("a configuration saved on node A applies on node B without restart, and so do unblocks", async () => {
+    // node B has read (and cached) the disabled configuration
+    assert.deepEqual(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
+    assert.equal((await a.api("PUT", "/cooldown/config", { token: a.adminToken, body: { enabled: true, minimum_allowed_age: "2d" } })).status, 200);
+    await eventually(async () => !(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR))).allowed, "node B blocks after node A enabled cooldown");
+    assert.equal((await a.api("GET", "/cooldown/blocked?search=pkg", { token: a.adminToken })).body.total, 1, "the block node B recorded is visible on node A");
+    assert.equal((await a.api("POST", "/repositories/npm-remote/cooldown/unblock", { token: a.adminToken, body: { artifact: "pkg", version: "1.0.0" } })).status, 204);
+    assert.deepEqual(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
+    assert.equal((await b.api("PUT", "/cooldown/config", { token: b.adminToken, body: { repo_types: { "npm-proxy": { enabled: false } } } })).status, 200);
+    await eventually(async () => (await a.app.cooldown.policy("npm-proxy")).enabled === false, "node A sees the type disabled on node B");
+  });
+});
