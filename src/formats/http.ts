@@ -55,6 +55,19 @@ function parseRange(header: string | undefined, size: number): { start: number; 
  */
 export async function sendStored(ctx: Koa.Context, storage: Storage, key: string, opts: { contentType?: string; stat?: StoredObject } = {}): Promise<boolean> {
   const head = ctx.method === "HEAD";
+  const rangeHeader = ctx.get("Range");
+  if (!head && !rangeHeader) {
+    // Common case: one open, no separate stat.
+    const obj = await storage.get(key);
+    if (!obj) return false;
+    ctx.set("Accept-Ranges", "bytes");
+    ctx.set("Last-Modified", obj.modified.toUTCString());
+    ctx.status = 200;
+    ctx.body = obj.stream;
+    ctx.type = opts.contentType ?? contentTypeFor(key);
+    ctx.length = obj.size;
+    return true;
+  }
   const st = opts.stat ?? (await storage.stat(key));
   if (!st) return false;
   ctx.set("Accept-Ranges", "bytes");

@@ -66,7 +66,8 @@ async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     scope.require("read");
     const folderRequested = path === "" || ctx.path.endsWith("/");
     if (!folderRequested) {
-      const hit = await locateFile(scope, path);
+      if (repo.kind === "hosted" && (await sendStored(ctx, storage, path))) return;
+      const hit = repo.kind === "hosted" ? null : await locateFile(scope, path);
       if (hit) {
         await sendStored(ctx, hit.storage, path, { stat: hit.stat });
         return;

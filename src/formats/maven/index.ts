@@ -219,7 +219,8 @@ async function serveRead(ctx: Koa.Context, scope: RequestScope): Promise<void> {
       }
       throw notFound(`'${path}' not found in repository '${scope.repo.name}'`);
     }
-    const hit = await locate(scope, path);
+    if (scope.repo.kind === "hosted" && (await sendStored(ctx, scope.storage, path))) return;
+    const hit = scope.repo.kind === "hosted" ? null : await locate(scope, path);
     if (hit?.kind === "bytes") {
       sendBytes(ctx, hit.bytes, contentTypeFor(path), hit.modified);
       return;

@@ -1,0 +1,181 @@
+// Artifact GET throughput and latency on the repository port against nginx serving the same
+// files (the physical limit), plus the RSS of the Pantera process during a 1 GiB upload and
+// download (streaming: memory must stay flat).
+//
+//   npx tsx bench/artifacts.ts            (needs nginx: apt-get install -y nginx)
+//   BENCH_DURATION=5 npx tsx bench/artifacts.ts
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { freePort, load, table, type Result } from "./lib.js";
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const SIZES: Array<[string, number, number]> = [
+  ["4 KiB", 4 * 1024, 32],
+  ["1 MiB", 1024 * 1024, 16],
+  ["50 MiB", 50 * 1024 * 1024, 4],
+];
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) : 0;
+}
+
+async function startPantera(dataDir: string) {
+  const [apiPort, repoPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    env: {
+      ...process.env,
+      PANTERA_DATA_DIR: dataDir,
+      PANTERA_API_PORT: String(apiPort),
+      PANTERA_REPO_PORT: String(repoPort),
+      PANTERA_METRICS_PORT: String(metricsPort),
+      PANTERA_HOST: "127.0.0.1",
+      PANTERA_ADMIN_PASSWORD: "bench-admin",
+      PANTERA_LOG_LEVEL: "warn",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const api = `http://127.0.0.1:${apiPort}`;
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(`${api}/api/v1/health`)).ok) break;
+    } catch {}
+    if (child.exitCode !== null) throw new Error("pantera exited during start-up");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { api, repo: `http://127.0.0.1:${repoPort}`, child };
+}
+
+function startNginx(root: string, prefix: string, port: number): ChildProcess {
+  mkdirSync(path.join(prefix, "logs"), { recursive: true });
+  const conf = path.join(prefix, "nginx.conf");
+  writeFileSync(
+    conf,
+    `daemon off;
+worker_processes 1;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  client_body_temp_path ${prefix}/body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  server { listen 127.0.0.1:${port}; root ${root}; }
+}
+`,
+  );
+  return spawn("nginx", ["-c", conf, "-p", prefix], { stdio: ["ignore", "inherit", "inherit"] });
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(url);
+      return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never came up`);
+}
+
+/** A stream of `size` pseudo-random bytes produced in 1 MiB chunks (never held whole). */
+function generated(size: number): Readable {
+  const chunk = Buffer.alloc(1024 * 1024);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 31 + 7) & 0xff;
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent >= size) return void this.push(null);
+      const n = Math.min(chunk.length, size - sent);
+      sent += n;
+      this.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+    },
+  });
+}
+
+async function main() {
+  if (spawnSync("nginx", ["-v"]).status !== 0) throw new Error("nginx is not installed (apt-get install -y nginx)");
+  const work = mkdtempSync(path.join(os.tmpdir(), "pantera-bench-artifacts-"));
+  const files = path.join(work, "files");
+  mkdirSync(files, { recursive: true });
+  chmodSync(work, 0o755); // nginx workers run as an unprivileged user
+  const pantera = await startPantera(path.join(work, "data"));
+  const nginxPort = await freePort();
+  const nginx = startNginx(files, path.join(work, "nginx"), nginxPort);
+  const auth = "Basic " + Buffer.from("admin:bench-admin").toString("base64");
+  try {
+    await waitFor(`http://127.0.0.1:${nginxPort}/`);
+    const token = ((await (await fetch(`${pantera.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: "bench-admin" }) })).json()) as { token: string }).token;
+    const created = await fetch(`${pantera.api}/api/v1/repositories/bench`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ repo: { type: "file", storage: "default" } }),
+    });
+    if (created.status >= 300) throw new Error(`creating the repository failed: ${created.status} ${await created.text()}`);
+
+    const rows: Result[] = [];
+    for (const [label, size, connections] of SIZES) {
+      const name = `f-${size}.bin`;
+      const body = Buffer.alloc(size, 0x61);
+      writeFileSync(path.join(files, name), body);
+      const put = await fetch(`${pantera.repo}/bench/${name}`, { method: "PUT", headers: { authorization: auth }, body });
+      if (put.status >= 300) throw new Error(`upload failed: ${put.status}`);
+      rows.push(await load(`nginx GET ${label}`, { url: `http://127.0.0.1:${nginxPort}/${name}`, connections, duration: DURATION }));
+      rows.push(await load(`pantera GET ${label}`, { url: `${pantera.repo}/bench/${name}`, connections, duration: DURATION, headers: { authorization: auth } }));
+    }
+    console.log(`\nArtifact GET, ${DURATION} s per case, autocannon on the same host (2 cores), nginx worker_processes 1:\n`);
+    console.log(table(rows));
+
+    // RSS during a 1 GiB upload and download.
+    const pid = pantera.child.pid!;
+    const GiB = 1024 * 1024 * 1024;
+    const before = rssKiB(pid);
+    let peakUp = before;
+    const sampler = setInterval(() => (peakUp = Math.max(peakUp, rssKiB(pid))), 100);
+    const t0 = Date.now();
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${pantera.repo}/bench/big.bin`, { method: "PUT", headers: { authorization: auth, "content-length": String(GiB) } }, (res) => {
+        res.resume();
+        res.on("end", () => (res.statusCode! < 300 ? resolve() : reject(new Error(`upload ${res.statusCode}`))));
+      });
+      req.on("error", reject);
+      generated(GiB).pipe(req);
+    });
+    const upSeconds = (Date.now() - t0) / 1000;
+    clearInterval(sampler);
+    let peakDown = rssKiB(pid);
+    const sampler2 = setInterval(() => (peakDown = Math.max(peakDown, rssKiB(pid))), 100);
+    const t1 = Date.now();
+    let received = 0;
+    await new Promise<void>((resolve, reject) => {
+      http.get(`${pantera.repo}/bench/big.bin`, { headers: { authorization: auth } }, (res) => {
+        res.on("data", (c: Buffer) => (received += c.length));
+        res.on("end", resolve);
+        res.on("error", reject);
+      });
+    });
+    const downSeconds = (Date.now() - t1) / 1000;
+    clearInterval(sampler2);
+    if (received !== GiB) throw new Error(`download returned ${received} bytes`);
+    const mib = (k: number) => (k / 1024).toFixed(0);
+    console.log(`\n1 GiB upload: ${upSeconds.toFixed(1)} s (${(1024 / upSeconds).toFixed(0)} MiB/s); Pantera RSS before ${mib(before)} MiB, peak ${mib(peakUp)} MiB`);
+    console.log(`1 GiB download: ${downSeconds.toFixed(1)} s (${(1024 / downSeconds).toFixed(0)} MiB/s); Pantera RSS peak ${mib(peakDown)} MiB`);
+  } finally {
+    nginx.kill("SIGTERM");
+    pantera.child.kill("SIGTERM");
+    await new Promise((r) => pantera.child.once("exit", r));
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
