@@ -186,4 +186,12 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     const bad = await fetch(`${s.repoUrl}/pypi-local/`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: "{}" });
     assert.equal(bad.status, 400);
   });
+
+  it("drops a file deleted through the management API from the project page", async () => {
+    const del = await s.api("DELETE", "/repositories/pypi-local/artifacts", { token: s.adminToken, body: { path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } });
+    assert.equal(del.status, 204, del.text);
+    const doc = (await (await fetch(`${s.repoUrl}/pypi-local/simple/acme-app/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as any;
+    assert.deepEqual(doc.files.map((f: any) => f.filename), ["acme_app-0.1.0-py3-none-any.whl"]);
+    assert.equal(await s.app.db.prisma.artifact.count({ where: { repoName: "pypi-local", path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } }), 0);
+  });
 });

@@ -587,5 +587,39 @@ function pullInstructions(repo: RepositoryRecord, path: string, baseUrl: string)
   return [`npm install ${name}${version ? "@" + version : ""} --registry ${baseUrl}/`];
 }
 
-export const npmFormat: FormatModule = { format: "npm", handle, pullInstructions };
+/** `<name>/-/<file>.tgz` → name and version; packuments and anything else are not artifacts. */
+function describeArtifact(_repo: RepositoryRecord, path: string): { name: string; version: string } | null {
+  const route = parseRoute(path);
+  if (route.kind !== "tarball" || route.rev) return null;
+  try {
+    const version = versionFromTarball(route.name, route.file);
+    return version ? { name: route.name, version } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A tarball deleted through the management API takes its version out of the hosted packument. */
+async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelete"]>>[0]): Promise<void> {
+  if (info.repo.kind !== "hosted" || info.folder) return;
+  const described = describeArtifact(info.repo, info.path);
+  if (!described) return;
+  const { name, version } = described;
+  const scope = makeScope(info.app, info.repo, info.storage, await info.app.auth.anonymous(), info.path, "");
+  await withLock(`npm\0${info.repo.name}\0${name}`, async () => {
+    const p = await readStoredJson(scope, packumentKey(name));
+    if (!p?.versions?.[version]) return;
+    delete p.versions[version];
+    if (p.time) delete p.time[version];
+    if (Object.keys(p.versions).length === 0) {
+      await info.storage.delete(packumentKey(name));
+      return;
+    }
+    for (const [tag, v] of Object.entries(p["dist-tags"] ?? {})) if (v === version) delete p["dist-tags"][tag];
+    if (!p["dist-tags"].latest) p["dist-tags"].latest = highestVersion(Object.keys(p.versions))!;
+    await storePackument(scope, p);
+  });
+}
+
+export const npmFormat: FormatModule = { format: "npm", handle, pullInstructions, describeArtifact, afterDelete };
 

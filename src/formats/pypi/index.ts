@@ -15,7 +15,7 @@ import { cooldownPyFiles, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, encodePath, metadataTtlMs, readBody, UpstreamError } from "../proxy.js";
 import { memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
-import { recordArtifact, withLock, forgetArtifact } from "../npm/common.js";
+import { recordArtifact, withLock } from "../npm/common.js";
 import {
   assembleFiles,
   JSON_V1,
@@ -306,19 +306,21 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   ctx.body = "OK";
 }
 
-/** Removes a deleted file from the hosted project list (REST artifact delete). */
-export async function forgetFile(scope: RequestScope, key: string): Promise<void> {
-  const m = /^packages\/([^/]+)\/[^/]+\/([^/]+)$/.exec(key);
+/** A file or folder deleted through the management API leaves the hosted project list. */
+async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelete"]>>[0]): Promise<void> {
+  if (info.repo.kind !== "hosted") return;
+  const m = /^packages\/([^/]+)(?:\/|$)/.exec(info.path);
   if (!m) return;
-  const [, norm, filename] = m;
-  await withLock(`pypi\0${scope.repo.name}\0${norm}`, async () => {
+  const norm = m[1];
+  const gone = (f: PyFile) => (info.folder ? f.url === info.path || f.url.startsWith(info.path + "/") : f.url === info.path);
+  const scope = { storage: info.storage } as RequestScope;
+  await withLock(`pypi\0${info.repo.name}\0${norm}`, async () => {
     const doc = await readDoc(scope, metaKey(norm));
     if (!doc) return;
-    doc.files = doc.files.filter((f) => f.filename !== filename);
-    if (doc.files.length === 0) await scope.storage.delete(metaKey(norm));
-    else await scope.storage.put(metaKey(norm), JSON.stringify(doc));
+    doc.files = doc.files.filter((f) => !gone(f));
+    if (doc.files.length === 0) await info.storage.delete(metaKey(norm));
+    else await info.storage.put(metaKey(norm), JSON.stringify(doc));
   });
-  await forgetArtifact(scope.app, scope.repo, key);
 }
 
 // ---- the module ----------------------------------------------------------------------------
@@ -393,4 +395,4 @@ function describeArtifact(_repo: RepositoryRecord, path: string): { name: string
   return parsed ? { name: m[1], version: parsed.version } : null;
 }
 
-export const pypiFormat: FormatModule = { format: "pypi", handle, pullInstructions, describeArtifact };
+export const pypiFormat: FormatModule = { format: "pypi", handle, pullInstructions, describeArtifact, afterDelete };
