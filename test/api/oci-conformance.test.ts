@@ -194,6 +194,27 @@ for (const backend of backends()) {
         assert.ok((await store.sweepUploads(0)) >= 1);
         assert.equal(errCode(await call("GET", loc)), "BLOB_UPLOAD_UNKNOWN");
       });
+      it("mount without 'from', empty blobs, a final chunk on the closing PUT, and an image with no layers", async () => {
+        const known = await pushBlob("dh2", "nofrom", "known blob");
+        let r = await call("POST", `/v2/dh2/other/blobs/uploads/?mount=${known}`);
+        assert.ok(r.status === 201 || r.status === 202, String(r.status));
+        r = await call("POST", `/v2/dh2/other/blobs/uploads/?mount=${sha("unknown")}`);
+        assert.equal(r.status, 202);
+        const empty = await pushBlob("dh2", "other", Buffer.alloc(0));
+        const head = await call("HEAD", `/v2/dh2/other/blobs/${empty}`);
+        assert.equal(head.status, 200);
+        assert.equal(head.headers.get("content-length"), "0");
+        const a = Buffer.from("first part|");
+        const b = Buffer.from("closing part");
+        const post = await call("POST", "/v2/dh2/other/blobs/uploads/");
+        const loc = post.headers.get("location")!;
+        await call("PATCH", loc, { body: a, headers: { "content-type": "application/octet-stream", "content-range": `0-${a.length - 1}` } });
+        r = await call("PUT", `${loc}?digest=${sha(Buffer.concat([a, b]))}`, { body: b, headers: { "content-type": "application/octet-stream", "content-range": `${a.length}-${a.length + b.length - 1}` } });
+        assert.equal(r.status, 201);
+        assert.equal((await call("GET", `/v2/dh2/other/blobs/${sha(Buffer.concat([a, b]))}`)).body.toString(), "first part|closing part");
+        await pushImage("dh2", "other", "nolayers", []);
+        assert.deepEqual(JSON.parse((await call("GET", "/v2/dh2/other/manifests/nolayers")).body.toString()).layers, []);
+      });
       it("cancels an upload with DELETE", async () => {
         const post = await call("POST", "/v2/dh/app/blobs/uploads/");
         const loc = post.headers.get("location")!;
