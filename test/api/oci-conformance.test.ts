@@ -108,6 +108,8 @@ for (const backend of backends()) {
     describe("push", () => {
       it("monolithic upload with POST ?digest", async () => {
         const d = await pushBlob("dh", "app", "hello blob");
+        assert.equal((await call("GET", `/v2/dh/app/blobs/${d.replace(":", "%3A")}`)).body.toString(), "hello blob", "percent-encoded digests work");
+        assert.equal((await call("GET", "/v2/dh/app/blobs/%E0%A4%A")).status, 400);
         const head = await call("HEAD", `/v2/dh/app/blobs/${d}`);
         assert.equal(head.status, 200);
         assert.equal(head.headers.get("content-length"), "10");

@@ -370,7 +370,13 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     if (ctx.path !== "/v2" && !ctx.path.startsWith("/v2/")) return next();
     ociHeaders(ctx);
     try {
-      const route = parseV2Path(ctx.path.slice(3));
+      let sub: string;
+      try {
+        sub = decodeURIComponent(ctx.path.slice(3)); // some clients send digests as sha256%3A...
+      } catch {
+        throw ociError("NAME_INVALID", "Malformed percent-encoding in path");
+      }
+      const route = parseV2Path(sub);
       if (!route) throw ociError("NAME_UNKNOWN", `No OCI route for ${ctx.path}`, undefined, 404);
       if ("invalid" in route) throw ociError("NAME_INVALID", `Invalid repository name '${route.name}'`, { name: route.name });
       if (route.kind === "token") {
