@@ -1,0 +1,153 @@
+// npm read path, Pantera vs Verdaccio, side by side in one run: the same package (same versions,
+// same tarball bytes) published to a Pantera npm hosted repository and to Verdaccio, then
+// autocannon GETs of the full packument, the abbreviated packument and one tarball on each.
+//
+//   npx tsx bench/npm.ts            (BENCH_DURATION=seconds per case, default 10; BENCH_CONNECTIONS, default 16)
+//
+// Pantera runs as its own process (src/main.ts, PGlite, fs storage) and is called with a Bearer
+// token, as an npm client with _authToken does; Verdaccio runs as its own process with
+// anonymous read access (its cheapest path).
+import { spawn } from "node:child_process";
+import { randomBytes, createHash } from "node:crypto";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort, load, startNode, table, type Result } from "./lib.js";
+
+const duration = Number(process.env.BENCH_DURATION ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 30);
+const TARBALL_BYTES = Number(process.env.BENCH_TARBALL_BYTES ?? 64 * 1024);
+
+async function startVerdaccio(dir: string): Promise<{ url: string; token: string; stop(): Promise<void> }> {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const config = path.join(dir, "config.yaml");
+  writeFileSync(
+    config,
+    [
+      `storage: ${path.join(dir, "storage")}`,
+      "auth:",
+      "  htpasswd:",
+      `    file: ${path.join(dir, "htpasswd")}`,
+      "    max_users: 10",
+      "    algorithm: sha1",
+      "uplinks: {}",
+      "packages:",
+      "  '**':",
+      "    access: $all",
+      "    publish: $authenticated",
+      "web:",
+      "  enable: false",
+      "log: { type: stdout, format: json, level: error }",
+      "",
+    ].join("\n"),
+  );
+  const child = spawn(process.execPath, [path.join("bench", "npm-verdaccio-server.mjs"), config, String(port)], { stdio: ["ignore", "ignore", "inherit"] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/-/ping`)).ok) break;
+    } catch {}
+    if (child.exitCode !== null || i > 300) throw new Error("verdaccio did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const res = await fetch(`${url}/-/user/org.couchdb.user:bench`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "bench", password: "bench-password" }) });
+  const { token } = (await res.json()) as { token: string };
+  return {
+    url,
+    token,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+      }),
+  };
+}
+
+/** One `npm publish` body: a version with its base64 tarball. */
+function publishBody(name: string, version: string, tarball: Buffer, registry: string) {
+  const file = `${name}-${version}.tgz`;
+  return {
+    _id: name,
+    name,
+    description: "benchmark package",
+    "dist-tags": { latest: version },
+    versions: {
+      [version]: {
+        name,
+        version,
+        description: "benchmark package",
+        main: "index.js",
+        dependencies: { "left-pad": "^1.3.0" },
+        dist: { shasum: createHash("sha1").update(tarball).digest("hex"), integrity: "sha512-" + createHash("sha512").update(tarball).digest("base64"), tarball: `${registry}/${name}/-/${file}` },
+      },
+    },
+    _attachments: { [file]: { content_type: "application/octet-stream", data: tarball.toString("base64"), length: tarball.length } },
+  };
+}
+
+async function publishAll(registry: string, token: string, name: string, tarballs: Buffer[]): Promise<void> {
+  for (let i = 0; i < tarballs.length; i++) {
+    const version = `1.0.${i}`;
+    const res = await fetch(`${registry}/${name}`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify(publishBody(name, version, tarballs[i], registry)),
+    });
+    if (res.status >= 300) throw new Error(`publish ${name}@${version} to ${registry}: ${res.status} ${await res.text()}`);
+  }
+}
+
+async function main() {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "pantera-npm-bench-"));
+  const verdaccio = await startVerdaccio(path.join(tmp, "verdaccio"));
+  const node = await startNode();
+  try {
+    const login = await fetch(`${node.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: node.adminPassword }) });
+    const { token } = (await login.json()) as { token: string };
+    const created = await fetch(`${node.api}/api/v1/repositories/npm-bench`, { method: "PUT", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ repo: { type: "npm", storage: "default" } }) });
+    if (created.status >= 300) throw new Error(`create repo: ${created.status} ${await created.text()}`);
+    const pantera = `${node.repo}/npm-bench`;
+    const name = "bench-pkg";
+    const tarballs = Array.from({ length: VERSIONS }, () => randomBytes(TARBALL_BYTES));
+    await publishAll(pantera, token, name, tarballs);
+    await publishAll(verdaccio.url, verdaccio.token, name, tarballs);
+
+    const auth = { authorization: `Bearer ${token}` };
+    const corgi = { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" };
+    const file = `${name}-1.0.${VERSIONS - 1}.tgz`;
+    // Sanity: both serve the same bytes and versions.
+    for (const [base, headers] of [[pantera, auth], [verdaccio.url, {}]] as const) {
+      const p = (await (await fetch(`${base}/${name}`, { headers })).json()) as { versions: Record<string, unknown> };
+      if (Object.keys(p.versions).length !== VERSIONS) throw new Error(`${base}: ${Object.keys(p.versions).length} versions`);
+      const t = Buffer.from(await (await fetch(`${base}/${name}/-/${file}`, { headers })).arrayBuffer());
+      if (!t.equals(tarballs[VERSIONS - 1])) throw new Error(`${base}: tarball differs`);
+    }
+    const cases: Array<[string, string, Record<string, string>]> = [
+      ["packument (full) — pantera", `${pantera}/${name}`, auth],
+      ["packument (full) — verdaccio", `${verdaccio.url}/${name}`, {}],
+      ["packument (abbreviated) — pantera", `${pantera}/${name}`, { ...auth, ...corgi }],
+      ["packument (abbreviated) — verdaccio", `${verdaccio.url}/${name}`, corgi],
+      [`tarball ${TARBALL_BYTES / 1024} KiB — pantera`, `${pantera}/${name}/-/${file}`, auth],
+      [`tarball ${TARBALL_BYTES / 1024} KiB — verdaccio`, `${verdaccio.url}/${name}/-/${file}`, {}],
+    ];
+    const rows: Result[] = [];
+    for (const [label, url, headers] of cases) {
+      await load("warm-up", { url, headers, duration: 1, connections });
+      rows.push(await load(label, { url, headers, duration, connections }));
+      process.stderr.write(`${label}: ${rows[rows.length - 1].rps} req/s\n`);
+    }
+    console.log(`\nnpm read path, ${VERSIONS} versions, ${connections} connections, ${duration}s per case, node ${process.version}, ${os.cpus().length} cpus\n`);
+    console.log(table(rows));
+  } finally {
+    await node.stop();
+    await verdaccio.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
