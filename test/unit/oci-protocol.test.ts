@@ -149,4 +149,12 @@ describe("docker pull instructions", () => {
     assert.equal(dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/_manifests/tags/v2", "http://h:1/dh")[1], "docker pull h:1/dh/lib/app:v2");
     assert.equal(dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/_manifests/revisions/sha256/${"b".repeat(64)}`, "http://h:1/dh")[1], `docker pull h:1/dh/app@${D("b")}`);
   });
+  it("describes only tags as artifacts for the search reindex", async () => {
+    const { dockerModule } = await import("../../src/formats/docker/index.js");
+    const repo = { name: "dh", type: "docker", format: "docker" as const, kind: "hosted" as const, storage: "default", remotes: [], members: [], config: {} };
+    assert.deepEqual(dockerModule.describeArtifact!(repo, "lib/app/_manifests/tags/1.0"), { name: "lib/app", version: "1.0" });
+    assert.equal(dockerModule.describeArtifact!(repo, `_blobs/sha256/${"a".repeat(64)}`), null);
+    assert.equal(dockerModule.describeArtifact!(repo, `app/_manifests/revisions/sha256/${"a".repeat(64)}`), null);
+    assert.equal(dockerModule.describeArtifact!(repo, "_uploads/x/_manifests/tags/y"), null);
+  });
 });

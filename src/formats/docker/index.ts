@@ -7,6 +7,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import { findRepository, storageFor } from "../scope.js";
 import type { FormatModule } from "../types.js";
 import { createOciMiddleware } from "./router.js";
+import { isValidImageName } from "./names.js";
 import type { DockerEnv } from "./sources.js";
 
 export function dockerEnv(app: AppContext): DockerEnv {
@@ -57,6 +58,11 @@ export const dockerModule: FormatModule = {
   async handle(ctx, scope) {
     scope.require("read");
     throw notFound(`Docker repository '${scope.repo.name}' is served through the OCI API at /v2/${scope.repo.name}/<image>/...`);
+  },
+  /** Search reindex: only tags are artifacts (blobs, revisions, uploads and referrer links are not). */
+  describeArtifact(_repo: RepositoryRecord, path: string) {
+    const m = /^(.+)\/_manifests\/tags\/([^/]+)$/.exec(path);
+    return m && isValidImageName(m[1]) ? { name: m[1], version: m[2] } : null;
   },
   pullInstructions(repo: RepositoryRecord, path: string, baseUrl: string): string[] {
     // Index paths are storage keys: <image>/_manifests/tags/<tag> or <image>/_manifests/revisions/<alg>/<hex>;
