@@ -279,3 +279,84 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
     assert.equal(res.status, 502);
   });
 });
+
+describe("npm proxy behaviour against a scripted upstream", () => {
+  let s: TestServer;
+  let upstream: import("node:http").Server;
+  let base: string;
+  let auth: Record<string, string>;
+  const hits = new Map<string, number>();
+  let failing = false;
+  const tgz = Buffer.from("pretend this is a gzip tarball");
+
+  before(async () => {
+    const http = await import("node:http");
+    upstream = http.createServer((req, res) => {
+      const url = req.url ?? "";
+      hits.set(url, (hits.get(url) ?? 0) + 1);
+      if (req.headers.authorization !== "Basic " + Buffer.from("up:secret").toString("base64")) {
+        res.writeHead(401).end();
+        return;
+      }
+      if (failing) {
+        res.writeHead(500).end("boom");
+        return;
+      }
+      if (url === "/counted") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ name: "counted", "dist-tags": { latest: "1.0.0" }, versions: { "1.0.0": { name: "counted", version: "1.0.0", dist: { tarball: `${base}/counted/-/counted-1.0.0.tgz` } } }, time: { "1.0.0": "2020-02-02T00:00:00.000Z" } }));
+      } else if (url === "/counted/-/counted-1.0.0.tgz") {
+        setTimeout(() => res.writeHead(200, { "content-type": "application/octet-stream" }).end(tgz), 300);
+      } else if (url === "/slow") {
+        setTimeout(() => res.writeHead(200).end("{}"), 3000);
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+    base = `http://127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
+    s = await startServer();
+    const res = await s.api("PUT", "/repositories/npm-scripted", {
+      token: s.adminToken,
+      body: { repo: { type: "npm-proxy", storage: "default", metadata_ttl: 0, remotes: [{ url: base, username: "up", password: "secret", timeout: 1000 }] } },
+    });
+    assert.ok(res.status < 300, res.text);
+    auth = { authorization: `Bearer ${s.adminToken}` };
+  });
+
+  after(async () => {
+    await s?.close();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  it("makes one upstream fetch for concurrent requests of a missing tarball, with the remote's credentials", async () => {
+    const url = `${s.repoUrl}/npm-scripted/counted/-/counted-1.0.0.tgz`;
+    const bodies = await Promise.all(Array.from({ length: 8 }, async () => {
+      const r = await fetch(url, { headers: auth });
+      assert.equal(r.status, 200);
+      return Buffer.from(await r.arrayBuffer());
+    }));
+    for (const b of bodies) assert.ok(b.equals(tgz));
+    assert.equal(hits.get("/counted/-/counted-1.0.0.tgz"), 1);
+    const row = await s.app.db.prisma.artifact.findFirst({ where: { repoName: "npm-scripted", path: "counted/-/counted-1.0.0.tgz" } });
+    assert.equal(row?.releasedAt?.toISOString(), "2020-02-02T00:00:00.000Z");
+  });
+
+  it("remembers misses, maps upstream failures to 502/504 and serves stale metadata when the upstream fails", async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${s.repoUrl}/npm-scripted/nothing`, { headers: auth })).status, 404);
+    assert.equal(hits.get("/nothing"), 1);
+    const slow = await fetch(`${s.repoUrl}/npm-scripted/slow`, { headers: auth });
+    assert.equal(slow.status, 504);
+    assert.equal(((await slow.json()) as any).error, "GATEWAY_TIMEOUT");
+    assert.equal((await fetch(`${s.repoUrl}/npm-scripted/counted`, { headers: auth })).status, 200);
+    failing = true;
+    try {
+      const stale = await fetch(`${s.repoUrl}/npm-scripted/counted`, { headers: auth });
+      assert.equal(stale.status, 200);
+      assert.equal(((await stale.json()) as any).versions["1.0.0"].dist.tarball, `${s.repoUrl}/npm-scripted/counted/-/counted-1.0.0.tgz`);
+      const bad = await fetch(`${s.repoUrl}/npm-scripted/other-pkg`, { headers: auth });
+      assert.equal(bad.status, 502);
+      assert.equal(((await bad.json()) as any).error, "BAD_GATEWAY");
+    } finally {
+      failing = false;
+    }
+  });
+});
