@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ADMIN_PASSWORD, startServer, type TestServer } from "../helpers/server.js";
+import { ADMIN_PASSWORD, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 const exec = promisify(execFile);
 
@@ -232,5 +232,15 @@ describe("file repositories: curl, proxy, group", () => {
     const r = await s.repo("GET", "/files/dir/x.txt");
     assert.equal(r.status, 401);
     assert.equal(r.headers.get("www-authenticate"), 'Basic realm="pantera"');
+  });
+
+  it("anonymous reads work where a role of the 'anonymous' user grants them (seen at once)", async () => {
+    assert.equal((await s.repo("GET", "/files/dir/x.txt")).status, 401);
+    await userWithPermissions(s, "anonymous", { files: ["read"] });
+    const r = await s.repo("GET", "/files/dir/x.txt");
+    assert.equal(r.status, 200);
+    assert.equal(r.text, "x");
+    assert.equal((await s.repo("PUT", "/files/dir/anon.txt", { raw: "no" })).status, 401);
+    assert.equal((await s.repo("GET", "/files-proxy/private/p.bin")).status, 401);
   });
 });
