@@ -10,6 +10,8 @@ import { roleRoutes } from "./routes/roles.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { repositoryRoutes } from "./routes/repositories.js";
 import { storageRoutes } from "./routes/storage.js";
+import { settingsRoutes } from "./routes/settings.js";
+import { dashboardRoutes } from "./routes/dashboard.js";
 import { searchRoutes } from "./routes/search.js";
 import { cooldownRoutes } from "./routes/cooldown.js";
 
@@ -25,6 +27,8 @@ export function restCompatRouter(schema: GraphQLSchema): Router {
   artifactRoutes(router);
   repositoryRoutes(router);
   storageRoutes(router);
+  settingsRoutes(router);
+  dashboardRoutes(router);
   searchRoutes(router);
   cooldownRoutes(router);
   return router;

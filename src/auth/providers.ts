@@ -5,6 +5,7 @@ import type { PrismaClient } from "../db/index.js";
 import { badRequest, notFound, unauthorized } from "../errors.js";
 import type { EventBus } from "../events/bus.js";
 import type { AuthService } from "./service.js";
+import { requireApi, type Principal } from "./permissions.js";
 
 type ProviderConfig = Record<string, unknown>;
 const str = (c: ProviderConfig, k: string) => (typeof c[k] === "string" && (c[k] as string).length > 0 ? (c[k] as string) : undefined);
@@ -111,4 +112,52 @@ export class AuthProviderService {
     await this.bus.publish({ type: "user.changed", userId: user.id });
     return this.auth.sessionFor(user);
   }
+}
+
+// ---- REST section 12: toggle and config of auth provider rows (permission: api_role_permissions:update) ----
+
+
+async function providerById(prisma: PrismaClient, id: number) {
+  if (!Number.isInteger(id) || id < 1) throw badRequest("Auth provider id must be a positive integer");
+  const p = await prisma.authProvider.findUnique({ where: { id } });
+  if (!p) throw notFound(`Auth provider ${id} not found`);
+  return p;
+}
+
+export async function toggleAuthProvider(prisma: PrismaClient, bus: EventBus, actor: Principal | null, id: number, enabled: unknown): Promise<void> {
+  requireApi(actor, "api_role_permissions", "update");
+  if (typeof enabled !== "boolean") throw badRequest("'enabled' must be a boolean");
+  const p = await providerById(prisma, id);
+  if (!enabled && p.enabled && (await prisma.authProvider.count({ where: { enabled: true } })) === 1) {
+    throw badRequest(`Auth provider '${p.type}' is the only enabled provider; enable another one first`);
+  }
+  await prisma.authProvider.update({ where: { id }, data: { enabled } });
+  await bus.publish({ type: "settings.changed", section: "auth_providers" });
+}
+
+/** Merges `config` into the provider's config; masked values sent back unchanged ("ab***yz") keep the stored secret. */
+export async function updateAuthProviderConfig(prisma: PrismaClient, bus: EventBus, actor: Principal | null, id: number, config: unknown): Promise<void> {
+  requireApi(actor, "api_role_permissions", "update");
+  if (config === null || typeof config !== "object" || Array.isArray(config)) throw badRequest("Auth provider config must be a JSON object");
+  const p = await providerById(prisma, id);
+  const current = (p.config ?? {}) as Record<string, unknown>;
+  const next: Record<string, unknown> = { ...current };
+  for (const [k, v] of Object.entries(config as Record<string, unknown>)) {
+    if (typeof v === "string" && /^.{0,2}\*\*\*.{0,2}$/.test(v) && typeof current[k] === "string") continue;
+    if (v === null) delete next[k];
+    else next[k] = v;
+  }
+  for (const k of ["issuer", "authorization-endpoint", "token-endpoint", "jwks-uri"]) {
+    const v = next[k];
+    if (v === undefined) continue;
+    if (typeof v !== "string" || !/^https?:\/\/[^\s]+$/.test(v)) throw badRequest(`'${k}' must be an http(s) URL`);
+  }
+  for (const k of ["client-id", "client-secret", "scope", "groups-claim"]) {
+    if (next[k] !== undefined && typeof next[k] !== "string") throw badRequest(`'${k}' must be a string`);
+  }
+  if (next["group-roles"] !== undefined && (next["group-roles"] === null || typeof next["group-roles"] !== "object" || Array.isArray(next["group-roles"]))) {
+    throw badRequest("'group-roles' must map IdP groups to role names");
+  }
+  await prisma.authProvider.update({ where: { id }, data: { config: next as object } });
+  await bus.publish({ type: "settings.changed", section: "auth_providers" });
 }

@@ -8,6 +8,8 @@ import "./roles.js";
 import "./artifacts.js";
 import "./repositories.js";
 import "./storage.js";
+import "./settings.js";
+import "./dashboard.js";
 import "./search.js";
 import "./cooldown.js";
 

@@ -6,6 +6,7 @@ import { createHttpMetrics } from "../metrics/http.js";
 import { createApiApp } from "./api.js";
 import { createRepositoryApp } from "./repository.js";
 import { createMetricsApp } from "./metrics.js";
+import { startRequestCountFlusher } from "../dashboard/service.js";
 
 export interface RunningServers {
   apiPort: number;
@@ -23,6 +24,7 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 
 export async function startServers(app: AppContext): Promise<RunningServers> {
   const metrics = createHttpMetrics(app.metrics);
+  const requestCounts = startRequestCountFlusher(app, metrics);
   const servers = [
     http.createServer(createApiApp(app, metrics).callback()),
     http.createServer(createRepositoryApp(app, metrics).callback()),
@@ -45,6 +47,7 @@ export async function startServers(app: AppContext): Promise<RunningServers> {
     repoPort,
     metricsPort,
     async close() {
+      await requestCounts.stop();
       await Promise.all(
         servers.map(
           (s) =>

@@ -1,0 +1,60 @@
+// Dashboard (REST section 14).
+import { dashboardFor, type DashboardStats } from "../dashboard/service.js";
+import { builder } from "./builder.js";
+import { caller } from "./caller.js";
+
+const TopRepoRef = builder.objectRef<DashboardStats["top_repos"][number]>("DashboardTopRepo").implement({
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    type: t.exposeString("type"),
+    artifactCount: t.exposeInt("artifact_count"),
+    size: t.float({ resolve: (r) => r.size }),
+  }),
+});
+
+const StatsRef = builder.objectRef<DashboardStats>("DashboardStats").implement({
+  fields: (t) => ({
+    repoCount: t.exposeInt("repo_count"),
+    artifactCount: t.exposeInt("artifact_count"),
+    totalStorage: t.float({ description: "Bytes", resolve: (s) => s.total_storage }),
+    blockedCount: t.exposeInt("blocked_count"),
+    topRepos: t.field({ type: [TopRepoRef], resolve: (s) => s.top_repos }),
+  }),
+});
+
+type Point = { timestamp: string; count: number; api: number; repository: number };
+const PointRef = builder.objectRef<Point>("RequestCountPoint").implement({
+  fields: (t) => ({
+    timestamp: t.exposeString("timestamp", { description: "Start of the bucket (ISO-8601)" }),
+    count: t.exposeInt("count"),
+    api: t.exposeInt("api"),
+    repository: t.exposeInt("repository"),
+  }),
+});
+
+const SeriesRef = builder.objectRef<{ period: string; bucket_seconds: number; total: number; data: Point[] }>("RequestSeries").implement({
+  fields: (t) => ({
+    period: t.exposeString("period"),
+    bucketSeconds: t.exposeInt("bucket_seconds"),
+    total: t.exposeInt("total"),
+    data: t.field({ type: [PointRef], resolve: (s) => s.data }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  dashboardStats: t.field({
+    type: StatsRef,
+    description: "Served from a 30-second per-node cache",
+    resolve: (_r, _a, ctx) => dashboardFor(ctx.app).stats(caller(ctx)),
+  }),
+  reposByType: t.field({
+    type: "JSON",
+    description: "Repository count per type (30-second cache)",
+    resolve: (_r, _a, ctx) => dashboardFor(ctx.app).reposByType(caller(ctx)),
+  }),
+  requestSeries: t.field({
+    type: SeriesRef,
+    args: { period: t.arg.string({ description: "e.g. 1h, 24h, 7d (default 24h)" }) },
+    resolve: (_r, a, ctx) => dashboardFor(ctx.app).requests(caller(ctx), a.period),
+  }),
+}));
