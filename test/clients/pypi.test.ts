@@ -187,6 +187,35 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     assert.equal(bad.status, 400);
   });
 
+  it("leaves nothing visible when the client drops the connection mid-upload", async () => {
+    const http = await import("node:http");
+    const boundary = "----pantera-test-boundary";
+    const head = Buffer.from(
+      [
+        `--${boundary}`, 'Content-Disposition: form-data; name=":action"', "", "file_upload",
+        `--${boundary}`, 'Content-Disposition: form-data; name="name"', "", "halfway",
+        `--${boundary}`, 'Content-Disposition: form-data; name="version"', "", "1.0",
+        `--${boundary}`, 'Content-Disposition: form-data; name="content"; filename="halfway-1.0.tar.gz"', "Content-Type: application/octet-stream", "", "",
+      ].join("\r\n"),
+    );
+    const url = new URL(`${s.repoUrl}/pypi-local/`);
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...auth, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(head.length + 1_000_000) } });
+      req.on("error", () => resolve());
+      req.on("response", (res) => {
+        res.resume();
+        resolve();
+      });
+      req.write(head);
+      req.write(Buffer.alloc(200_000, 7), () => setTimeout(() => req.destroy(), 200));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await fetch(`${s.repoUrl}/pypi-local/packages/halfway/1.0/halfway-1.0.tar.gz`, { headers: auth })).status, 404);
+    assert.equal((await fetch(`${s.repoUrl}/pypi-local/simple/halfway/`, { headers: auth })).status, 404);
+    const storage = await s.app.storages.forRepository((await s.app.repositories.find("pypi-local"))!);
+    assert.deepEqual(await storage.list("packages/halfway/"), []);
+  });
+
   it("drops a file deleted through the management API from the project page", async () => {
     const del = await s.api("DELETE", "/repositories/pypi-local/artifacts", { token: s.adminToken, body: { path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } });
     assert.equal(del.status, 204, del.text);

@@ -205,7 +205,13 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     throw badRequest(`Malformed multipart body: ${(err as Error).message}`);
   }
   const storing: Promise<void>[] = [];
+  const bodies = new Set<PassThrough>();
   const done = new Promise<void>((resolve, reject) => {
+    ctx.req.on("aborted", () => {
+      const err = Object.assign(new Error("Upload aborted by the client"), { status: 400, expose: true });
+      for (const b of bodies) b.destroy(err);
+      reject(err);
+    });
     bb.on("field", (name, value) => {
       fields[name] = value;
     });
@@ -242,13 +248,12 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
         body.destroy(Object.assign(new Error("File too large"), { status: 413, expose: true }));
       });
       stream.on("error", (err) => body.destroy(err));
-      ctx.req.on("aborted", () => body.destroy(new Error("client aborted the upload")));
+      bodies.add(body);
       stream.pipe(body);
       const expect: Record<string, string> = {};
       if (/^[0-9a-f]{64}$/i.test(fields.sha256_digest ?? "")) expect.sha256 = fields.sha256_digest.toLowerCase();
       if (/^[0-9a-f]{32}$/i.test(fields.md5_digest ?? "")) expect.md5 = fields.md5_digest.toLowerCase();
-      storing.push(
-        (async () => {
+      const task = (async () => {
           validateProject(declared || parsed.project);
           if (await scope.storage.exists(key)) {
             body.resume();
@@ -257,14 +262,21 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
           const put = await scope.storage.put(key, body, { expect, ifNotExists: true });
           if (truncated) throw Object.assign(new Error("File too large"), { status: 413, expose: true });
           stored = { key, filename, norm, version, size: put.size, digests: { ...put.digests } };
-        })(),
-      );
+        })();
+      task.catch(() => undefined); // settled below; never an unhandled rejection
+      storing.push(task);
     });
     bb.on("error", (err) => reject(badRequest(`Malformed multipart body: ${(err as Error).message}`)));
     bb.on("close", () => resolve());
   });
   ctx.req.pipe(bb);
-  await done;
+  try {
+    await done;
+  } catch (err) {
+    // Let the storage writes fail and discard their temp files before answering.
+    await Promise.allSettled(storing);
+    throw err;
+  }
   const results = await Promise.allSettled(storing);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) {
