@@ -17,6 +17,7 @@ import { headerMap, importerFor } from "../importer/service.js";
 import { UpstreamError } from "../formats/proxy.js";
 import type { RequestScope } from "../formats/types.js";
 import { registerOciRoutes } from "../formats/docker/index.js";
+import { registerIndyRoutes } from "../indy/router.js";
 
 /** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
 function decodeSegments(rawPath: string): string[] {
@@ -143,6 +144,7 @@ export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa 
   });
   // ---- top-level protocol routes (insert one line each) ----
   registerOciRoutes(router, app); // OCI distribution API (src/formats/docker)
+  registerIndyRoutes(router, app); // Indy store API /api/admin/... (src/indy)
   // ---- end of top-level protocol routes ----
   koa.use(metrics.middleware("repository"));
   koa.use(errorHandler(app.log));

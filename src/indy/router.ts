@@ -1,0 +1,85 @@
+// Indy store API on the repository port: /api/admin/{group|hosted|remote}[/{name}] (maven) and
+// /api/admin/stores/{maven|npm}/{type}[/{name}]. Authenticated like the rest of port 8080.
+import type Router from "@koa/router";
+import type Koa from "koa";
+import type { AppContext } from "../context.js";
+import { badRequest, notFound } from "../errors.js";
+import { IndyService, isPackageType, isStoreType, type PackageType, type StoreType } from "./service.js";
+
+const MAX_BODY = 1 << 20;
+
+async function readJson(ctx: Koa.Context): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of ctx.req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw badRequest("Request body too large");
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (!text) throw badRequest("Body must be a JSON store definition");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest("Malformed JSON body");
+  }
+}
+
+export function registerIndyRoutes(router: Router, app: AppContext): void {
+  const indy = new IndyService(app);
+  const actor = async (ctx: Koa.Context) => {
+    const { actor: a, error } = await app.auth.authenticateHeader(ctx.get("Authorization") || undefined);
+    if (error) throw error;
+    return a ?? (await app.auth.anonymous());
+  };
+
+  /** Resolves (pkg, type) from either URL form; null when the path is not an Indy store path. */
+  const target = (ctx: Koa.Context): { pkg: PackageType; type: StoreType; threePart: boolean; prefix: string } => {
+    const p = ctx.params as Record<string, string>;
+    if (p.pkg !== undefined) {
+      if (!isPackageType(p.pkg)) throw notFound(`Unknown package type '${p.pkg}'; known: maven, npm`);
+      if (!isStoreType(p.type)) throw notFound(`Unknown store type '${p.type}'; known: hosted, remote, group`);
+      return { pkg: p.pkg, type: p.type, threePart: true, prefix: `/api/admin/stores/${p.pkg}/${p.type}` };
+    }
+    if (!isStoreType(p.type)) throw notFound(`Unknown store type '${p.type}'; known: hosted, remote, group`);
+    return { pkg: "maven", type: p.type, threePart: false, prefix: `/api/admin/${p.type}` };
+  };
+
+  for (const base of ["/api/admin/stores/:pkg/:type", "/api/admin/:type"]) {
+    router.get(base, async (ctx) => {
+      const t = target(ctx);
+      ctx.body = await indy.list(await actor(ctx), t.pkg, t.type, t.threePart);
+    });
+    router.post(base, async (ctx) => {
+      const t = target(ctx);
+      const body = await readJson(ctx);
+      const { name, store } = await indy.create(await actor(ctx), t.pkg, t.type, body, t.threePart);
+      ctx.status = 201;
+      ctx.set("Location", `${ctx.protocol}://${ctx.host}${t.prefix}/${encodeURIComponent(name)}`);
+      ctx.body = store;
+    });
+    router.head(`${base}/:name`, async (ctx) => {
+      const t = target(ctx);
+      const ok = await indy.exists(await actor(ctx), t.pkg, t.type, ctx.params.name);
+      ctx.status = ok ? 200 : 404;
+      ctx.body = "";
+    });
+    router.get(`${base}/:name`, async (ctx) => {
+      const t = target(ctx);
+      ctx.body = await indy.get(await actor(ctx), t.pkg, t.type, ctx.params.name, t.threePart);
+    });
+    router.put(`${base}/:name`, async (ctx) => {
+      const t = target(ctx);
+      const body = await readJson(ctx);
+      const { store } = await indy.update(await actor(ctx), t.pkg, t.type, ctx.params.name, body, t.threePart);
+      ctx.status = 200;
+      ctx.body = store;
+    });
+    router.delete(`${base}/:name`, async (ctx) => {
+      const t = target(ctx);
+      await indy.delete(await actor(ctx), t.pkg, t.type, ctx.params.name);
+      ctx.status = 204;
+      ctx.body = null;
+    });
+  }
+}
