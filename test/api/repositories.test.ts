@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { text } from "node:stream/consumers";
-import { backends, expectError, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+import { backends, createPostgresDatabase, expectError, redisUrl, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 for (const backend of backends()) {
   describe(`repositories [${backend}]`, () => {
@@ -251,3 +251,49 @@ for (const backend of backends()) {
     });
   });
 }
+
+// Config changes reach every node at once through the Redis-backed event bus (PostgreSQL shared).
+describe("repository changes on every node [postgres + redis]", () => {
+  const redis = redisUrl();
+  const pg = process.env.TEST_DATABASE_URL;
+  let a: TestServer;
+  let b: TestServer;
+  let drop: (() => Promise<void>) | undefined;
+  before(async () => {
+    if (!redis || !pg) return;
+    const db = await createPostgresDatabase();
+    drop = db.drop;
+    a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+    b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await drop?.();
+  });
+
+  /** Polls until `check` passes (event delivery is asynchronous); fails after many attempts. */
+  async function eventually(check: () => Promise<boolean>) {
+    for (let i = 0; i < 200; i++) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.fail("condition never became true");
+  }
+
+  it("a repository created, changed, moved and deleted on node A is seen by node B's repository port", { skip: !redis || !pg ? "needs TEST_DATABASE_URL and TEST_REDIS_URL" : false }, async () => {
+    const basic: [string, string] = ["admin", "admin-test-password"];
+    // Node B caches the miss first.
+    assert.equal((await b.repo("GET", "/shared-files/hello.txt", { basic })).status, 404);
+    assert.equal(await b.app.repositories.find("shared-files"), null);
+    assert.equal((await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } })).status, 200);
+    await eventually(async () => (await b.app.repositories.find("shared-files")) !== null);
+    await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default", note: "v2" } } });
+    await eventually(async () => (await b.app.repositories.find("shared-files"))?.config.note === "v2");
+    await a.api("PUT", "/repositories/shared-files/move", { token: a.adminToken, body: { new_name: "shared-files-2" } });
+    await eventually(async () => (await b.app.repositories.find("shared-files")) === null && (await b.app.repositories.find("shared-files-2")) !== null);
+    await a.api("DELETE", "/repositories/shared-files-2", { token: a.adminToken });
+    await eventually(async () => (await b.app.repositories.find("shared-files-2")) === null);
+    assert.equal((await b.repo("GET", "/shared-files-2/hello.txt", { basic })).status, 404);
+  });
+});
