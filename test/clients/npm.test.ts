@@ -175,6 +175,25 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
+  it("npm login (legacy auth) with a Pantera user stores a working token", async () => {
+    const rc = path.join(tmp, "login.npmrc");
+    writeFileSync(rc, `registry=${group}/\n`);
+    const child = spawn("npm", ["login", "--auth-type=legacy", "--userconfig", rc, "--cache", cache, "--registry", `${group}/`], { cwd: tmp, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (/Username:\s*$/.test(out)) child.stdin.write("dev\n");
+      if (/Password:\s*$/.test(out)) child.stdin.write("dev-password\n");
+    });
+    child.stderr.on("data", (d) => (out += d));
+    const code = await new Promise<number | null>((r) => child.on("exit", r));
+    assert.equal(code, 0, out);
+    assert.match(readFileSync(rc, "utf8"), /:_authToken=ey/);
+    const who = await npm(["whoami"], { cwd: tmp, userconfig: rc, cache });
+    ok(who, "npm whoami after login");
+    assert.equal(who.stdout.trim(), "dev");
+  });
+
   it("rejects a wrong password on login and answers whoami for the token", async () => {
     const bad = await fetch(`${group}/-/user/org.couchdb.user:dev`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "dev", password: "nope" }) });
     assert.equal(bad.status, 401);
