@@ -34,6 +34,14 @@ import {
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
 const PUBLISH_LIMIT = 512 * 1024 * 1024;
+/** Tarballs up to this size are sent as one buffer (fewer event-loop turns than a file stream). */
+const SMALL_TARBALL = 256 * 1024;
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
 
 // ---- request routing (pure) -----------------------------------------------------------
 
@@ -571,7 +579,7 @@ async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
         hit.stream.destroy();
         return;
       }
-      ctx.body = hit.stream;
+      ctx.body = hit.size <= SMALL_TARBALL ? await collect(hit.stream) : hit.stream;
       return;
     }
     case "unknown":
