@@ -5,6 +5,7 @@ import type Koa from "koa";
 import semver from "semver";
 import { forbidden } from "../errors.js";
 import type { RequestScope } from "../formats/types.js";
+import { encodePath, upstreamFetch } from "../formats/proxy.js";
 
 const parseDate = (t: unknown): Date | null => (typeof t === "string" && !Number.isNaN(Date.parse(t)) ? new Date(t) : null);
 
@@ -92,4 +93,59 @@ export async function cooldownPyFiles<F extends PyFileLike>(scope: RequestScope,
   );
   if (!blocked.size) return files;
   return files.filter((f) => !blocked.has(versionOf(f) ?? ""));
+}
+
+/**
+ * Maven-like proxies: the upstream `Last-Modified` of the artifact file is its release date. On a
+ * cache miss the upstream is asked (HEAD) before anything is downloaded; cached files are refused
+ * only while an active block exists.
+ */
+export async function enforceUpstreamCooldown(scope: RequestScope, key: string, name: string, version: string): Promise<void> {
+  if (scope.repo.kind !== "proxy") return;
+  const policy = await scope.app.cooldown.policy(scope.repo.type);
+  if (!policy.enabled || policy.ageMs <= 0) return;
+  if (await scope.storage.exists(key)) {
+    const d = await scope.app.cooldown.isBlocked(scope.repo, name, version);
+    if (!d.allowed) throw forbidden(d.message);
+    return;
+  }
+  for (const remote of scope.repo.remotes) {
+    if (!remote?.url) continue;
+    const res = await upstreamFetch(scope.app, remote, encodePath(key), { method: "HEAD" }).catch(() => null);
+    if (!res) continue;
+    res.body?.destroy();
+    if (res.status >= 200 && res.status < 300) {
+      await enforceCooldown(scope, name, version, res.lastModified ?? null);
+      return;
+    }
+  }
+}
+
+/** Maven proxy metadata (`g/a/maven-metadata.xml`): versions with an active block are removed; latest/release move back. */
+export async function cooldownMavenMetadata(scope: RequestScope, key: string, load: () => Promise<Buffer | null>): Promise<Buffer | null> {
+  if (scope.repo.kind !== "proxy") return null;
+  const seg = key.split("/");
+  if (seg.length < 3 || seg[seg.length - 1] !== "maven-metadata.xml") return null;
+  const name = `${seg.slice(0, -2).join(".")}:${seg[seg.length - 2]}`;
+  const policy = await scope.app.cooldown.policy(scope.repo.type);
+  if (!policy.enabled) return null;
+  const blocked = new Set((await scope.app.cooldown.activeBlocks([scope.repo.name], name)).map((b) => b.version));
+  if (!blocked.size) return null;
+  const xml = await load();
+  if (!xml) return null;
+  let text = xml.toString("utf8");
+  const kept: string[] = [];
+  text = text.replace(/<versions>([\s\S]*?)<\/versions>/, (_m, inner: string) => {
+    const out = inner.replace(/\s*<version>\s*([^<]*?)\s*<\/version>/g, (whole: string, v: string) => {
+      if (blocked.has(v)) return "";
+      kept.push(v);
+      return whole;
+    });
+    return `<versions>${out}</versions>`;
+  });
+  const last = kept[kept.length - 1];
+  for (const tag of ["latest", "release"]) {
+    text = text.replace(new RegExp(`<${tag}>\\s*([^<]*?)\\s*</${tag}>`), (whole, v: string) => (blocked.has(v) ? (last ? `<${tag}>${last}</${tag}>` : "") : whole));
+  }
+  return Buffer.from(text);
 }

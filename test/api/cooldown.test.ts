@@ -1,5 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { backends, createPostgresDatabase, expectError, postgresUrl, redisUrl, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 const HOUR = 3_600_000;
@@ -268,5 +270,60 @@ describe("cooldown on two nodes (PostgreSQL + Redis)", { skip: !pg || !redis ? "
     assert.deepEqual(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
     assert.equal((await b.api("PUT", "/cooldown/config", { token: b.adminToken, body: { repo_types: { "npm-proxy": { enabled: false } } } })).status, 200);
     await eventually(async () => (await a.app.cooldown.policy("npm-proxy")).enabled === false, "node A sees the type disabled on node B");
+  });
+});
+
+describe("cooldown in a maven proxy (upstream Last-Modified)", () => {
+  let s: TestServer;
+  let upstream: http.Server;
+  const files: Record<string, { body: string; modified: Date }> = {
+    "com/acme/lib/1.0/lib-1.0.jar": { body: "old jar", modified: ago(30 * DAY) },
+    "com/acme/lib/2.0/lib-2.0.jar": { body: "new jar", modified: ago(60_000) },
+    "com/acme/lib/maven-metadata.xml": {
+      body: `<?xml version="1.0" encoding="UTF-8"?>\n<metadata><groupId>com.acme</groupId><artifactId>lib</artifactId><versioning><latest>2.0</latest><release>2.0</release><versions><version>1.0</version><version>2.0</version></versions><lastUpdated>20261123000000</lastUpdated></versioning></metadata>\n`,
+      modified: ago(60_000),
+    },
+  };
+  before(async () => {
+    upstream = http.createServer((req, res) => {
+      const f = files[decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname).replace(/^\/+/, "")];
+      if (!f) return void res.writeHead(404).end();
+      res.writeHead(200, { "content-length": Buffer.byteLength(f.body), "last-modified": f.modified.toUTCString() });
+      res.end(req.method === "HEAD" ? undefined : f.body);
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
+    s = await startServer();
+    const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+    const put = await s.api("PUT", "/repositories/maven-remote", { token: s.adminToken, body: { repo: { type: "maven-proxy", storage: "default", remotes: [{ url }] } } });
+    assert.ok(put.status === 200 || put.status === 201, put.text);
+    assert.equal((await s.api("PUT", "/cooldown/config", { token: s.adminToken, body: { enabled: true, minimum_allowed_age: "7d" } })).status, 200);
+  });
+  after(async () => {
+    await s?.close();
+    upstream?.closeAllConnections();
+    await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
+  });
+
+  it("serves old artifacts, refuses young ones with 403, hides them from maven-metadata.xml until unblocked", async () => {
+    const auth = { token: s.adminToken };
+    const old = await s.repo("GET", "/maven-remote/com/acme/lib/1.0/lib-1.0.jar", auth);
+    assert.equal(old.status, 200);
+    assert.equal(old.text, "old jar");
+    const young = await s.repo("GET", "/maven-remote/com/acme/lib/2.0/lib-2.0.jar", auth);
+    assert.equal(young.status, 403);
+    assert.match(young.body.message, /Cooldown: com\.acme:lib@2\.0 was released .* minimum allowed age of 7d/);
+    const blocked = (await s.api("GET", "/cooldown/blocked?search=com.acme", auth)).body;
+    assert.equal(blocked.total, 1);
+    assert.deepEqual([blocked.items[0].package_name, blocked.items[0].version, blocked.items[0].repo_type], ["com.acme:lib", "2.0", "maven-proxy"]);
+    const meta = await s.repo("GET", "/maven-remote/com/acme/lib/maven-metadata.xml", auth);
+    assert.equal(meta.status, 200);
+    assert.ok(!meta.text.includes("<version>2.0</version>"), meta.text);
+    assert.match(meta.text, /<release>1\.0<\/release>/);
+    assert.match(meta.text, /<latest>1\.0<\/latest>/);
+    assert.equal((await s.api("POST", "/repositories/maven-remote/cooldown/unblock", { ...auth, body: { artifact: "com.acme:lib", version: "2.0" } })).status, 204);
+    const now = await s.repo("GET", "/maven-remote/com/acme/lib/2.0/lib-2.0.jar", auth);
+    assert.equal(now.status, 200);
+    assert.equal(now.text, "new jar");
+    assert.match((await s.repo("GET", "/maven-remote/com/acme/lib/maven-metadata.xml", auth)).text, /<version>2\.0<\/version>/);
   });
 });

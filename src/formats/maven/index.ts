@@ -11,6 +11,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Storage, StoredObject } from "../../storage/types.js";
 import { DigestStream } from "../../storage/digest.js";
 import type { AppContext } from "../../context.js";
+import { cooldownMavenMetadata, enforceUpstreamCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, metadataTtlMs, UpstreamError } from "../proxy.js";
 import { memberScopes } from "../scope.js";
 import { contentTypeFor, sendListing, sendStored } from "../http.js";
@@ -124,6 +125,8 @@ async function locate(scope: RequestScope, key: string, depth = 0): Promise<Loca
   }
   if (repo.kind === "proxy") {
     const meta = isMetadataFile(key);
+    const coords = meta ? null : parseArtifactPath(key);
+    if (coords) await enforceUpstreamCooldown(scope, key, indexName(coords), coords.version);
     const res = await cachedFetch(scope, key, {
       maxAgeMs: meta ? metadataTtlMs(repo) : undefined,
       onStored: async ({ size, digests, upstream }) => {
@@ -132,6 +135,10 @@ async function locate(scope: RequestScope, key: string, depth = 0): Promise<Loca
         await scope.app.artifacts.record({ repo, path: key, name: indexName(c), version: c.version, size, checksums: digests, releasedAt: upstream.lastModified });
       },
     });
+    if (res && meta) {
+      const filtered = await cooldownMavenMetadata(scope, key, () => readLocated({ kind: "stored", storage, stat: res.stat, repo }));
+      if (filtered) return { kind: "bytes", bytes: filtered, modified: res.stat.modified };
+    }
     return res ? { kind: "stored", storage, stat: res.stat, repo } : null;
   }
   if (depth >= MAX_GROUP_DEPTH) return null;
