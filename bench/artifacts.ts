@@ -10,7 +10,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { freePort, load, table, type Result } from "./lib.js";
+import { freePort, load, startNode, table, type Result } from "./lib.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const SIZES: Array<[string, number, number]> = [
@@ -22,32 +22,6 @@ const SIZES: Array<[string, number, number]> = [
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : 0;
-}
-
-async function startPantera(dataDir: string) {
-  const [apiPort, repoPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: {
-      ...process.env,
-      PANTERA_DATA_DIR: dataDir,
-      PANTERA_API_PORT: String(apiPort),
-      PANTERA_REPO_PORT: String(repoPort),
-      PANTERA_METRICS_PORT: String(metricsPort),
-      PANTERA_HOST: "127.0.0.1",
-      PANTERA_ADMIN_PASSWORD: "bench-admin",
-      PANTERA_LOG_LEVEL: "warn",
-    },
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  const api = `http://127.0.0.1:${apiPort}`;
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(`${api}/api/v1/health`)).ok) break;
-    } catch {}
-    if (child.exitCode !== null) throw new Error("pantera exited during start-up");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { api, repo: `http://127.0.0.1:${repoPort}`, child };
 }
 
 function startNginx(root: string, prefix: string, port: number): ChildProcess {
@@ -109,7 +83,7 @@ async function main() {
   const files = path.join(work, "files");
   mkdirSync(files, { recursive: true });
   chmodSync(work, 0o755); // nginx workers run as an unprivileged user
-  const pantera = await startPantera(path.join(work, "data"));
+  const pantera = await startNode();
   const nginxPort = await freePort();
   const nginx = startNginx(files, path.join(work, "nginx"), nginxPort);
   const auth = "Basic " + Buffer.from("admin:bench-admin").toString("base64");
@@ -137,7 +111,7 @@ async function main() {
     console.log(table(rows));
 
     // RSS during a 1 GiB upload and download.
-    const pid = pantera.child.pid!;
+    const pid = pantera.pid;
     const GiB = 1024 * 1024 * 1024;
     const before = rssKiB(pid);
     let peakUp = before;
@@ -172,8 +146,7 @@ async function main() {
     console.log(`1 GiB download: ${downSeconds.toFixed(1)} s (${(1024 / downSeconds).toFixed(0)} MiB/s); Pantera RSS peak ${mib(peakDown)} MiB`);
   } finally {
     nginx.kill("SIGTERM");
-    pantera.child.kill("SIGTERM");
-    await new Promise((r) => pantera.child.once("exit", r));
+    await pantera.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,8 @@ export async function freePort(): Promise<number> {
 
 export interface Node {
   api: string;
+  /** The server process, for RSS sampling. */
+  pid: number;
   repo: string;
   adminPassword: string;
   stop(): Promise<void>;
@@ -53,6 +55,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<Node>
   }
   return {
     api,
+    pid: child.pid!,
     repo: `http://127.0.0.1:${repoPort}`,
     adminPassword,
     async stop() {

@@ -64,3 +64,16 @@ export function normaliseKey(raw: string): string {
   }
   return parts.join("/");
 }
+
+/** Reads a small stored JSON document; null when it is missing or not valid JSON. */
+export async function readStoredJson<T>(storage: Storage, key: string): Promise<T | null> {
+  const got = await storage.get(key);
+  if (!got) return null;
+  const chunks: Buffer[] = [];
+  for await (const c of got.stream) chunks.push(c as Buffer);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as T;
+  } catch {
+    return null;
+  }
+}

@@ -10,6 +10,7 @@ import type Koa from "koa";
 import type { Readable } from "node:stream";
 import { badRequest, conflict, notFound, unauthorized } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
+import { readStoredJson } from "../../storage/types.js";
 import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } from "../proxy.js";
 import { makeScope, memberScopes } from "../scope.js";
@@ -92,22 +93,12 @@ export function parseRoute(path: string): NpmRoute {
 const packumentKey = (name: string) => `${name}/package.json`;
 const tarballKey = (name: string, file: string) => `${name}/-/${file}`;
 
-async function readStoredJson(scope: RequestScope, key: string): Promise<Packument | null> {
-  const got = await scope.storage.get(key);
-  if (!got) return null;
-  const chunks: Buffer[] = [];
-  for await (const c of got.stream) chunks.push(c as Buffer);
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8")) as Packument;
-  } catch {
-    return null;
-  }
-}
+const readStoredPackument = (scope: RequestScope, key: string) => readStoredJson<Packument>(scope.storage, key);
 
 /** The packument of `name` in this repository (group: merged), tarball URLs as stored; null when absent. */
 export async function readPackument(scope: RequestScope, name: string, depth = 0): Promise<Packument | null> {
   const { repo } = scope;
-  if (repo.kind === "hosted") return readStoredJson(scope, packumentKey(name));
+  if (repo.kind === "hosted") return readStoredPackument(scope, packumentKey(name));
   if (repo.kind === "proxy") return cooldownPackument(scope, name, await readProxyPackument(scope, name));
   if (depth > 8) return null;
   const parts: Packument[] = [];
@@ -141,7 +132,7 @@ async function readProxyPackument(scope: RequestScope, name: string): Promise<Pa
     },
   });
   if (!res) return null;
-  return readStoredJson(scope, key);
+  return readStoredPackument(scope, key);
 }
 
 interface TarballHit {
@@ -238,7 +229,7 @@ async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Pro
   if (!body._attachments || Object.keys(body._attachments).length === 0) return updateMetadata(ctx, target, name, body);
   const pub = parsePublish(name, body);
   await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
-    const existing = (await readStoredJson(target, packumentKey(name))) ?? null;
+    const existing = (await readStoredPackument(target, packumentKey(name))) ?? null;
     for (const v of Object.keys(pub.versions)) {
       if (existing?.versions?.[v]) throw conflict(`Cannot publish over the previously published version ${name}@${v}`);
     }
@@ -292,7 +283,7 @@ async function updateMetadata(ctx: Koa.Context, target: RequestScope, name: stri
   if (body.name !== undefined && body.name !== name) throw badRequest(`Package name in the body ('${body.name}') does not match the URL ('${name}')`);
   if (!body.versions || typeof body.versions !== "object") throw badRequest("Body must contain 'versions'");
   await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
-    const p = await readStoredJson(target, packumentKey(name));
+    const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     const incoming = body.versions as Record<string, Json>;
     for (const v of Object.keys(incoming)) if (!p.versions[v]) throw badRequest(`Version '${v}' cannot be added without a tarball`);
@@ -326,7 +317,7 @@ async function unpublishAll(ctx: Koa.Context, scope: RequestScope, name: string)
   const target = await writeTarget(scope);
   target.require("delete");
   await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
-    const p = await readStoredJson(target, packumentKey(name));
+    const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     for (const v of Object.keys(p.versions ?? {})) await forgetArtifact(target.app, target.repo, tarballKey(name, tarballFile(name, v)));
     await target.storage.deletePrefix(`${name}/`);
@@ -338,7 +329,7 @@ async function deleteTarball(ctx: Koa.Context, scope: RequestScope, name: string
   const target = await writeTarget(scope);
   target.require("delete");
   await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
-    const p = await readStoredJson(target, packumentKey(name));
+    const p = await readStoredPackument(target, packumentKey(name));
     const version = versionFromTarball(name, file);
     if (p && version && p.versions?.[version]) throw conflict(`Version ${version} is still in the packument; unpublish it first`);
     const key = tarballKey(name, file);
@@ -368,7 +359,7 @@ async function distTags(ctx: Koa.Context, scope: RequestScope, name: string, tag
     if (tag === "latest") throw badRequest("The 'latest' dist-tag cannot be removed");
   } else throw Object.assign(new Error("Method not allowed"), { status: 405, expose: true });
   const tags = await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
-    const p = await readStoredJson(target, packumentKey(name));
+    const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     if (version !== undefined) {
       if (!p.versions[version]) throw badRequest(`Version '${version}' of '${name}' does not exist`);
@@ -474,7 +465,7 @@ async function searchRepo(scope: RequestScope, text: string, limit: number, dept
   const terms = text.toLowerCase().split(/\s+/).filter(Boolean);
   const hits: SearchHit[] = [];
   for (const name of await listPackageNames(scope)) {
-    const p = await readStoredJson(scope, packumentKey(name));
+    const p = await readStoredPackument(scope, packumentKey(name));
     if (!p) continue;
     const latestV = p["dist-tags"]?.latest;
     const latest = latestV ? p.versions?.[latestV] : undefined;
@@ -615,7 +606,7 @@ async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelet
   const { name, version } = described;
   const scope = makeScope(info.app, info.repo, info.storage, await info.app.auth.anonymous(), info.path, "");
   await withLock(`npm\0${info.repo.name}\0${name}`, async () => {
-    const p = await readStoredJson(scope, packumentKey(name));
+    const p = await readStoredPackument(scope, packumentKey(name));
     if (!p?.versions?.[version]) return;
     delete p.versions[version];
     if (p.time) delete p.time[version];

@@ -11,6 +11,7 @@ import Busboy from "busboy";
 import type Koa from "koa";
 import { badRequest, conflict, notFound } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
+import { readStoredJson } from "../../storage/types.js";
 import { cooldownPyFiles, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, encodePath, metadataTtlMs, readBody, UpstreamError } from "../proxy.js";
 import { memberScopes } from "../scope.js";
@@ -46,16 +47,8 @@ const metaKey = (norm: string) => `${META_DIR}/${norm}.json`;
 const fileKey = (norm: string, version: string | null | undefined, filename: string) => `packages/${norm}/${version || "-"}/${filename}`;
 
 async function readDoc(scope: RequestScope, key: string): Promise<ProjectDoc | null> {
-  const got = await scope.storage.get(key);
-  if (!got) return null;
-  const chunks: Buffer[] = [];
-  for await (const c of got.stream) chunks.push(c as Buffer);
-  try {
-    const doc = JSON.parse(Buffer.concat(chunks).toString("utf8")) as ProjectDoc;
-    return Array.isArray(doc?.files) ? doc : null;
-  } catch {
-    return null;
-  }
+  const doc = await readStoredJson<ProjectDoc>(scope.storage, key);
+  return Array.isArray(doc?.files) ? doc : null;
 }
 
 /** Path of the project page below a remote's URL (remotes may point at the host or at /simple). */
