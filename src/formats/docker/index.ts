@@ -35,6 +35,7 @@ export function dockerEnv(app: AppContext): DockerEnv {
       await app.artifacts.remove(repo.name, path).catch(() => false);
     },
     warn: (msg, meta) => app.log.warn(msg, meta),
+    cooldown: app.cooldown,
   };
 }
 

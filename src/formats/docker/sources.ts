@@ -7,6 +7,14 @@ import { configCreated, parseManifest, type Descriptor } from "./manifest.js";
 import { DockerStore, readAll, type BlobStream, type StoredManifest } from "./store.js";
 import { UpstreamError, UpstreamRegistry } from "./upstream.js";
 import { metadataTtlMs } from "../proxy.js";
+import { ociError } from "./errors.js";
+
+/** The slice of the cooldown service docker proxies use (package = image name, version = tag). */
+export interface DockerCooldown {
+  evaluate(repo: { name: string; type: string }, packageName: string, version: string, releasedAt: Date | null | undefined): Promise<{ allowed: true } | { allowed: false; message: string }>;
+  isBlocked(repo: { name: string; type: string }, packageName: string, version: string): Promise<{ allowed: true } | { allowed: false; message: string }>;
+  activeBlocks(repoNames: string[], packageName: string): Promise<{ version: string }[]>;
+}
 
 /** What the docker module needs from the rest of the system. */
 export interface DockerEnv {
@@ -17,6 +25,8 @@ export interface DockerEnv {
   recordArtifact(a: ArtifactRecord): Promise<void>;
   removeArtifact(repo: RepositoryRecord, path: string): Promise<void>;
   warn(msg: string, meta?: Record<string, unknown>): void;
+  /** Cooldown for proxies (absent: nothing is ever blocked). */
+  cooldown?: DockerCooldown;
 }
 
 export interface ArtifactRecord {
@@ -98,7 +108,10 @@ export class ProxySource implements PullSource {
       const modified = await this.store.tagModified(image, reference);
       if (modified && Date.now() - modified.getTime() < metadataTtlMs(this.repo)) {
         const cached = await this.store.getManifest(image, reference);
-        if (cached) return cached;
+        if (cached) {
+          await this.denyIfBlocked(image, reference);
+          return cached;
+        }
       }
     }
     let got;
@@ -107,7 +120,9 @@ export class ProxySource implements PullSource {
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
       this.env.warn("docker upstream unavailable, serving cache", { repo: this.repo.name, err: err.message });
-      return this.store.getManifest(image, reference);
+      const cached = await this.store.getManifest(image, reference);
+      if (cached && !isDigest) await this.denyIfBlocked(image, reference);
+      return cached;
     }
     if (!got) return null;
     const { digest, parsed } = await this.store.putManifest(image, reference, got.body, got.mediaType, { verifyBlobs: false });
@@ -128,8 +143,21 @@ export class ProxySource implements PullSource {
         checksums: { sha256: digest.replace(/^sha256:/, "") },
         releasedAt,
       });
+      // Cooldown: a tag whose release date (config `created`, else upstream Last-Modified) is
+      // younger than the minimum age is refused (and the block recorded). Pulls by digest are not checked.
+      if (this.env.cooldown) {
+        const d = await this.env.cooldown.evaluate(this.repo, image, reference, releasedAt ?? null);
+        if (!d.allowed) throw ociError("DENIED", d.message, { name: image, reference });
+      }
     }
     return { body: got.body, mediaType: parsed.mediaType, digest };
+  }
+
+  /** Cached tag: refused while an active cooldown block exists for it. */
+  private async denyIfBlocked(image: string, tag: string): Promise<void> {
+    if (!this.env.cooldown) return;
+    const d = await this.env.cooldown.isBlocked(this.repo, image, tag);
+    if (!d.allowed) throw ociError("DENIED", d.message, { name: image, reference: tag });
   }
 
   async blob(image: string, digest: string, range?: { start: number; end?: number }): Promise<BlobStream | null> {
@@ -199,14 +227,24 @@ export class ProxySource implements PullSource {
   }
 
   async tags(image: string): Promise<string[] | null> {
+    let tags: string[] | null = null;
+    let fetched = false;
     if (this.upstream) {
       try {
-        return await this.upstream.tags(image);
+        tags = await this.upstream.tags(image);
+        fetched = true;
       } catch (err) {
         if (!(err instanceof UpstreamError)) throw err;
       }
     }
-    return new HostedSource(this.store).tags(image);
+    if (!fetched) tags = await new HostedSource(this.store).tags(image);
+    // Cooldown: tags with an active block are not listed (only tags already evaluated, i.e.
+    // fetched by tag at least once, are known to be blocked).
+    if (tags && tags.length && this.env.cooldown) {
+      const blocked = new Set((await this.env.cooldown.activeBlocks([this.repo.name], image)).map((b) => b.version));
+      if (blocked.size) tags = tags.filter((t) => !blocked.has(t));
+    }
+    return tags;
   }
 
   async referrers(image: string, digest: string): Promise<Descriptor[]> {

@@ -1,7 +1,8 @@
 // Generic file repositories: file (hosted: PUT/GET/HEAD/DELETE, listings),
 // file-proxy (cached reads from remotes), file-group (members in order, first hit wins).
 import type Koa from "koa";
-import { notFound } from "../../errors.js";
+import { DomainError, notFound } from "../../errors.js";
+import { enforceUpstreamCooldown } from "../../cooldown/formats.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Storage, StoredObject } from "../../storage/types.js";
 import { cachedFetch } from "../proxy.js";
@@ -11,6 +12,15 @@ import type { FormatModule, RequestScope } from "../types.js";
 
 const MAX_GROUP_DEPTH = 8;
 
+/**
+ * Cooldown identity of a file-proxy file: package = its directory ("/" for top-level files),
+ * version = its file name. `releases/v1/tool.tgz` is package `releases/v1`, version `tool.tgz`.
+ */
+export function fileCooldownId(key: string): { name: string; version: string } {
+  const slash = key.lastIndexOf("/");
+  return slash < 0 ? { name: "/", version: key } : { name: key.slice(0, slash) || "/", version: key.slice(slash + 1) };
+}
+
 /** Finds `key` for a read through any kind of repository: the storage holding it and its stat. */
 export async function locateFile(scope: RequestScope, key: string, depth = 0): Promise<{ storage: Storage; stat: StoredObject; repo: RepositoryRecord } | null> {
   const { repo, storage } = scope;
@@ -19,6 +29,9 @@ export async function locateFile(scope: RequestScope, key: string, depth = 0): P
     return stat ? { storage, stat, repo } : null;
   }
   if (repo.kind === "proxy") {
+    // Cooldown: the upstream Last-Modified is the release date; too young -> 403 (block recorded).
+    const id = fileCooldownId(key);
+    await enforceUpstreamCooldown(scope, key, id.name, id.version);
     const res = await cachedFetch(scope, key, {
       onStored: async ({ size, digests, upstream }) => {
         await scope.app.artifacts.record({
@@ -37,7 +50,8 @@ export async function locateFile(scope: RequestScope, key: string, depth = 0): P
   if (depth >= MAX_GROUP_DEPTH) return null;
   for (const member of await memberScopes(scope, key)) {
     const hit = await locateFile(member, key, depth + 1).catch((err) => {
-      // One broken upstream must not hide the other members' files.
+      // A cooldown refusal is the answer; one broken upstream must not hide the other members' files.
+      if (err instanceof DomainError && err.code === "FORBIDDEN") throw err;
       scope.app.log.warn("group member failed", { group: repo.name, member: member.repo.name, err: (err as Error).message });
       return null;
     });
@@ -50,6 +64,11 @@ async function listFolder(scope: RequestScope, dir: string, depth = 0): Promise<
   const out = new Map<string, import("../../storage/types.js").ListEntry>();
   if (scope.repo.kind !== "group") {
     for (const e of await scope.storage.list(dir ? dir + "/" : "", { delimiter: "/" })) out.set(e.key, e);
+    if (scope.repo.kind === "proxy" && out.size) {
+      // Cooldown: cached files with an active block are not listed.
+      const blocked = await scope.app.cooldown.activeBlocks([scope.repo.name], fileCooldownId(dir ? `${dir}/x` : "x").name);
+      for (const b of blocked) out.delete(dir ? `${dir}/${b.version}` : b.version);
+    }
     return out;
   }
   if (depth >= MAX_GROUP_DEPTH) return out;
