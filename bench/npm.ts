@@ -7,63 +7,17 @@
 // Pantera runs as its own process (src/main.ts, PGlite, fs storage) and is called with a Bearer
 // token, as an npm client with _authToken does; Verdaccio runs as its own process with
 // anonymous read access (its cheapest path).
-import { spawn } from "node:child_process";
 import { randomBytes, createHash } from "node:crypto";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort, load, startNode, table, type Result } from "./lib.js";
+import { load, startNode, table, type Result } from "./lib.js";
+import { startVerdaccio } from "./verdaccio.js";
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 30);
 const TARBALL_BYTES = Number(process.env.BENCH_TARBALL_BYTES ?? 64 * 1024);
-
-async function startVerdaccio(dir: string): Promise<{ url: string; token: string; stop(): Promise<void> }> {
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const config = path.join(dir, "config.yaml");
-  writeFileSync(
-    config,
-    [
-      `storage: ${path.join(dir, "storage")}`,
-      "auth:",
-      "  htpasswd:",
-      `    file: ${path.join(dir, "htpasswd")}`,
-      "    max_users: 10",
-      "    algorithm: sha1",
-      "uplinks: {}",
-      "packages:",
-      "  '**':",
-      "    access: $all",
-      "    publish: $authenticated",
-      "web:",
-      "  enable: false",
-      "log: { type: stdout, format: json, level: error }",
-      "",
-    ].join("\n"),
-  );
-  const child = spawn(process.execPath, [path.join("bench", "npm-verdaccio-server.mjs"), config, String(port)], { stdio: ["ignore", "ignore", "inherit"] });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/-/ping`)).ok) break;
-    } catch {}
-    if (child.exitCode !== null || i > 300) throw new Error("verdaccio did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const res = await fetch(`${url}/-/user/org.couchdb.user:bench`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "bench", password: "bench-password" }) });
-  const { token } = (await res.json()) as { token: string };
-  return {
-    url,
-    token,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 /** One `npm publish` body: a version with its base64 tarball. */
 function publishBody(name: string, version: string, tarball: Buffer, registry: string) {

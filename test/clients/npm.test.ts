@@ -2,100 +2,14 @@
 // Verdaccio started by this test on a loopback port with a temp config and storage.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+import { startVerdaccio, type Verdaccio } from "../../bench/verdaccio.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export interface Verdaccio {
-  url: string;
-  token: string;
-  stop(): Promise<void>;
-}
-
-/** Verdaccio on a loopback port with its own config, storage and one user. */
-export async function startVerdaccio(dir: string): Promise<Verdaccio> {
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const config = path.join(dir, "config.yaml");
-  writeFileSync(
-    config,
-    [
-      `storage: ${path.join(dir, "storage")}`,
-      "auth:",
-      "  htpasswd:",
-      `    file: ${path.join(dir, "htpasswd")}`,
-      "    max_users: 100",
-      "    algorithm: sha1",
-      "uplinks: {}",
-      "packages:",
-      "  '@*/*':",
-      "    access: $all",
-      "    publish: $authenticated",
-      "    unpublish: $authenticated",
-      "  '**':",
-      "    access: $all",
-      "    publish: $authenticated",
-      "    unpublish: $authenticated",
-      "web:",
-      "  enable: false",
-      "log: { type: stdout, format: json, level: error }",
-      "",
-    ].join("\n"),
-  );
-  const child: ChildProcess = spawn(process.execPath, [path.join(root, "bench/npm-verdaccio-server.mjs"), config, String(port)], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, NODE_ENV: "production" },
-  });
-  let output = "";
-  child.stdout?.on("data", (d) => (output += d));
-  child.stderr?.on("data", (d) => (output += d));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`verdaccio exited: ${output}`);
-    try {
-      const res = await fetch(`${url}/-/ping`);
-      if (res.ok) break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 300) throw new Error(`verdaccio did not start: ${output}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  const res = await fetch(`${url}/-/user/org.couchdb.user:seed`, {
-    method: "PUT",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name: "seed", password: "seed-password" }),
-  });
-  const body = (await res.json()) as { token?: string };
-  if (!body.token) throw new Error(`verdaccio adduser failed: ${res.status} ${JSON.stringify(body)}`);
-  return {
-    url,
-    token: body.token,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
-  };
-}
 
 export interface NpmResult {
   code: number;
