@@ -1,6 +1,8 @@
 // Starts a whole Pantera node (three apps on ephemeral ports, temp data dir) for a test.
 import { createHash, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import type http from "node:http";
+import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -56,10 +58,9 @@ function pgliteTemplate(): Promise<string> {
 }
 
 /** A fresh database on the test PostgreSQL server; dropped by the returned function. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = postgresUrl();
+export async function createPostgresDatabase(base = postgresUrl(), prefix = "pantera_test_"): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!base) throw new Error("TEST_DATABASE_URL is not set");
-  const name = "pantera_test_" + randomBytes(6).toString("hex");
+  const name = prefix + randomBytes(6).toString("hex");
   const admin = new pg.Client({ connectionString: base });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
@@ -202,4 +203,50 @@ export function expectError(res: Response, status: number, code: string): void {
   if (res.status !== status || res.body?.error !== code || res.body?.status !== status || typeof res.body?.message !== "string") {
     throw new Error(`expected ${status} ${code}, got ${res.status} ${res.text}`);
   }
+}
+
+export interface SharedStorageCluster {
+  a: TestServer;
+  b: TestServer;
+  close(): Promise<void>;
+}
+
+/**
+ * Two nodes on one fresh PostgreSQL database (no event bus unless `redisUrl` is given) and one
+ * repository `repoName` of `repoType` on an fs storage alias both nodes share.
+ */
+export async function startSharedStorageCluster(repoName: string, repoType: string, redis?: string): Promise<SharedStorageCluster> {
+  const db = await createPostgresDatabase();
+  const a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+  const b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+  const shared = mkdtempSync(path.join(os.tmpdir(), "pantera-shared-"));
+  const close = async () => {
+    await a.close();
+    await b.close();
+    await db.drop();
+    rmSync(shared, { recursive: true, force: true });
+  };
+  let res = await a.api("PUT", "/storages/shared", { token: a.adminToken, body: { type: "fs", path: shared } });
+  if (res.status >= 300) throw new Error(`storage alias: ${res.status} ${res.text}`);
+  res = await a.api("PUT", `/repositories/${repoName}`, { token: a.adminToken, body: { repo: { type: repoType, storage: "shared" } } });
+  if (res.status >= 300) throw new Error(`repository: ${res.status} ${res.text}`);
+  return { a, b, close };
+}
+
+/** Starts `server` on a free loopback port; `close` also ends keep-alive connections. */
+export function listenLocal(server: http.Server): Promise<{ url: string; port: number; close(): Promise<void> }> {
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as AddressInfo).port;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    }),
+  );
 }

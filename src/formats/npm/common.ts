@@ -1,4 +1,4 @@
-// Helpers shared by the npm and PyPI modules: bounded body reading, per-key write locks,
+// Helpers shared by the npm and PyPI modules: bounded body reading, cluster-wide write locks,
 // recording stored artifacts in the artifacts index.
 import type Koa from "koa";
 import type { AppContext } from "../../context.js";
@@ -7,7 +7,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Digests } from "../../storage/types.js";
 
 /** Reads a request body into memory up to `limit` bytes (413 beyond). */
-export async function readRequestBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
+async function readRequestBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
   const declared = Number(ctx.get("content-length") || "0");
   if (declared > limit) throw Object.assign(new Error(`Request body exceeds ${limit} bytes`), { status: 413, expose: true });
   const chunks: Buffer[] = [];
@@ -33,21 +33,9 @@ export async function readJsonBody(ctx: Koa.Context, limit: number): Promise<unk
   }
 }
 
-/** Serialises read-modify-write sections per key within this process. */
-const locks = new Map<string, Promise<unknown>>();
-export async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((r) => (release = r));
-  const chained = prev.then(() => mine);
-  locks.set(key, chained);
-  await prev.catch(() => undefined);
-  try {
-    return await fn();
-  } finally {
-    release();
-    if (locks.get(key) === chained) locks.delete(key);
-  }
+/** Serialises read-modify-write sections of package metadata per key, across every node. */
+export function withLock<T>(app: AppContext, key: string, fn: () => Promise<T>): Promise<T> {
+  return app.db.withLock(key, fn);
 }
 
 export interface ArtifactEntry {
@@ -61,23 +49,10 @@ export interface ArtifactEntry {
   releasedAt?: Date | null;
 }
 
-interface ArtifactIndex {
-  record(input: { repo: Pick<RepositoryRecord, "name" | "type"> } & ArtifactEntry): Promise<unknown>;
-  remove(repo: string, path: string): Promise<unknown>;
-}
-
-/** The artifacts index service (src/artifacts) when this node has one. */
-function artifactIndex(app: AppContext): ArtifactIndex | undefined {
-  const svc = (app as unknown as { artifacts?: ArtifactIndex }).artifacts;
-  return svc && typeof svc.record === "function" ? svc : undefined;
-}
-
 /** Records a stored artifact in the index (name, version, size, checksums, owner, dates). Never fails the request. */
 export async function recordArtifact(app: AppContext, repo: RepositoryRecord, entry: ArtifactEntry): Promise<void> {
   try {
-    const idx = artifactIndex(app);
-    if (idx) await idx.record({ repo, ...entry });
-    else await app.bus.publish({ type: "artifact.stored", repo: repo.name, path: entry.path });
+    await app.artifacts.record({ repo, ...entry });
   } catch (err) {
     app.log.warn("artifact index update failed", { repo: repo.name, path: entry.path, err: String(err) });
   }
@@ -85,9 +60,7 @@ export async function recordArtifact(app: AppContext, repo: RepositoryRecord, en
 
 export async function forgetArtifact(app: AppContext, repo: RepositoryRecord, path: string): Promise<void> {
   try {
-    const idx = artifactIndex(app);
-    if (idx) await idx.remove(repo.name, path);
-    else await app.bus.publish({ type: "artifact.deleted", repo: repo.name, path });
+    await app.artifacts.remove(repo.name, path);
   } catch (err) {
     app.log.warn("artifact index delete failed", { repo: repo.name, path, err: String(err) });
   }
