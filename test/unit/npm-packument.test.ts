@@ -118,27 +118,32 @@ describe("publish bodies", () => {
     name: "@acme/app",
     "dist-tags": { beta: "1.0.0" },
     versions: { "1.0.0": { name: "@acme/app", version: "1.0.0", dist: { shasum: createHash("sha1").update(data).digest("hex"), tarball: "http://x/@acme/app/-/app-1.0.0.tgz" } } },
-    _attachments: { "@acme/app-1.0.0.tgz": { content_type: "application/octet-stream", data: data.toString("base64"), length: data.length } },
+    _attachments: { "@acme/app-1.0.0.tgz": { content_type: "application/octet-stream", data: "", length: data.length } },
     readme: "hi",
     ...over,
   });
 
+  // What the streaming reader staged for each attachment key.
+  const staged = new Map([["@acme/app-1.0.0.tgz", { size: data.length, id: "staged-1" }]]);
+
   it("accepts an npm publish document", () => {
-    const p = parsePublish("@acme/app", body());
+    const p = parsePublish("@acme/app", body(), staged);
     assert.deepEqual(p.tags, { beta: "1.0.0" });
     assert.equal(p.attachments.length, 1);
     assert.equal(p.attachments[0].file, "app-1.0.0.tgz");
-    assert.ok(p.attachments[0].data.equals(data));
+    assert.equal(p.attachments[0].version, "1.0.0");
+    assert.equal(p.attachments[0].staged.id, "staged-1");
     assert.deepEqual(p.meta, { name: "@acme/app", readme: "hi" });
   });
 
   it("rejects malformed documents with 400", () => {
-    badRequest(() => parsePublish("@acme/app", null), /JSON object/);
-    badRequest(() => parsePublish("@acme/app", body({ name: "other" })), /does not match the URL/);
-    badRequest(() => parsePublish("@acme/app", body({ _attachments: {} })), /no _attachments/);
-    badRequest(() => parsePublish("@acme/app", body({ versions: { "not-semver": {} } })), /Invalid version/);
-    badRequest(() => parsePublish("@acme/app", body({ _attachments: { "app-9.9.9.tgz": { data: "" } } })), /matches no version/);
-    badRequest(() => parsePublish("@acme/app", body({ _attachments: { "app-1.0.0.tgz": { data: data.toString("base64"), length: 1 } } })), /length/);
-    badRequest(() => parsePublish("@acme/app", body({ "dist-tags": { "1.0": "1.0.0" } })), /Invalid dist-tag/);
+    badRequest(() => parsePublish("@acme/app", null, staged), /JSON object/);
+    badRequest(() => parsePublish("@acme/app", body({ name: "other" }), staged), /does not match the URL/);
+    badRequest(() => parsePublish("@acme/app", body({ _attachments: {} }), staged), /no _attachments/);
+    badRequest(() => parsePublish("@acme/app", body({ versions: { "not-semver": {} } }), staged), /Invalid version/);
+    badRequest(() => parsePublish("@acme/app", body({ _attachments: { "app-9.9.9.tgz": { data: "" } } }), new Map([["app-9.9.9.tgz", { size: 1, id: "x" }]])), /matches no version/);
+    badRequest(() => parsePublish("@acme/app", body({ _attachments: { "@acme/app-1.0.0.tgz": { data: "", length: 1 } } }), staged), /length/);
+    badRequest(() => parsePublish("@acme/app", body(), new Map()), /no base64 data/);
+    badRequest(() => parsePublish("@acme/app", body({ "dist-tags": { "1.0": "1.0.0" } }), staged), /Invalid dist-tag/);
   });
 });

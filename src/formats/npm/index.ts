@@ -6,6 +6,8 @@
 //   <name>/-/<bare>-<v>.tgz    tarballs
 // Names may be scoped: '@scope/pkg/package.json'.
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import path from "node:path";
 import type Koa from "koa";
 import type { Readable } from "node:stream";
 import { badRequest, conflict, notFound, unauthorized } from "../../errors.js";
@@ -16,6 +18,7 @@ import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } fr
 import { makeScope, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withLock } from "./common.js";
+import { discardStaged, scanPublishBody, type ScannedPublish, type StagedAttachment } from "./publish-stream.js";
 import {
   abbreviate,
   assembleVersions,
@@ -24,6 +27,7 @@ import {
   mergePackuments,
   parseName,
   parsePublish,
+  type ParsedPublish,
   rewriteTarballs,
   tarballFile,
   upstreamTarballUrl,
@@ -34,8 +38,11 @@ import {
 } from "./packument.js";
 
 const ABBREVIATED = "application/vnd.npm.install-v1+json";
-const PUBLISH_LIMIT = 512 * 1024 * 1024;
-/** Tarballs up to this size are sent as one buffer (fewer event-loop turns than a file stream). */
+/** JSON of a publish body outside the tarball data (manifests, readme). */
+const PUBLISH_META_LIMIT = 64 * 1024 * 1024;
+/** Decoded size of one published tarball; its bytes are streamed to a staging file, never held. */
+const MAX_TARBALL = 8 * 1024 * 1024 * 1024;
+/** Tarballs up to this size that the storage did not hand over whole (`data`) are collected and sent as one buffer (fewer event-loop turns than a file stream). */
 const SMALL_TARBALL = 256 * 1024;
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -138,6 +145,8 @@ async function readProxyPackument(scope: RequestScope, name: string): Promise<Pa
 interface TarballHit {
   stream: Readable;
   size: number;
+  /** The whole tarball when the storage driver holds it in memory (GetResult.data). */
+  data?: Buffer;
 }
 
 /** A tarball from this repository (group: first member that has it). */
@@ -224,11 +233,27 @@ async function storePackument(scope: RequestScope, p: Packument): Promise<void> 
 
 async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Promise<void> {
   const target = await writeTarget(scope);
-  const body = (await readJsonBody(ctx, PUBLISH_LIMIT)) as Json;
-  if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("Request body must be a JSON object");
-  if (!body._attachments || Object.keys(body._attachments).length === 0) return updateMetadata(ctx, target, name, body);
-  const pub = parsePublish(name, body);
-  await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
+  const declared = Number(ctx.get("content-length") || "0");
+  if (declared > PUBLISH_META_LIMIT + 2 * MAX_TARBALL) throw Object.assign(new Error(`Request body exceeds the publish limit`), { status: 413, expose: true });
+  let scanned: ScannedPublish | undefined;
+  try {
+    scanned = await scanPublishBody(ctx.req, {
+      stagingDir: path.join(scope.app.config.dataDir, "tmp"),
+      metaLimit: PUBLISH_META_LIMIT,
+      attachmentLimit: MAX_TARBALL,
+    });
+    const body = scanned.body as Json;
+    if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("Request body must be a JSON object");
+    if (!body._attachments || Object.keys(body._attachments).length === 0) return await updateMetadata(ctx, target, name, body);
+    await storePublish(scope, target, name, parsePublish(name, body, scanned.attachments));
+  } finally {
+    await discardStaged(scanned);
+  }
+  sendJson(ctx, 201, { ok: true, id: name, success: true });
+}
+
+async function storePublish(scope: RequestScope, target: RequestScope, name: string, pub: ParsedPublish<StagedAttachment>): Promise<void> {
+  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
     const existing = (await readStoredPackument(target, packumentKey(name))) ?? null;
     for (const v of Object.keys(pub.versions)) {
       if (existing?.versions?.[v]) throw conflict(`Cannot publish over the previously published version ${name}@${v}`);
@@ -238,15 +263,14 @@ async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Pro
     // Tarballs first: a version appears in the packument only once its tarball is stored.
     for (const a of pub.attachments) {
       const manifest = pub.versions[a.version];
-      const sha1 = createHash("sha1").update(a.data).digest("hex");
-      const sha512 = createHash("sha512").update(a.data).digest("base64");
+      const { sha1, sha512 } = a.staged;
       const dist = (manifest.dist ?? {}) as Json;
       if (dist.shasum && dist.shasum !== sha1) throw badRequest(`Tarball of ${name}@${a.version} does not match dist.shasum`);
       if (typeof dist.integrity === "string" && dist.integrity.startsWith("sha512-") && dist.integrity !== `sha512-${sha512}`) {
         throw badRequest(`Tarball of ${name}@${a.version} does not match dist.integrity`);
       }
       const key = tarballKey(name, a.file);
-      const put = await target.storage.put(key, a.data, { expect: { sha1 } });
+      const put = await target.storage.put(key, createReadStream(a.staged.file), { expect: { sha1 } });
       manifest.dist = { ...dist, shasum: sha1, integrity: `sha512-${sha512}`, tarball: key };
       manifest._id = `${name}@${a.version}`;
       manifest._npmUser = { name: scope.actor.name, email: scope.actor.email ?? "" };
@@ -275,14 +299,13 @@ async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Pro
     if (!Array.isArray(p.maintainers) || p.maintainers.length === 0) p.maintainers = [{ name: scope.actor.name, email: scope.actor.email ?? "" }];
     await storePackument(target, p);
   });
-  sendJson(ctx, 201, { ok: true, id: name, success: true });
 }
 
 /** PUT without attachments: deprecate / unpublish of versions / dist-tag changes on the whole document. */
 async function updateMetadata(ctx: Koa.Context, target: RequestScope, name: string, body: Json): Promise<void> {
   if (body.name !== undefined && body.name !== name) throw badRequest(`Package name in the body ('${body.name}') does not match the URL ('${name}')`);
   if (!body.versions || typeof body.versions !== "object") throw badRequest("Body must contain 'versions'");
-  await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
+  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     const incoming = body.versions as Record<string, Json>;
@@ -316,7 +339,7 @@ async function updateMetadata(ctx: Koa.Context, target: RequestScope, name: stri
 async function unpublishAll(ctx: Koa.Context, scope: RequestScope, name: string): Promise<void> {
   const target = await writeTarget(scope);
   target.require("delete");
-  await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
+  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     for (const v of Object.keys(p.versions ?? {})) await forgetArtifact(target.app, target.repo, tarballKey(name, tarballFile(name, v)));
@@ -328,7 +351,7 @@ async function unpublishAll(ctx: Koa.Context, scope: RequestScope, name: string)
 async function deleteTarball(ctx: Koa.Context, scope: RequestScope, name: string, file: string): Promise<void> {
   const target = await writeTarget(scope);
   target.require("delete");
-  await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
+  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     const version = versionFromTarball(name, file);
     if (p && version && p.versions?.[version]) throw conflict(`Version ${version} is still in the packument; unpublish it first`);
@@ -358,7 +381,7 @@ async function distTags(ctx: Koa.Context, scope: RequestScope, name: string, tag
   } else if (ctx.method === "DELETE") {
     if (tag === "latest") throw badRequest("The 'latest' dist-tag cannot be removed");
   } else throw Object.assign(new Error("Method not allowed"), { status: 405, expose: true });
-  const tags = await withLock(`npm\0${target.repo.name}\0${name}`, async () => {
+  const tags = await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     if (version !== undefined) {
@@ -570,7 +593,7 @@ async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
         hit.stream.destroy();
         return;
       }
-      ctx.body = hit.size <= SMALL_TARBALL ? await collect(hit.stream) : hit.stream;
+      ctx.body = hit.data ?? (hit.size <= SMALL_TARBALL ? await collect(hit.stream) : hit.stream);
       return;
     }
     case "unknown":
@@ -605,7 +628,7 @@ async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelet
   if (!described) return;
   const { name, version } = described;
   const scope = makeScope(info.app, info.repo, info.storage, await info.app.auth.anonymous(), info.path, "");
-  await withLock(`npm\0${info.repo.name}\0${name}`, async () => {
+  await withLock(info.app, `npm\0${info.repo.name}\0${name}`, async () => {
     const p = await readStoredPackument(scope, packumentKey(name));
     if (!p?.versions?.[version]) return;
     delete p.versions[version];

@@ -205,25 +205,30 @@ export function abbreviate(p: Packument): Json {
   return { name: p.name, modified: p.time?.modified ?? new Date().toISOString(), "dist-tags": p["dist-tags"] ?? {}, versions };
 }
 
-/** Base64 attachment of a publish body, decoded and checked against `dist.shasum`/`integrity` by the caller. */
-export interface PublishAttachment {
+/** An attachment of a publish body, matched to its version; its bytes were staged while reading the body. */
+export interface PublishAttachment<T> {
+  /** The tarball's file name in storage (`<bare>-<version>.tgz`). */
   file: string;
-  data: Buffer;
   version: string;
+  staged: T;
 }
 
-export interface ParsedPublish {
+export interface ParsedPublish<T> {
   name: string;
   /** New versions with their manifests (already cleaned). */
   versions: Record<string, Json>;
   tags: Record<string, string>;
-  attachments: PublishAttachment[];
+  attachments: PublishAttachment<T>[];
   /** The remaining top-level fields (description, readme, ...). */
   meta: Json;
 }
 
-/** Validates an `npm publish` body (PUT /<pkg>) for package `name`. */
-export function parsePublish(name: string, body: unknown): ParsedPublish {
+/**
+ * Validates an `npm publish` body (PUT /<pkg>) for package `name`. The attachments' data was
+ * taken out of the body while it streamed in (publish-stream.ts); `staged` holds what each
+ * `_attachments` key decoded to.
+ */
+export function parsePublish<T extends { size: number }>(name: string, body: unknown, staged: ReadonlyMap<string, T>): ParsedPublish<T> {
   if (!body || typeof body !== "object" || Array.isArray(body)) throw badRequest("Publish body must be a JSON object");
   const b = body as Json;
   if (b.name !== undefined && b.name !== name) throw badRequest(`Package name in the body ('${b.name}') does not match the URL ('${name}')`);
@@ -239,15 +244,16 @@ export function parsePublish(name: string, body: unknown): ParsedPublish {
     if ((m as Json).version !== undefined && (m as Json).version !== v) throw badRequest(`Manifest version '${(m as Json).version}' does not match key '${v}'`);
     out[v] = { ...(m as Json), name, version: v };
   }
-  const attachments: PublishAttachment[] = [];
+  const attachments: PublishAttachment<T>[] = [];
   for (const [file, a] of Object.entries(atts as Json)) {
-    if (!a || typeof a !== "object" || typeof (a as Json).data !== "string") throw badRequest(`Attachment '${file}' has no base64 data`);
+    const data = staged.get(file);
+    if (!a || typeof a !== "object" || typeof (a as Json).data !== "string" || !data) throw badRequest(`Attachment '${file}' has no base64 data`);
     const base = file.split("/").pop()!;
     const version = Object.keys(out).find((v) => fileOfTarballUrl(out[v].dist?.tarball) === base || tarballFile(name, v) === base);
     if (!version) throw badRequest(`Attachment '${file}' matches no version in the body`);
-    const data = Buffer.from((a as Json).data, "base64");
-    if (typeof (a as Json).length === "number" && (a as Json).length !== data.length) throw badRequest(`Attachment '${file}' length does not match its data`);
-    attachments.push({ file: tarballFile(name, version), data, version });
+    if (typeof (a as Json).length === "number" && (a as Json).length !== data.size) throw badRequest(`Attachment '${file}' length does not match its data`);
+    if (attachments.some((x) => x.version === version)) throw badRequest(`More than one attachment for version '${version}'`);
+    attachments.push({ file: tarballFile(name, version), version, staged: data });
   }
   const tags: Record<string, string> = {};
   for (const [tag, v] of Object.entries((b["dist-tags"] ?? {}) as Json)) {
