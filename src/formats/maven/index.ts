@@ -1,6 +1,7 @@
 // Maven (and Gradle, same layout) repositories on port 8080.
 //   maven        deploy by PUT (SNAPSHOT timestamped files included), maven-metadata.xml regenerated
-//                from storage on every deploy, checksums (.md5/.sha1/.sha256/.sha512) for every file.
+//                from storage on every deploy, checksums (.md5/.sha1/.sha256/.sha512) for every file;
+//                uploaded checksums are verified against the stored file (400 on mismatch).
 //   maven-proxy  artifacts cached forever, maven-metadata.xml re-checked after `metadata_ttl`,
 //                stale copy served when the upstream fails.
 //   maven-group  members in order, first hit wins for files; maven-metadata.xml merged.
@@ -8,7 +9,7 @@ import type Koa from "koa";
 import { createHash } from "node:crypto";
 import { badRequest, notFound } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
-import type { Storage, StoredObject } from "../../storage/types.js";
+import type { ListEntry, Storage, StoredObject } from "../../storage/types.js";
 import { DigestStream } from "../../storage/digest.js";
 import type { AppContext } from "../../context.js";
 import { cooldownMavenMetadata, enforceUpstreamCooldown } from "../../cooldown/formats.js";
@@ -18,21 +19,21 @@ import { contentTypeFor, sendListing, sendStored } from "../http.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { artifactMetadataXml, checksumOf, isMetadataFile, mergeMetadata, parseArtifactPath, snapshotMetadataXml, type ChecksumAlg } from "./metadata.js";
 import { isSnapshot } from "./version.js";
+import { CHECKSUM_HEX_LENGTH, parseChecksumBody } from "./checksum.js";
 
 const MAX_GROUP_DEPTH = 8;
 
 // ---- metadata regeneration (hosted) ----------------------------------------------------------
 
-const locks = new Map<string, Promise<unknown>>();
-/** Serialises work per key on this node (metadata rewrites of one directory). */
-function serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const prev = locks.get(key) ?? Promise.resolve();
-  const next = prev.catch(() => {}).then(fn);
-  locks.set(key, next);
-  void next.finally(() => {
-    if (locks.get(key) === next) locks.delete(key);
-  }).catch(() => {});
-  return next;
+/** Where metadata is rewritten: rewrites of one directory are serialised across every node. */
+interface MetadataTarget {
+  app: AppContext;
+  repo: string;
+  storage: Storage;
+}
+
+function metadataLock<T>(t: MetadataTarget, dir: string, fn: () => Promise<T>): Promise<T> {
+  return t.app.db.withLock(`maven\0${t.repo}\0${dir}`, fn);
 }
 
 async function hasArtifactFiles(storage: Storage, dir: string): Promise<boolean> {
@@ -43,8 +44,9 @@ async function hasArtifactFiles(storage: Storage, dir: string): Promise<boolean>
 }
 
 /** Rewrites g/a/maven-metadata.xml from the version directories present (deletes it when none are). */
-export async function regenerateArtifactMetadata(storage: Storage, artifactDir: string): Promise<void> {
-  await serial(`${artifactDir}`, async () => {
+export async function regenerateArtifactMetadata(target: MetadataTarget, artifactDir: string): Promise<void> {
+  const { storage } = target;
+  await metadataLock(target, artifactDir, async () => {
     const seg = artifactDir.split("/");
     const artifactId = seg[seg.length - 1];
     const groupId = seg.slice(0, -1).join(".");
@@ -64,8 +66,9 @@ export async function regenerateArtifactMetadata(storage: Storage, artifactDir: 
 }
 
 /** Rewrites g/a/1.0-SNAPSHOT/maven-metadata.xml from the timestamped files of that version. */
-export async function regenerateSnapshotMetadata(storage: Storage, versionDir: string): Promise<void> {
-  await serial(versionDir, async () => {
+export async function regenerateSnapshotMetadata(target: MetadataTarget, versionDir: string): Promise<void> {
+  const { storage } = target;
+  await metadataLock(target, versionDir, async () => {
     const files = [];
     let coords: ReturnType<typeof parseArtifactPath> = null;
     for (const e of await storage.list(versionDir + "/", { delimiter: "/" })) {
@@ -130,9 +133,8 @@ async function locate(scope: RequestScope, key: string, depth = 0): Promise<Loca
     const res = await cachedFetch(scope, key, {
       maxAgeMs: meta ? metadataTtlMs(repo) : undefined,
       onStored: async ({ size, digests, upstream }) => {
-        const c = parseArtifactPath(key);
-        if (!c || meta) return;
-        await scope.app.artifacts.record({ repo, path: key, name: indexName(c), version: c.version, size, checksums: digests, releasedAt: upstream.lastModified });
+        if (!coords) return;
+        await scope.app.artifacts.record({ repo, path: key, name: indexName(coords), version: coords.version, size, checksums: digests, releasedAt: upstream.lastModified });
       },
     });
     if (res && meta) {
@@ -238,7 +240,7 @@ async function serveRead(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     }
   }
   // Folder listing (hosted and cached proxy content; groups: union of members).
-  const entries = new Map<string, import("../../storage/types.js").ListEntry>();
+  const entries = new Map<string, ListEntry>();
   const collect = async (s: RequestScope, depth: number) => {
     if (s.repo.kind !== "group") {
       for (const e of await s.storage.list(path ? path + "/" : "", { delimiter: "/" })) if (!entries.has(e.key)) entries.set(e.key, e);
@@ -255,17 +257,55 @@ async function drain(ctx: Koa.Context): Promise<void> {
   for await (const _ of ctx.req); // discard
 }
 
+const MAX_CHECKSUM_BODY = 4096;
+
+/**
+ * PUT of `<file>.<alg>`: the body (`<hex>` or `<hex>  <filename>`) must equal the stored file's
+ * digest. Match: 201, nothing stored (the server serves its own digests). Mismatch: 400, and the
+ * stored file is kept as it is: the checksum is a separate request that proves nothing about
+ * which side is wrong, deleting would let one bad request destroy a good release (redeploys may be
+ * disabled), and the client's deploy fails on the 400 anyway, so it can deploy again. No stored
+ * file: 404 (clients such as mvn and Gradle upload a file before its checksums).
+ */
+async function deployChecksum(ctx: Koa.Context, scope: RequestScope, sum: { base: string; alg: ChecksumAlg }): Promise<void> {
+  const { repo, storage, path } = scope;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of ctx.req as AsyncIterable<Buffer>) {
+    if (size < MAX_CHECKSUM_BODY) chunks.push(c);
+    size += c.length;
+  }
+  if (size > MAX_CHECKSUM_BODY) throw badRequest(`'${path}' is not a ${sum.alg} checksum file: ${size} bytes`);
+  const claimed = parseChecksumBody(Buffer.concat(chunks).toString("utf8"), sum.alg);
+  if (!claimed) throw badRequest(`'${path}' is not a ${sum.alg} checksum: expected ${CHECKSUM_HEX_LENGTH[sum.alg]} hex digits, optionally followed by the file name`);
+  const stat = await storage.stat(sum.base);
+  if (!stat) throw notFound(`Cannot verify '${path}': '${sum.base}' is not deployed in repository '${repo.name}' (deploy the file before its checksums)`);
+  const actual = await checksumFor(scope.app, repo, storage, sum.base, stat, sum.alg);
+  if (actual !== claimed) {
+    scope.app.log.warn("maven checksum mismatch", { repo: repo.name, path, alg: sum.alg });
+    throw badRequest(`Checksum mismatch: the uploaded ${sum.alg} ${claimed} does not match the stored '${sum.base}'; the stored file is unchanged, deploy it again`);
+  }
+  ctx.status = 201;
+  ctx.body = "";
+}
+
 async function deploy(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   const { repo, storage, path } = scope;
   if (!path || ctx.path.endsWith("/")) throw badRequest("A file path is required");
-  // Checksums and metadata are computed by the server; what the client sends is accepted and dropped.
-  if (checksumOf(path) || isMetadataFile(path)) {
+  const meta: MetadataTarget = { app: scope.app, repo: repo.name, storage };
+  // Checksums and metadata are computed by the server. An uploaded checksum of a deployed file is
+  // verified against the stored file (then dropped); metadata and its checksums are accepted and
+  // dropped, since the server regenerates maven-metadata.xml and the client's digests of its own
+  // copy cannot match.
+  const sum = checksumOf(path);
+  if (sum && !isMetadataFile(sum.base)) return deployChecksum(ctx, scope, sum);
+  if (sum || isMetadataFile(path)) {
     await drain(ctx);
     if (isMetadataFile(path)) {
       const dir = path.slice(0, Math.max(0, path.lastIndexOf("/")));
       const leaf = dir.slice(dir.lastIndexOf("/") + 1);
-      if (isSnapshot(leaf)) await regenerateSnapshotMetadata(storage, dir);
-      else if (dir && (await storage.list(dir + "/", { delimiter: "/" })).some((e) => e.kind === "directory")) await regenerateArtifactMetadata(storage, dir);
+      if (isSnapshot(leaf)) await regenerateSnapshotMetadata(meta, dir);
+      else if (dir && (await storage.list(dir + "/", { delimiter: "/" })).some((e) => e.kind === "directory")) await regenerateArtifactMetadata(meta, dir);
     }
     ctx.status = 201;
     ctx.body = "";
@@ -289,8 +329,8 @@ async function deploy(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     owner: scope.actor.name,
   });
   if (coords) {
-    if (isSnapshot(coords.version)) await regenerateSnapshotMetadata(storage, coords.versionDir);
-    await regenerateArtifactMetadata(storage, coords.artifactDir);
+    if (isSnapshot(coords.version)) await regenerateSnapshotMetadata(meta, coords.versionDir);
+    await regenerateArtifactMetadata(meta, coords.artifactDir);
   }
   ctx.status = 201;
   ctx.body = "";
@@ -340,18 +380,19 @@ export const mavenFormat: FormatModule = {
     const c = parseArtifactPath(path);
     return c ? { name: indexName(c), version: c.version } : null;
   },
-  async afterDelete({ storage, path, folder }) {
+  async afterDelete({ app, repo, storage, path, folder }) {
+    const meta: MetadataTarget = { app, repo: repo.name, storage };
     const c = folder ? null : parseArtifactPath(path);
     if (c) {
-      if (isSnapshot(c.version)) await regenerateSnapshotMetadata(storage, c.versionDir);
-      await regenerateArtifactMetadata(storage, c.artifactDir);
+      if (isSnapshot(c.version)) await regenerateSnapshotMetadata(meta, c.versionDir);
+      await regenerateArtifactMetadata(meta, c.artifactDir);
       return;
     }
     // A folder: a version directory (parent holds maven-metadata.xml) or an artifact directory.
     const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
-    if (parent && (await storage.exists(`${parent}/maven-metadata.xml`))) await regenerateArtifactMetadata(storage, parent);
+    if (parent && (await storage.exists(`${parent}/maven-metadata.xml`))) await regenerateArtifactMetadata(meta, parent);
     const leaf = path.slice(path.lastIndexOf("/") + 1);
-    if (!folder && leaf !== "maven-metadata.xml" && parent && isSnapshot(parent.slice(parent.lastIndexOf("/") + 1))) await regenerateSnapshotMetadata(storage, parent);
+    if (!folder && leaf !== "maven-metadata.xml" && parent && isSnapshot(parent.slice(parent.lastIndexOf("/") + 1))) await regenerateSnapshotMetadata(meta, parent);
   },
 };
 
