@@ -1,21 +1,27 @@
-// Real Maven client against a maven group (hosted + proxy). The proxy's upstream is a static
-// HTTP server over ~/.m2/repository (plus an overlay with one extra artifact version), so a fresh
-// local repository resolves the Maven plugins themselves through Pantera.
+// Real Maven client against a maven group of hosted + two proxies. The first proxy's upstream is a
+// static HTTP server over ~/.m2/repository (plus an overlay with one extra artifact version), the
+// second's over Debian's packaged Maven repository (/usr/share/maven-repo), so a fresh local
+// repository resolves the Maven plugins themselves, and their dependencies, through Pantera.
+// ~/.m2 holds maven-dependency-plugin 3.8.1 but not all of its dependencies: the one it lacks,
+// commons-beanutils 1.9.4 (with commons-logging and commons-collections 3.2.2 under Debian's
+// "debian"/"3.x" versions), comes from the Debian package libcommons-beanutils-java (.ci/run).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ADMIN_PASSWORD, startServer, type TestServer } from "../helpers/server.js";
+import { ADMIN_PASSWORD, listenLocal, startServer, type TestServer } from "../helpers/server.js";
 
 const M2 = path.join(os.homedir(), ".m2", "repository");
+const DEBIAN_REPO = "/usr/share/maven-repo";
 const DEPLOY = "org.apache.maven.plugins:maven-deploy-plugin:3.1.1:deploy-file";
-// dependency:get cannot run here: the dependency plugin's own dependencies are missing from ~/.m2
-// (the upstream), so resolution is exercised by `mvn compile` of a consumer project instead.
+const GET = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:get";
+const DEP_PLUGIN_JAR = "org/apache/maven/plugins/maven-dependency-plugin/3.8.1/maven-dependency-plugin-3.8.1.jar";
+const BEANUTILS_JAR = "commons-beanutils/commons-beanutils/1.9.4/commons-beanutils-1.9.4.jar";
 const haveMaven = existsSync("/usr/bin/mvn") && existsSync(path.join(M2, "org/apache/maven/plugins/maven-deploy-plugin/3.1.1"));
+const haveDependencyPlugin = existsSync(path.join(M2, DEP_PLUGIN_JAR)) && existsSync(path.join(DEBIAN_REPO, BEANUTILS_JAR));
 
 /** Static file server over several roots (first hit wins), like a plain remote repository. */
 function staticServer(roots: string[]): Promise<{ url: string; hits: string[]; close(): Promise<void> }> {
@@ -39,15 +45,7 @@ function staticServer(roots: string[]): Promise<{ url: string; hits: string[]; c
     }
     res.writeHead(404).end();
   });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        hits,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      }),
-    ),
-  );
+  return listenLocal(server).then((l) => ({ ...l, hits }));
 }
 
 function mvn(args: string[], cwd: string): Promise<{ code: number; out: string }> {
@@ -60,9 +58,10 @@ function mvn(args: string[], cwd: string): Promise<{ code: number; out: string }
   });
 }
 
-describe("maven client: deploy-file and dependency resolution through a group of hosted + proxy", { skip: !haveMaven && "mvn or ~/.m2 plugins missing" }, () => {
+describe("maven client: deploy-file, dependency:get and compile through a group of hosted + two proxies (~/.m2, Debian)", { skip: !haveMaven && "mvn or ~/.m2 plugins missing" }, () => {
   let s: TestServer;
   let upstream: Awaited<ReturnType<typeof staticServer>>;
+  let debianUpstream: Awaited<ReturnType<typeof staticServer>>;
   let work: string;
   let settings: string;
   let localRepo: string;
@@ -82,11 +81,13 @@ describe("maven client: deploy-file and dependency resolution through a group of
       `<?xml version="1.0" encoding="UTF-8"?><metadata><groupId>com.example</groupId><artifactId>lib</artifactId><versioning><latest>0.9</latest><release>0.9</release><versions><version>0.9</version></versions><lastUpdated>20200101000000</lastUpdated></versioning></metadata>`,
     );
     upstream = await staticServer([overlay, M2]);
+    debianUpstream = await staticServer([DEBIAN_REPO]);
     s = await startServer();
     const admin = await s.app.auth.authenticateToken(s.adminToken);
     await s.app.repositories.put(admin, "releases", { type: "maven", storage: "default" });
     await s.app.repositories.put(admin, "central", { type: "maven-proxy", storage: "default", remotes: [{ url: upstream.url }] });
-    await s.app.repositories.put(admin, "public", { type: "maven-group", storage: "default", members: ["releases", "central"] });
+    await s.app.repositories.put(admin, "debian", { type: "maven-proxy", storage: "default", remotes: [{ url: debianUpstream.url }] });
+    await s.app.repositories.put(admin, "public", { type: "maven-group", storage: "default", members: ["releases", "central", "debian"] });
     localRepo = path.join(work, "m2");
     settings = path.join(work, "settings.xml");
     writeFileSync(
@@ -102,11 +103,11 @@ describe("maven client: deploy-file and dependency resolution through a group of
 </settings>`,
     );
     writeFileSync(path.join(work, "lib.jar"), "release jar bytes " + Date.now());
-    writeFileSync(path.join(work, "snap.jar"), "snapshot jar bytes");
   });
   after(async () => {
     await s?.close();
     await upstream?.close();
+    await debianUpstream?.close();
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -117,6 +118,8 @@ describe("maven client: deploy-file and dependency resolution through a group of
   it("mvn deploy:deploy-file uploads a release: files, server-side checksums and maven-metadata.xml", async () => {
     const r = await deploy("1.0", "lib.jar");
     assert.equal(r.code, 0, r.out.slice(-4000));
+    // mvn uploads .sha1/.md5 after each file; the server verifies them (a rejected one is only a warning to mvn).
+    assert.doesNotMatch(r.out, /checksum/i, r.out.slice(-4000));
     // The plugins were resolved through Pantera's proxy, from the static upstream.
     assert.ok(upstream.hits.some((h) => h.startsWith("org/apache/maven/plugins/maven-deploy-plugin/3.1.1/")));
     const jar = await get("/releases/com/example/lib/1.0/lib-1.0.jar");
@@ -142,7 +145,8 @@ describe("maven client: deploy-file and dependency resolution through a group of
   });
 
   it("SNAPSHOT deploys get timestamped files and version-level metadata with increasing build numbers", async () => {
-    for (let i = 0; i < 2; i++) {
+    for (let i = 1; i <= 2; i++) {
+      writeFileSync(path.join(work, "snap.jar"), `snapshot jar bytes ${i}`);
       const r = await deploy("1.1-SNAPSHOT", "snap.jar");
       assert.equal(r.code, 0, r.out.slice(-4000));
     }
@@ -153,6 +157,7 @@ describe("maven client: deploy-file and dependency resolution through a group of
     assert.match(value ?? "", /^1\.1-\d{8}\.\d{6}-2$/);
     const jar = await get(`/releases/com/example/lib/1.1-SNAPSHOT/lib-${value}.jar`);
     assert.equal(jar.status, 200);
+    assert.equal(jar.text, "snapshot jar bytes 2");
     const top = await get("/releases/com/example/lib/maven-metadata.xml");
     assert.match(top.text, /<latest>1\.1-SNAPSHOT<\/latest>/);
     assert.match(top.text, /<release>1\.0<\/release>/);
@@ -186,12 +191,49 @@ describe("maven client: deploy-file and dependency resolution through a group of
       assert.ok(readdirSync(dir).some((f) => f.endsWith(".jar")), `jar of ${v} in ${readdirSync(dir)}`);
     }
     assert.equal(readFileSync(path.join(localRepo, "com/example/lib/1.0/lib-1.0.jar"), "utf8"), readFileSync(path.join(work, "lib.jar"), "utf8"));
-    assert.equal(readFileSync(path.join(localRepo, "com/example/lib/1.1-SNAPSHOT/lib-1.1-SNAPSHOT.jar"), "utf8"), "snapshot jar bytes");
+    assert.equal(readFileSync(path.join(localRepo, "com/example/lib/1.1-SNAPSHOT/lib-1.1-SNAPSHOT.jar"), "utf8"), "snapshot jar bytes 2");
     assert.equal(readFileSync(path.join(localRepo, "com/example/lib/0.9/lib-0.9.jar"), "utf8"), "old jar bytes");
     // The proxied jar is cached and indexed with the upstream's date.
     const row = await s.app.artifacts.find("central", "com/example/lib/0.9/lib-0.9.jar");
     assert.ok(row?.releasedAt instanceof Date);
   });
+
+  it(
+    "mvn dependency:get resolves the deployed release, the newest SNAPSHOT and a proxied version into a fresh local repository, the plugin and its dependencies through the proxies",
+    { skip: !haveDependencyPlugin && process.env.REQUIRE_SERVICES !== "1" && `maven-dependency-plugin 3.8.1 in ~/.m2 or ${BEANUTILS_JAR} (libcommons-beanutils-java) missing` },
+    async () => {
+      const fresh = path.join(work, "fresh-m2");
+      rmSync(fresh, { recursive: true, force: true });
+      const depGet = (artifact: string) => mvn(["-s", settings, `-Dmaven.repo.local=${fresh}`, GET, `-Dartifact=${artifact}`], work);
+      const sha1 = async (file: string) => (await import("node:crypto")).createHash("sha1").update(readFileSync(file)).digest("hex");
+
+      const release = await depGet("com.example:lib:1.0");
+      assert.equal(release.code, 0, release.out.slice(-4000));
+      // Pantera serves a checksum for every proxied file (the static upstreams have none), so mvn validates them all.
+      assert.doesNotMatch(release.out, /checksum|integrity/i, release.out.slice(-4000));
+      assert.equal(readFileSync(path.join(fresh, "com/example/lib/1.0/lib-1.0.jar"), "utf8"), readFileSync(path.join(work, "lib.jar"), "utf8"));
+      // The local repository was empty: the plugin came from ~/.m2 and its missing dependency from
+      // Debian's repository, both through Pantera's proxies (mirrorOf *), and both are cached there.
+      assert.equal(await sha1(path.join(fresh, DEP_PLUGIN_JAR)), await sha1(path.join(M2, DEP_PLUGIN_JAR)));
+      assert.equal(await sha1(path.join(fresh, BEANUTILS_JAR)), await sha1(path.join(DEBIAN_REPO, BEANUTILS_JAR)));
+      assert.ok(upstream.hits.includes(DEP_PLUGIN_JAR));
+      assert.ok(debianUpstream.hits.includes(BEANUTILS_JAR));
+      assert.ok(await s.app.artifacts.find("central", DEP_PLUGIN_JAR), "plugin jar cached by the ~/.m2 proxy");
+      assert.ok(await s.app.artifacts.find("debian", BEANUTILS_JAR), "beanutils jar cached by the Debian proxy");
+      assert.equal((await get(`/central/${DEP_PLUGIN_JAR}.sha1`)).text, await sha1(path.join(M2, DEP_PLUGIN_JAR)));
+      assert.equal((await get(`/debian/${BEANUTILS_JAR}.sha1`)).text, await sha1(path.join(DEBIAN_REPO, BEANUTILS_JAR)));
+      // Debian's poms refer to versions named "debian" and "3.x"; those resolve through the proxy too.
+      assert.ok(existsSync(path.join(fresh, "commons-logging/commons-logging/debian/commons-logging-debian.jar")));
+
+      const snapshot = await depGet("com.example:lib:1.1-SNAPSHOT");
+      assert.equal(snapshot.code, 0, snapshot.out.slice(-4000));
+      assert.equal(readFileSync(path.join(fresh, "com/example/lib/1.1-SNAPSHOT/lib-1.1-SNAPSHOT.jar"), "utf8"), "snapshot jar bytes 2");
+
+      const proxied = await depGet("com.example:lib:0.9");
+      assert.equal(proxied.code, 0, proxied.out.slice(-4000));
+      assert.equal(readFileSync(path.join(fresh, "com/example/lib/0.9/lib-0.9.jar"), "utf8"), "old jar bytes");
+    },
+  );
 
   it("anonymous reads and deploys get a 401 with a Basic challenge; wrong passwords too", async () => {
     const anon = await s.repo("GET", "/releases/com/example/lib/1.0/lib-1.0.jar");
