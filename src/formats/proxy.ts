@@ -1,14 +1,14 @@
 // The shared upstream fetcher for every *-proxy repository.
 //
 //   upstreamFetch(app, remote, path)   one HTTP request to a remote: http_client timeouts, Basic/Bearer
-//                                      credentials from the remote config, per-host connection limits,
-//                                      network errors → UpstreamError 502, timeouts → 504.
+//                                      credentials from the remote config (sent only to the origin of
+//                                      remote.url, redirects followed here hop by hop), per-host
+//                                      connection limits, network errors → UpstreamError 502, timeouts → 504.
 //   cachedFetch(scope, key, opts)      the usual proxy read: serve from storage, otherwise fetch once
 //                                      (single flight per repository+key), store atomically, remember
 //                                      misses for the negative-cache TTL, serve the stale copy when the
 //                                      upstream fails.
 //   singleFlight(key, fn)              share one in-flight promise between concurrent callers.
-//   withStale(fresh, stale)            fresh result, or the stale one when `fresh` throws UpstreamError.
 //
 // The dispatcher maps UpstreamError to {error:"BAD_GATEWAY"|"GATEWAY_TIMEOUT", message, status}.
 import { Readable, Transform } from "node:stream";
@@ -120,6 +120,21 @@ export function remoteUrl(remote: RemoteConfig, path: string): string {
   return remote.url.replace(/\/+$/, "") + "/" + path.replace(/^\/+/, "");
 }
 
+/** scheme://host[:port] of an http(s) URL (default ports dropped), or null. */
+function originOf(url: string | URL): string | null {
+  try {
+    const u = typeof url === "string" ? new URL(url) : url;
+    return u.protocol === "http:" || u.protocol === "https:" ? u.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Request headers that carry credentials: sent to the remote's own origin only. */
+const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
+
 function credentialsHeader(remote: RemoteConfig): string | undefined {
   if (remote.username !== undefined && remote.username !== "") {
     return "Basic " + Buffer.from(`${remote.username}:${remote.password ?? ""}`).toString("base64");
@@ -155,9 +170,21 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
       sem.release();
     }
   };
-  const headers: Record<string, string> = { "user-agent": `pantera/${app.config.version}`, ...(req.headers ?? {}) };
+  // Credentials (the remote's, or any the caller passed) go to the remote's own origin only: an
+  // absolute URL elsewhere (a CDN in a packument or index page) or a redirect off the origin gets
+  // the request without them. Redirects are followed here, hop by hop, so this holds whatever the
+  // fetch implementation does with Authorization on redirects.
+  const remoteOrigin = originOf(remote.url);
+  const plain: Record<string, string> = { "user-agent": `pantera/${app.config.version}` };
+  const secret: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers ?? {})) {
+    if (CREDENTIAL_HEADERS.has(name.toLowerCase())) secret[name.toLowerCase()] = value;
+    else plain[name] = value;
+  }
   const auth = credentialsHeader(remote);
-  if (auth && !Object.keys(headers).some((h) => h.toLowerCase() === "authorization")) headers.authorization = auth;
+  if (auth && secret.authorization === undefined) secret.authorization = auth;
+  const headersFor = (target: URL): Record<string, string> => (remoteOrigin !== null && target.origin === remoteOrigin ? { ...plain, ...secret } : plain);
+  const follow = settings.follow_redirects !== false;
   const controller = new AbortController();
   let timedOut = false;
   const responseTimer = setTimeout(() => {
@@ -165,11 +192,28 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
     controller.abort();
   }, responseTimeout);
   let res: Response;
+  let target = new URL(url);
+  const method = req.method ?? "GET";
   try {
-    res = await fetch(url, { method: req.method ?? "GET", headers, redirect: settings.follow_redirects === false ? "manual" : "follow", signal: controller.signal });
+    for (let hops = 0; ; hops++) {
+      res = await fetch(target, { method, headers: headersFor(target), redirect: "manual", signal: controller.signal });
+      const location = follow && REDIRECTS.has(res.status) ? res.headers.get("location") : null;
+      if (!location) break;
+      await res.body?.cancel().catch(() => {});
+      let next: URL;
+      try {
+        next = new URL(location, target);
+      } catch {
+        throw new UpstreamError(502, `Upstream ${host} redirected to an invalid URL '${location}'`);
+      }
+      if (next.protocol !== "http:" && next.protocol !== "https:") throw new UpstreamError(502, `Upstream ${host} redirected to a non-HTTP URL '${next.protocol}'`);
+      if (hops + 1 > MAX_REDIRECTS) throw new UpstreamError(502, `Upstream ${host} redirected more than ${MAX_REDIRECTS} times`);
+      target = next;
+    }
   } catch (err) {
     release();
     clearTimeout(responseTimer);
+    if (err instanceof UpstreamError) throw err;
     if (timedOut) throw new UpstreamError(504, `Upstream ${host} did not answer within ${responseTimeout} ms`);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new UpstreamError(502, `Upstream ${host} is unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
@@ -376,16 +420,4 @@ export async function cachedFetch(scope: RequestScope, key: string, opts: Cached
     neg.add(negKey, negativeTtlMs(repo, repo.remotes[0]));
     return null;
   });
-}
-
-/** Runs `fresh`; on UpstreamError returns `stale()` when that yields something, else rethrows. */
-export async function withStale<T>(fresh: () => Promise<T>, stale: () => Promise<T | null | undefined>): Promise<T> {
-  try {
-    return await fresh();
-  } catch (err) {
-    if (!(err instanceof UpstreamError)) throw err;
-    const cached = await stale();
-    if (cached === null || cached === undefined) throw err;
-    return cached;
-  }
 }
