@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { AppContext } from "../context.js";
 import { createHttpMetrics } from "../metrics/http.js";
+import { registerFileCacheMetrics } from "../metrics/storage.js";
 import { createApiApp } from "./api.js";
 import { createRepositoryApp } from "./repository.js";
 import { createMetricsApp } from "./metrics.js";
@@ -24,6 +25,7 @@ function listen(server: http.Server, port: number, host: string): Promise<number
 
 export async function startServers(app: AppContext): Promise<RunningServers> {
   const metrics = createHttpMetrics(app.metrics);
+  registerFileCacheMetrics(app.metrics, app.storages.fileCache);
   const requestCounts = startRequestCountFlusher(app, metrics);
   const servers = [
     http.createServer(createApiApp(app, metrics).callback()),

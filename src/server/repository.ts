@@ -24,6 +24,10 @@ function decodeSegments(rawPath: string): string[] {
   const out: string[] = [];
   for (const seg of rawPath.split("/")) {
     if (seg === "") continue;
+    if (!seg.includes("%")) {
+      out.push(seg);
+      continue;
+    }
     try {
       out.push(decodeURIComponent(seg));
     } catch {

@@ -9,6 +9,7 @@ import { requireApi, type Principal } from "../auth/permissions.js";
 import type { RepositoryRecord } from "../repositories/types.js";
 import { maskSecrets } from "../settings/mask.js";
 import { FsStorage } from "./fs.js";
+import { SmallFileCache } from "./file-cache.js";
 import { S3Storage, s3ConfigFromAlias } from "./s3.js";
 import { PrefixedStorage } from "./prefixed.js";
 import type { Storage } from "./types.js";
@@ -19,15 +20,18 @@ export interface AliasView {
   config: AliasConfig;
 }
 
-/** Builds a driver for an alias config; S3 registers itself here (see s3.ts). */
-export type DriverFactory = (config: AliasConfig) => Storage;
+/** What a node gives every driver it builds. */
+export interface DriverEnv {
+  /** The node's small-file cache (fs driver; see file-cache.ts). */
+  fileCache: SmallFileCache;
+}
+
+/** Builds a driver for an alias config. */
+export type DriverFactory = (config: AliasConfig, env: DriverEnv) => Storage;
 const drivers = new Map<string, DriverFactory>([
-  ["fs", (c) => new FsStorage(String(c.path))],
+  ["fs", (c, env) => new FsStorage(String(c.path), { cache: env.fileCache })],
   ["s3", (c) => new S3Storage(s3ConfigFromAlias(c))],
 ]);
-export function registerDriver(type: string, factory: DriverFactory) {
-  drivers.set(type, factory);
-}
 
 const ALIAS_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -38,6 +42,8 @@ export class StorageService {
   private drivers = new Map<string, Storage>();
   private repoStorages = new Map<string, Storage>();
   readonly defaultConfig: AliasConfig;
+  /** Small files this node read from fs storages (validated by a stat on every read; survives driver rebuilds). */
+  readonly fileCache = new SmallFileCache();
 
   constructor(
     private prisma: PrismaClient,
@@ -104,7 +110,7 @@ export class StorageService {
     if (!d) {
       const factory = drivers.get(config.type);
       if (!factory) throw unavailable(`No storage driver for type '${config.type}'`);
-      d = factory(config);
+      d = factory(config, { fileCache: this.fileCache });
       this.drivers.set(cacheKey, d);
     }
     return d;
