@@ -1,6 +1,6 @@
 // A view of a storage below a key prefix (a repository's root inside its alias).
 import type { Readable } from "node:stream";
-import { normaliseKey, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
+import { normaliseKey, splitListPrefix, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
 
 export class PrefixedStorage implements Storage {
   /** `prefix` ends with '/'. */
@@ -37,11 +37,8 @@ export class PrefixedStorage implements Storage {
     return s ? this.strip(s) : null;
   }
   async list(prefix: string, opts?: { delimiter?: "/"; limit?: number; after?: string }): Promise<ListEntry[]> {
-    const raw = prefix.replace(/\\/g, "/");
     // Keep a partial last segment (S3 prefix semantics) while normalising the directory part.
-    const slash = raw.lastIndexOf("/");
-    const dir = slash >= 0 ? normaliseKey(raw.slice(0, slash)) : "";
-    const rest = slash >= 0 ? raw.slice(slash + 1) : raw;
+    const { dir, rest } = splitListPrefix(prefix);
     const full = this.prefix + (dir ? dir + "/" : "") + rest;
     const entries = await this.inner.list(full, { ...opts, after: opts?.after !== undefined ? this.prefix + opts.after : undefined });
     return entries.map((e) => this.strip(e));

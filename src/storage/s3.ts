@@ -6,7 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { Readable } from "node:stream";
 import { badRequest, conflict, unavailable } from "../errors.js";
 import { DigestStream, toReadable, verifyDigests } from "./digest.js";
-import { normaliseKey, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
+import { deleteEach, directoryMoveKeys, finishListing, moveFilesUnder, normaliseKey, splitListPrefix, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
 import type { AliasConfig } from "./service.js";
 
 export const PART_SIZE = 8 * 1024 * 1024;
@@ -263,10 +263,7 @@ export class S3Storage implements Storage {
   }
 
   async list(prefix: string, opts: { delimiter?: "/"; limit?: number; after?: string } = {}): Promise<ListEntry[]> {
-    const raw = prefix.replace(/\\/g, "/");
-    const slash = raw.lastIndexOf("/");
-    const dir = slash >= 0 ? normaliseKey(raw.slice(0, slash)) : "";
-    const rest = slash >= 0 ? raw.slice(slash + 1) : raw;
+    const { dir, rest } = splitListPrefix(prefix);
     if (rest === ".." || rest.includes("\0")) throw badRequest("Invalid listing prefix");
     const full = this.prefix + (dir ? dir + "/" : "") + rest;
     const out: ListEntry[] = [];
@@ -289,9 +286,7 @@ export class S3Storage implements Storage {
       token = unxml(tag(xml, "NextContinuationToken") ?? "");
       if (!token) break;
     }
-    out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const filtered = opts.after !== undefined ? out.filter((e) => e.key > opts.after!) : out;
-    return opts.limit !== undefined ? filtered.slice(0, opts.limit) : filtered;
+    return finishListing(out, opts);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -304,18 +299,13 @@ export class S3Storage implements Storage {
   }
 
   async deletePrefix(prefix: string): Promise<number> {
-    const entries = await this.list(prefix.endsWith("/") || prefix === "" ? prefix : prefix);
-    let n = 0;
-    for (const e of entries) if (await this.delete(e.key)) n++;
-    return n;
+    return deleteEach(this, await this.list(prefix));
   }
 
   async move(from: string, to: string): Promise<void> {
     if (from.endsWith("/")) {
-      const src = normaliseKey(from);
-      const dst = normaliseKey(to);
-      if (!src || !dst) throw badRequest("Cannot move the storage root");
-      for (const e of await this.list(src + "/")) await this.move(e.key, dst + "/" + e.key.slice(src.length + 1));
+      const { src, dst } = directoryMoveKeys(from, to);
+      await moveFilesUnder(this, src, dst);
       return;
     }
     const s = this.objectKey(from);

@@ -1,6 +1,6 @@
 // The storage interface every driver (fs, s3) implements. Keys are '/'-separated
 // relative paths already normalised and confined by the caller (see normaliseKey).
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { badRequest } from "../errors.js";
 
 export interface Digests {
@@ -36,9 +36,58 @@ export interface ListEntry {
   modified?: Date;
 }
 
+/** What `Storage.get` returns. */
+export interface GetResult {
+  /** The bytes (of the range, when one was asked for). For a `data` result it is built on first access. */
+  stream: Readable;
+  /** Size of the whole object (not of the range). */
+  size: number;
+  modified: Date;
+  /**
+   * The same bytes as `stream`, when the driver holds them in memory (small files): send them as
+   * one buffer. May be shared with the driver's cache (and `stream` yields that same buffer):
+   * read it, never modify it.
+   */
+  data?: Buffer;
+}
+
+/** A GetResult over bytes in memory; `stream` is a getter that builds the stream on first use. */
+export class BufferedObject implements GetResult {
+  readonly data: Buffer;
+  private built: Readable | undefined;
+  constructor(
+    data: Buffer,
+    readonly size: number,
+    readonly modified: Date,
+  ) {
+    this.data = data;
+  }
+  get stream(): Readable {
+    return (this.built ??= bufferStream(this.data));
+  }
+}
+
+/** `whole` (the object's bytes, possibly cut short by a concurrent truncation), or the `range` of it. */
+export function bufferedObject(whole: Buffer, modified: Date, range?: { start: number; end?: number }, size = whole.length): BufferedObject {
+  if (!range) return new BufferedObject(whole, size, modified);
+  const start = Math.max(0, range.start);
+  const end = Math.min(whole.length - 1, range.end ?? whole.length - 1);
+  return new BufferedObject(start > end ? whole.subarray(0, 0) : whole.subarray(start, end + 1), size, modified);
+}
+
+/** A byte-mode stream of one buffer. */
+export function bufferStream(data: Buffer): Readable {
+  return new Readable({
+    read() {
+      if (data.length) this.push(data);
+      this.push(null);
+    },
+  });
+}
+
 export interface Storage {
   /** Streams a stored object, or null when it does not exist. `range` is inclusive, like HTTP. */
-  get(key: string, range?: { start: number; end?: number }): Promise<{ stream: Readable; size: number; modified: Date } | null>;
+  get(key: string, range?: { start: number; end?: number }): Promise<GetResult | null>;
   /** Streams `body` to a temp location, verifies digests, then publishes atomically. */
   put(key: string, body: Readable | Buffer | string, opts?: PutOptions): Promise<PutResult>;
   exists(key: string): Promise<boolean>;
@@ -53,8 +102,50 @@ export interface Storage {
   move(from: string, to: string): Promise<void>;
 }
 
+/**
+ * Splits a listing prefix (S3 semantics: a plain key prefix) into its normalised directory part
+ * and the partial last segment that filters names; drivers check `rest` themselves.
+ */
+export function splitListPrefix(prefix: string): { dir: string; rest: string } {
+  const raw = prefix.replace(/\\/g, "/");
+  const slash = raw.lastIndexOf("/");
+  return slash >= 0 ? { dir: normaliseKey(raw.slice(0, slash)), rest: raw.slice(slash + 1) } : { dir: "", rest: raw };
+}
+
+/** A driver's listing in key order, after `opts.after` and cut to `opts.limit`. */
+export function finishListing(out: ListEntry[], opts: { limit?: number; after?: string }): ListEntry[] {
+  out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const after = opts.after;
+  const filtered = after !== undefined ? out.filter((e) => e.key > after) : out;
+  return opts.limit !== undefined ? filtered.slice(0, opts.limit) : filtered;
+}
+
+/** Deletes each listed file one by one; returns how many were still there. */
+export async function deleteEach(storage: Storage, entries: ListEntry[]): Promise<number> {
+  let n = 0;
+  for (const e of entries) if (await storage.delete(e.key)) n++;
+  return n;
+}
+
+/** The normalised source and target of a directory move (`from` ends with '/'); 400 for the root. */
+export function directoryMoveKeys(from: string, to: string): { src: string; dst: string } {
+  const src = normaliseKey(from);
+  const dst = normaliseKey(to);
+  if (!src || !dst) throw badRequest("Cannot move the storage root");
+  return { src, dst };
+}
+
+/** Moves every file under directory `src` to the same place under `dst`, one by one. */
+export async function moveFilesUnder(storage: Storage, src: string, dst: string): Promise<void> {
+  for (const e of await storage.list(src + "/")) await storage.move(e.key, dst + "/" + e.key.slice(src.length + 1));
+}
+
+/** Anything normaliseKey would change or reject: '\', NUL, a leading, trailing or doubled '/', a '.' or '..' segment. */
+const NOT_NORMAL = /[\\\0]|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+
 /** Normalises a client-supplied path into a storage key confined to its repository. */
 export function normaliseKey(raw: string): string {
+  if (!NOT_NORMAL.test(raw)) return raw; // already normal (the hot path: keys normalised upstream)
   if (raw.includes("\0")) throw badRequest("Path must not contain NUL bytes");
   const parts: string[] = [];
   for (const seg of raw.replace(/\\/g, "/").split("/")) {
