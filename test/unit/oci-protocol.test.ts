@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { digestOf, parseDigest, requireDigest } from "../../src/formats/docker/digest.js";
-import { OciError } from "../../src/formats/docker/errors.js";
+import { OCI_ERRORS, OciError, ociError } from "../../src/formats/docker/errors.js";
 import { acceptedTypes, configCreated, MEDIA, parseManifest } from "../../src/formats/docker/manifest.js";
 import { isValidImageName, isValidReference, parseV2Path } from "../../src/formats/docker/names.js";
 import { bearerChallenge, linkHeader, paginate, parseChallenge, parseContentRange, parsePageSize, parseScopes, uploadRange } from "../../src/formats/docker/protocol.js";
@@ -28,6 +28,18 @@ describe("OCI digests", () => {
   });
   it("hashes content", () => {
     assert.equal(digestOf(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  });
+});
+
+describe("OCI errors", () => {
+  it("speaks the error codes the conformance suite accepts, in the {errors:[{code,message,detail}]} body", () => {
+    const suiteCodes = ["BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "TAG_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED"];
+    for (const code of suiteCodes) assert.ok(code in OCI_ERRORS, code);
+    const err = ociError("TAG_INVALID", "Invalid tag 'a..b'", { tag: "a..b" });
+    assert.equal(err.status, 400);
+    assert.deepEqual(err.body(), { errors: [{ code: "TAG_INVALID", message: "Invalid tag 'a..b'", detail: { tag: "a..b" } }] });
+    assert.deepEqual(ociError("MANIFEST_UNKNOWN", "gone").body().errors[0].detail, null);
+    assert.equal(ociError("UNSUPPORTED", "no").status, 405);
   });
 });
 

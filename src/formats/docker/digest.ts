@@ -31,9 +31,6 @@ export function requireDigest(value: string | undefined | null): Digest {
   return d;
 }
 
-export const formatDigest = (d: Digest) => `${d.algorithm}:${d.hex}`;
-export const isDigest = (s: string) => parseDigest(s) !== null;
-
 export function digestOf(data: Buffer | string, algorithm: DigestAlgorithm = "sha256"): string {
   return `${algorithm}:${createHash(algorithm).update(data).digest("hex")}`;
 }

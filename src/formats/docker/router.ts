@@ -125,10 +125,16 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
   }
 
   async function manifests(ctx: Ctx, r: Extract<RepoRoute, { kind: "manifest" }>, actor: Principal, repo: RepositoryRecord) {
-    if (!isValidReference(r.reference)) throw ociError("MANIFEST_INVALID", `Invalid reference '${r.reference}'`, { reference: r.reference }, 400);
     const method = ctx.method;
+    if (!isValidReference(r.reference)) {
+      // A malformed digest is a bad request; a name that cannot be a tag names no manifest
+      // (pulls and deletes: 404 MANIFEST_UNKNOWN, as the conformance suite expects), and a
+      // push cannot create it (400 TAG_INVALID).
+      if (r.reference.includes(":")) throw ociError("DIGEST_INVALID", `Invalid digest '${r.reference}'`, { digest: r.reference });
+      if (method === "PUT") throw ociError("TAG_INVALID", `Invalid tag '${r.reference}'`, { tag: r.reference });
+      throw ociError("MANIFEST_UNKNOWN", `Manifest '${r.reference}' of '${r.image}' is unknown`, { name: r.image, reference: r.reference });
+    }
     if (method === "GET" || method === "HEAD") {
-      check(ctx, actor, repo.name, r.image, "read");
       const { source } = await resolveRepository(env, repo);
       const m = await source.manifest(r.image, r.reference);
       if (!m) throw ociError("MANIFEST_UNKNOWN", `Manifest '${r.reference}' of '${r.image}' is unknown`, { name: r.image, reference: r.reference });
@@ -141,7 +147,6 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       return;
     }
     if (method === "PUT") {
-      check(ctx, actor, repo.name, r.image, "write");
       const { hosted, hostedRepo } = await writable(repo);
       const body = await readAll(ctx.req, MAX_MANIFEST_BYTES);
       const { digest, parsed } = await hosted.putManifest(r.image, r.reference, body, ctx.get("content-type"), { verifyBlobs: true });
@@ -165,7 +170,6 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       return;
     }
     if (method === "DELETE") {
-      check(ctx, actor, repo.name, r.image, "delete");
       const { hosted, hostedRepo } = await writable(repo);
       const removedTags = await hosted.deleteManifest(r.image, r.reference);
       if (!removedTags) {
@@ -186,10 +190,9 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     return { hosted, hostedRepo };
   }
 
-  async function blobs(ctx: Ctx, r: Extract<RepoRoute, { kind: "blob" }>, actor: Principal, repo: RepositoryRecord) {
+  async function blobs(ctx: Ctx, r: Extract<RepoRoute, { kind: "blob" }>, repo: RepositoryRecord) {
     const method = ctx.method;
     if (method === "GET" || method === "HEAD") {
-      check(ctx, actor, repo.name, r.image, "read");
       requireDigest(r.digest);
       const { source } = await resolveRepository(env, repo);
       if (method === "HEAD") {
@@ -220,7 +223,6 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       return;
     }
     if (method === "DELETE") {
-      check(ctx, actor, repo.name, r.image, "delete");
       requireDigest(r.digest);
       const { hosted } = await writable(repo);
       if (!(await hosted.deleteBlob(r.digest))) throw ociError("BLOB_UNKNOWN", `Blob ${r.digest} is unknown`, { digest: r.digest });
@@ -244,7 +246,6 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
 
   async function startUpload(ctx: Ctx, r: Extract<RepoRoute, { kind: "upload-start" }>, actor: Principal, repo: RepositoryRecord) {
     if (ctx.method !== "POST") throw ociError("UNSUPPORTED", `${ctx.method} is not supported here`);
-    check(ctx, actor, repo.name, r.image, "write");
     const { hosted } = await writable(repo);
     const mount = query(ctx, "mount");
     const from = query(ctx, "from");
@@ -281,9 +282,8 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     ctx.body = "";
   }
 
-  async function upload(ctx: Ctx, r: Extract<RepoRoute, { kind: "upload" }>, actor: Principal, repo: RepositoryRecord) {
+  async function upload(ctx: Ctx, r: Extract<RepoRoute, { kind: "upload" }>, repo: RepositoryRecord) {
     const method = ctx.method;
-    check(ctx, actor, repo.name, r.image, method === "GET" ? "read" : "write");
     const { hosted } = await writable(repo);
     const state = await hosted.uploadState(r.id);
     if (!state || state.image !== r.image) throw ociError("BLOB_UPLOAD_UNKNOWN", `Upload ${r.id} is unknown`, { uuid: r.id });
@@ -337,9 +337,8 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     throw ociError("UNSUPPORTED", `${method} is not supported on uploads`);
   }
 
-  async function tags(ctx: Ctx, r: Extract<RepoRoute, { kind: "tags" }>, actor: Principal, repo: RepositoryRecord) {
+  async function tags(ctx: Ctx, r: Extract<RepoRoute, { kind: "tags" }>, repo: RepositoryRecord) {
     if (ctx.method !== "GET" && ctx.method !== "HEAD") throw ociError("UNSUPPORTED", `${ctx.method} is not supported on tags`);
-    check(ctx, actor, repo.name, r.image, "read");
     const n = parsePageSize(query(ctx, "n"));
     const last = query(ctx, "last");
     const { source } = await resolveRepository(env, repo);
@@ -350,9 +349,8 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     ctx.body = { name: `${repo.name}/${r.image}`, tags: page.items };
   }
 
-  async function referrers(ctx: Ctx, r: Extract<RepoRoute, { kind: "referrers" }>, actor: Principal, repo: RepositoryRecord) {
+  async function referrers(ctx: Ctx, r: Extract<RepoRoute, { kind: "referrers" }>, repo: RepositoryRecord) {
     if (ctx.method !== "GET") throw ociError("UNSUPPORTED", `${ctx.method} is not supported on referrers`);
-    check(ctx, actor, repo.name, r.image, "read");
     requireDigest(r.digest);
     const { source } = await resolveRepository(env, repo);
     let list = await source.referrers(r.image, r.digest);
@@ -396,7 +394,8 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
         return;
       }
       if (route.kind === "catalog") return await catalog(ctx, actor);
-      // Permission first (no existence leak to strangers), then the repository.
+      // Permission first (no existence leak to strangers), then the repository. This is the
+      // only permission check for repository routes: the handlers below rely on it.
       const action: RepositoryAction = ctx.method === "GET" || ctx.method === "HEAD" ? "read" : ctx.method === "DELETE" && route.kind !== "upload" ? "delete" : "write";
       check(ctx, actor, route.repo, route.image, action);
       const repo = await repository(route.repo);
@@ -404,15 +403,15 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
         case "manifest":
           return await manifests(ctx, route, actor, repo);
         case "blob":
-          return await blobs(ctx, route, actor, repo);
+          return await blobs(ctx, route, repo);
         case "upload-start":
           return await startUpload(ctx, route, actor, repo);
         case "upload":
-          return await upload(ctx, route, actor, repo);
+          return await upload(ctx, route, repo);
         case "tags":
-          return await tags(ctx, route, actor, repo);
+          return await tags(ctx, route, repo);
         case "referrers":
-          return await referrers(ctx, route, actor, repo);
+          return await referrers(ctx, route, repo);
       }
     } catch (err) {
       if (err instanceof OciError) return sendError(ctx, err);

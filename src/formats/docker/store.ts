@@ -5,6 +5,8 @@
 //   <image>/_manifests/revisions/<alg>/<hex>           manifest bytes
 //   <image>/_manifests/revisions/<alg>/<hex>.type      media type, only when the body has no mediaType
 //   <image>/_manifests/tags/<tag>                      digest the tag points at
+//   <image>/_manifests/known                           written by deletes: the image stays known (tags/list
+//                                                      answers 200 with no tags) once its last manifest is gone
 //   <image>/_referrers/<alg>/<subject-hex>/<alg>-<hex> descriptor of a manifest whose subject is that digest
 // Image components never start with '_', so these names cannot collide with image paths.
 import { randomUUID } from "node:crypto";
@@ -30,6 +32,7 @@ export interface BlobStream {
 const blobKey = (d: Digest) => `_blobs/${d.algorithm}/${d.hex}`;
 const revisionKey = (image: string, d: Digest) => `${image}/_manifests/revisions/${d.algorithm}/${d.hex}`;
 const tagKey = (image: string, tag: string) => `${image}/_manifests/tags/${tag}`;
+const knownKey = (image: string) => `${image}/_manifests/known`;
 const referrersPrefix = (image: string, subject: Digest) => `${image}/_referrers/${subject.algorithm}/${subject.hex}/`;
 const UPLOAD_ID_RE = /^[a-f0-9-]{36}$/;
 
@@ -248,9 +251,14 @@ export class DockerStore {
   /** Deletes a manifest by digest (with every tag pointing at it) or just a tag. Returns the tags removed, or null when absent. */
   async deleteManifest(image: string, reference: string): Promise<string[] | null> {
     const d = parseDigest(reference);
-    if (!d) return (await this.storage.delete(tagKey(image, reference))) ? [reference] : null;
+    if (!d) {
+      if (!(await this.storage.exists(tagKey(image, reference)))) return null;
+      await this.markKnown(image);
+      return (await this.storage.delete(tagKey(image, reference))) ? [reference] : null;
+    }
     const existing = await this.getManifest(image, reference);
     if (!existing) return null;
+    await this.markKnown(image);
     try {
       const subject = (JSON.parse(existing.body.toString()) as { subject?: { digest?: string } }).subject?.digest;
       const sd = parseDigest(subject);
@@ -267,13 +275,18 @@ export class DockerStore {
     return removed;
   }
 
+  /** Keeps an image known after deletes empty it (written before the delete, so it is never briefly unknown). */
+  private async markKnown(image: string): Promise<void> {
+    if (!(await this.storage.exists(knownKey(image)))) await this.storage.put(knownKey(image), image);
+  }
+
   async tags(image: string): Promise<string[]> {
     const prefix = `${image}/_manifests/tags/`;
     const entries = await this.storage.list(prefix);
     return entries.filter((e) => e.kind === "file").map((e) => e.key.slice(prefix.length)).filter((t) => t && !t.includes("/"));
   }
 
-  /** True when the image has ever had a manifest (for NAME_UNKNOWN). */
+  /** True when the image has ever had a manifest (for NAME_UNKNOWN), including after all were deleted. */
   async imageExists(image: string): Promise<boolean> {
     const entries = await this.storage.list(`${image}/_manifests/`, { limit: 1 });
     return entries.length > 0;
