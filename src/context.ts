@@ -1,6 +1,6 @@
 // AppContext: the one object every app (api, repository, metrics) shares.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Registry } from "prom-client";
 import type { Config } from "./config.js";
@@ -68,7 +68,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     storages,
     artifacts: new ArtifactService(db.prisma, bus, () => keys.hmacSecret),
     repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`),
-    search: new SearchService(db, bus, log, () => ctx),
+    search: new SearchService(db, log, () => ctx),
     cooldown: new CooldownService(db, settings),
     async close() {
       await bus.close();
@@ -90,8 +90,13 @@ async function bootstrap(ctx: AppContext): Promise<void> {
   let password = ctx.config.adminPassword;
   const file = path.join(ctx.config.dataDir, "admin-password");
   if (!password) {
-    password = randomBytes(12).toString("base64url");
-    if (!existsSync(file)) writeFileSync(file, password + "\n", { mode: 0o600 });
+    // A file left by an earlier start (say, against another database) keeps its password, so
+    // what the file says is always the admin's password.
+    password = existsSync(file) ? readFileSync(file, "utf8").trim() : "";
+    if (!password) {
+      password = randomBytes(12).toString("base64url");
+      writeFileSync(file, password + "\n", { mode: 0o600 });
+    }
   }
   const role = await prisma.role.upsert({ where: { name: "admin" }, create: { name: "admin", permissions: { "*": ["*"] } }, update: {} });
   const created = await prisma.user
@@ -99,6 +104,6 @@ async function bootstrap(ctx: AppContext): Promise<void> {
     .catch(() => null); // another node bootstrapped first
   if (created) {
     if (ctx.config.adminPassword) ctx.log.info("created user 'admin' with the password from PANTERA_ADMIN_PASSWORD");
-    else ctx.log.info(`created user 'admin'; its password is in ${file}`, { password });
+    else ctx.log.info(`created user 'admin'; its password is in ${file}`); // not the password itself: logs are shipped and kept
   }
 }
