@@ -1,28 +1,14 @@
 // Request parsing helpers for the REST layer: JSON bodies and query parameters.
 import type Koa from "koa";
 import { badRequest } from "../src/errors.js";
-
-const MAX_JSON_BYTES = 1 << 20;
+import { readJsonBody } from "../src/server/body.js";
 
 /** Reads a JSON object body. Empty body -> {} unless required. */
 export async function jsonBody(ctx: Koa.Context, opts: { required?: boolean } = {}): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_JSON_BYTES) throw badRequest("Request body too large");
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8").trim();
-  if (!text) {
+  const parsed = await readJsonBody(ctx);
+  if (parsed === undefined) {
     if (opts.required) throw badRequest("Request body must be a JSON object");
     return {};
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw badRequest("Malformed JSON body");
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw badRequest("Request body must be a JSON object");
   return parsed as Record<string, unknown>;
@@ -52,6 +38,11 @@ export function listParams(ctx: Koa.Context) {
     sort: queryString(ctx, "sort"),
     sortDir: queryString(ctx, "sort_dir"),
   };
+}
+
+/** The REST page envelope (section 18) of a GraphQL page, each item mapped to its REST shape. */
+export function pageBody<T, U>(p: { items: T[]; page: number; size: number; total: number; hasMore: boolean }, item: (i: T) => U) {
+  return { items: p.items.map(item), page: p.page, size: p.size, total: p.total, hasMore: p.hasMore };
 }
 
 /**

@@ -2,7 +2,7 @@
 import Router from "@koa/router";
 import * as Ops from "../generated/graphql.js";
 import { run } from "../run.js";
-import { field, jsonBody, noContent, queryInt, queryString } from "../http.js";
+import { field, jsonBody, noContent, pageBody, queryInt, queryString } from "../http.js";
 
 export function cooldownRoutes(router: Router) {
   router.get("/cooldown/config", async (ctx) => {
@@ -29,22 +29,16 @@ export function cooldownRoutes(router: Router) {
 
   router.get("/cooldown/blocked", async (ctx) => {
     const { cooldownBlocked: p } = await run(ctx, Ops.CooldownBlockedDocument, { page: queryInt(ctx, "page"), size: queryInt(ctx, "size"), search: queryString(ctx, "search") });
-    ctx.body = {
-      items: p.items.map((b) => ({
-        package_name: b.packageName,
-        version: b.version,
-        repo: b.repo,
-        repo_type: b.repoType,
-        reason: b.reason,
-        blocked_date: b.blockedDate,
-        blocked_until: b.blockedUntil,
-        remaining_hours: b.remainingHours,
-      })),
-      page: p.page,
-      size: p.size,
-      total: p.total,
-      hasMore: p.hasMore,
-    };
+    ctx.body = pageBody(p, (b) => ({
+      package_name: b.packageName,
+      version: b.version,
+      repo: b.repo,
+      repo_type: b.repoType,
+      reason: b.reason,
+      blocked_date: b.blockedDate,
+      blocked_until: b.blockedUntil,
+      remaining_hours: b.remainingHours,
+    }));
   });
 
   router.post("/repositories/:name/cooldown/unblock", async (ctx) => {

@@ -2,7 +2,7 @@
 import Router from "@koa/router";
 import * as Ops from "../generated/graphql.js";
 import { run } from "../run.js";
-import { queryInt, queryString } from "../http.js";
+import { pageBody, queryInt, queryString } from "../http.js";
 
 export function searchRoutes(router: Router) {
   router.get("/search", async (ctx) => {
@@ -14,22 +14,16 @@ export function searchRoutes(router: Router) {
       return;
     }
     const { search } = await run(ctx, Ops.SearchDocument, { q, page: queryInt(ctx, "page"), size: queryInt(ctx, "size") });
-    ctx.body = {
-      items: search.items.map((i) => ({
-        repo_type: i.repoType,
-        repo_name: i.repoName,
-        artifact_path: i.artifactPath,
-        artifact_name: i.artifactName,
-        version: i.version,
-        size: i.size,
-        created_at: i.createdAt,
-        owner: i.owner,
-      })),
-      page: search.page,
-      size: search.size,
-      total: search.total,
-      hasMore: search.hasMore,
-    };
+    ctx.body = pageBody(search, (i) => ({
+      repo_type: i.repoType,
+      repo_name: i.repoName,
+      artifact_path: i.artifactPath,
+      artifact_name: i.artifactName,
+      version: i.version,
+      size: i.size,
+      created_at: i.createdAt,
+      owner: i.owner,
+    }));
   });
 
   router.get("/search/locate", async (ctx) => {

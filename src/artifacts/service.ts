@@ -78,7 +78,6 @@ export class ArtifactService {
   async remove(repo: string, path: string): Promise<boolean> {
     const key = normaliseKey(path);
     const res = await this.prisma.artifact.deleteMany({ where: { repoName: repo, path: key } });
-    await this.bus.publish({ type: "artifact.deleted", repo, path: key });
     return res.count > 0;
   }
 
@@ -86,9 +85,7 @@ export class ArtifactService {
   async removePrefix(repo: string, prefix: string): Promise<number> {
     const key = normaliseKey(prefix);
     const where = key ? { repoName: repo, path: { startsWith: key + "/" } } : { repoName: repo };
-    const paths = await this.prisma.artifact.findMany({ where, select: { path: true } });
     const res = await this.prisma.artifact.deleteMany({ where });
-    for (const p of paths) await this.bus.publish({ type: "artifact.deleted", repo, path: p.path });
     return res.count;
   }
 
@@ -125,8 +122,13 @@ export class ArtifactService {
       if (!base || hidden(base)) continue;
       items.push({ name: base, path: full, type: e.kind, size: e.size, modified: e.modified });
     }
-    items.sort((a, b) => (a.type === b.type ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.type === "directory" ? -1 : 1));
+    // One key orders the listing and is the marker, so pages follow the sort exactly.
     const sortKey = (i: TreeItem) => (i.type === "directory" ? "0" : "1") + i.name;
+    items.sort((a, b) => {
+      const x = sortKey(a);
+      const y = sortKey(b);
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
     const after = marker ? items.filter((i) => sortKey(i) > marker) : items;
     const page = after.slice(0, limit);
     const hasMore = after.length > limit;

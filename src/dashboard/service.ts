@@ -102,8 +102,7 @@ export class DashboardService {
     requireActor(actor);
     return this.cached("stats", async () => {
       const prisma = this.app.db.prisma;
-      const [repo_count, agg, blocked_count, top, repos] = await Promise.all([
-        prisma.repository.count(),
+      const [agg, blocked_count, top, repos] = await Promise.all([
         prisma.artifact.aggregate({ _count: { _all: true }, _sum: { size: true } }),
         prisma.cooldownBlock.count({ where: { unblockedAt: null, blockedUntil: { gt: new Date() } } }),
         prisma.artifact.groupBy({ by: ["repoName"], _count: { _all: true }, _sum: { size: true }, orderBy: { _count: { repoName: "desc" } }, take: 10 }),
@@ -111,7 +110,7 @@ export class DashboardService {
       ]);
       const types = new Map(repos.map((r) => [r.name, r.type]));
       return {
-        repo_count,
+        repo_count: repos.length,
         artifact_count: agg._count._all,
         total_storage: Number(agg._sum.size ?? 0n),
         blocked_count,

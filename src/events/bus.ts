@@ -12,8 +12,7 @@ export type PanteraEvent =
   | { type: "settings.changed"; section: string }
   | { type: "repository.changed"; name: string }
   | { type: "storage.changed"; name: string; repository?: string }
-  | { type: "artifact.stored"; repo: string; path: string }
-  | { type: "artifact.deleted"; repo: string; path: string };
+  | { type: "artifact.stored"; repo: string; path: string };
 
 type Handler = (event: PanteraEvent) => void | Promise<void>;
 const CHANNEL = "pantera:events";

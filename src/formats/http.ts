@@ -57,14 +57,20 @@ export async function sendStored(ctx: Koa.Context, storage: Storage, key: string
   const head = ctx.method === "HEAD";
   const rangeHeader = ctx.get("Range");
   if (!head && !rangeHeader) {
-    // Common case: one open, no separate stat.
+    // Common case: one read from storage, no separate stat; small files arrive whole and go out
+    // as one buffer (no stream pipeline per request).
     const obj = await storage.get(key);
     if (!obj) return false;
     ctx.set("Accept-Ranges", "bytes");
     ctx.set("Last-Modified", obj.modified.toUTCString());
     ctx.status = 200;
-    ctx.body = obj.stream;
     ctx.type = opts.contentType ?? contentTypeFor(key);
+    if (obj.data) {
+      ctx.body = obj.data;
+      return true;
+    }
+    ctx.body = obj.stream;
+    ctx.type = opts.contentType ?? contentTypeFor(key); // setting a stream body may reset the type
     ctx.length = obj.size;
     return true;
   }
@@ -73,7 +79,7 @@ export async function sendStored(ctx: Koa.Context, storage: Storage, key: string
   ctx.set("Accept-Ranges", "bytes");
   ctx.set("Last-Modified", st.modified.toUTCString());
   ctx.type = opts.contentType ?? contentTypeFor(key);
-  const range = parseRange(ctx.get("Range") || undefined, st.size);
+  const range = parseRange(rangeHeader || undefined, st.size);
   if (range === "invalid") {
     ctx.status = 416;
     ctx.set("Content-Range", `bytes */${st.size}`);
@@ -96,7 +102,7 @@ export async function sendStored(ctx: Koa.Context, storage: Storage, key: string
     ctx.status = 200;
     ctx.length = obj.size;
   }
-  ctx.body = obj.stream;
+  ctx.body = obj.data ?? obj.stream;
   ctx.type = opts.contentType ?? contentTypeFor(key); // setting a stream body may reset the type
   return true;
 }
@@ -126,14 +132,6 @@ export function sendListing(ctx: Koa.Context, baseUrl: string, dir: string, entr
     .join("\n");
   ctx.type = "text/html; charset=utf-8";
   ctx.body = `<!DOCTYPE html>\n<html><head><title>Index of /${escapeHtml(dir)}</title></head><body><h1>Index of /${escapeHtml(dir)}</h1>\n<ul>\n${dir ? `<li><a href="../">../</a></li>\n` : ""}${rows}\n</ul></body></html>\n`;
-}
-
-/** The request body as a stream, refusing bodies on methods that must not have one. */
-export function uploadBody(ctx: Koa.Context) {
-  if (ctx.get("Content-Length") === "" && !ctx.get("Transfer-Encoding")) {
-    // An empty PUT is a legitimate empty file; node gives an ended stream.
-  }
-  return ctx.req;
 }
 
 /** Paths that must name a file, not the repository root or a folder. */

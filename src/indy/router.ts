@@ -4,34 +4,19 @@ import type Router from "@koa/router";
 import type Koa from "koa";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../errors.js";
+import { readJsonBody } from "../server/body.js";
+import { authenticate } from "../formats/scope.js";
 import { IndyService, isPackageType, isStoreType, type PackageType, type StoreType } from "./service.js";
 
-const MAX_BODY = 1 << 20;
-
 async function readJson(ctx: Koa.Context): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of ctx.req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw badRequest("Request body too large");
-    chunks.push(c as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8").trim();
-  if (!text) throw badRequest("Body must be a JSON store definition");
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest("Malformed JSON body");
-  }
+  const body = await readJsonBody(ctx);
+  if (body === undefined) throw badRequest("Body must be a JSON store definition");
+  return body;
 }
 
 export function registerIndyRoutes(router: Router, app: AppContext): void {
   const indy = new IndyService(app);
-  const actor = async (ctx: Koa.Context) => {
-    const { actor: a, error } = await app.auth.authenticateHeader(ctx.get("Authorization") || undefined);
-    if (error) throw error;
-    return a ?? (await app.auth.anonymous());
-  };
+  const actor = (ctx: Koa.Context) => authenticate(app, ctx.get("Authorization"));
 
   /** Resolves (pkg, type) from either URL form; null when the path is not an Indy store path. */
   const target = (ctx: Koa.Context): { pkg: PackageType; type: StoreType; threePart: boolean; prefix: string } => {

@@ -3,7 +3,7 @@
 import type { AppContext } from "../context.js";
 import { badRequest, conflict, notFound } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
-import { parseRepositoryType, type RepositoryRecord } from "../repositories/types.js";
+import type { RepositoryRecord } from "../repositories/types.js";
 
 export type StoreType = "hosted" | "remote" | "group";
 export const STORE_TYPES: StoreType[] = ["hosted", "remote", "group"];
@@ -180,4 +180,3 @@ export function isPackageType(v: string): v is PackageType {
 export function isStoreType(v: string): v is StoreType {
   return (STORE_TYPES as string[]).includes(v);
 }
-export { parseRepositoryType };

@@ -197,7 +197,7 @@ export class RepositoryService {
       const now = parseRepositoryType(type)!;
       if (was && was.format !== now.format) {
         const groups = await this.groupsContaining(name);
-        if (groups.length) throw conflict(`Cannot change '${name}' to ${type}: it is a member of group(s): ${groups.join(", ")}`);
+        if (groups.length) throw conflict(`Cannot change '${name}' to ${type}: it is a member of group(s): ${groups.map((g) => g.name).join(", ")}`);
       }
       row = await this.prisma.repository.update({ where: { name }, data });
     } else {
@@ -213,10 +213,10 @@ export class RepositoryService {
     return { created: !existing, record: toRecord(row) };
   }
 
-  /** Group repositories that list `name` as a member. */
-  async groupsContaining(name: string): Promise<string[]> {
+  /** Group repositories (name and config, by name) that list `name` as a member. */
+  private async groupsContaining(name: string): Promise<{ name: string; config: Prisma.JsonValue }[]> {
     const groups = await this.prisma.repository.findMany({ where: { type: { endsWith: "-group" } }, select: { name: true, config: true }, orderBy: { name: "asc" } });
-    return groups.filter((g) => isObj(g.config) && Array.isArray(g.config.members) && (g.config.members as unknown[]).includes(name)).map((g) => g.name);
+    return groups.filter((g) => isObj(g.config) && Array.isArray(g.config.members) && (g.config.members as unknown[]).includes(name));
   }
 
   /** Deletes the repository, its stored data, index rows and scoped aliases. 409 while a group lists it. */
@@ -225,15 +225,14 @@ export class RepositoryService {
     const row = await this.prisma.repository.findUnique({ where: { name } });
     if (!row) throw notFound(`Repository '${name}' not found`);
     const groups = await this.groupsContaining(name);
-    if (groups.length && !opts.removeFromGroups) throw conflict(`Cannot delete repository '${name}': it is a member of group(s): ${groups.join(", ")}`);
+    if (groups.length && !opts.removeFromGroups) throw conflict(`Cannot delete repository '${name}': it is a member of group(s): ${groups.map((g) => g.name).join(", ")}`);
     if (groups.length) {
       requireApi(actor, "api_repository_permissions", "update");
       for (const g of groups) {
-        const grow = (await this.prisma.repository.findUnique({ where: { name: g } }))!;
-        const c = grow.config as Record<string, unknown>;
-        await this.prisma.repository.update({ where: { name: g }, data: { config: { ...c, members: (c.members as string[]).filter((m) => m !== name) } as Prisma.InputJsonValue } });
-        this.cache.delete(g);
-        await this.bus.publish({ type: "repository.changed", name: g });
+        const c = g.config as Record<string, unknown>;
+        await this.prisma.repository.update({ where: { name: g.name }, data: { config: { ...c, members: (c.members as string[]).filter((m) => m !== name) } as Prisma.InputJsonValue } });
+        this.cache.delete(g.name);
+        await this.bus.publish({ type: "repository.changed", name: g.name });
       }
     }
     // Data first: if the storage is unreachable the repository stays and the caller can retry.
@@ -264,7 +263,6 @@ export class RepositoryService {
     const aliasStorage = await this.storages.forAlias(name, row.storage);
     await aliasStorage.move(`${name}/`, `${newName}/`);
     const groups = await this.groupsContaining(name);
-    const groupRows = await this.prisma.repository.findMany({ where: { name: { in: groups } } });
     const roles = await this.prisma.role.findMany();
     const roleUpdates = roles
       .map((r) => ({ r, p: renameInPermissions(r.permissions, name, newName) }))
@@ -272,7 +270,7 @@ export class RepositoryService {
       .map((x) => this.prisma.role.update({ where: { id: x.r.id }, data: { permissions: x.p as Prisma.InputJsonValue } }));
     await this.prisma.$transaction([
       this.prisma.repository.update({ where: { name }, data: { name: newName } }),
-      ...groupRows.map((g) => {
+      ...groups.map((g) => {
         const c = g.config as Record<string, unknown>;
         const members = (c.members as string[]).map((m) => (m === name ? newName : m));
         return this.prisma.repository.update({ where: { name: g.name }, data: { config: { ...c, members } as Prisma.InputJsonValue } });
@@ -286,7 +284,7 @@ export class RepositoryService {
     this.cache.delete(name);
     this.cache.delete(newName);
     await this.bus.publish({ type: "storage.changed", name: row.storage, repository: newName });
-    for (const n of [name, newName, ...groups]) await this.bus.publish({ type: "repository.changed", name: n });
+    for (const n of [name, newName, ...groups.map((g) => g.name)]) await this.bus.publish({ type: "repository.changed", name: n });
     if (roleUpdates.length) await this.bus.publish({ type: "role.changed" });
   }
 

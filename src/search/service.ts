@@ -2,7 +2,6 @@
 // SQL with the caller's read permission inside the WHERE clause, locate, stats and an
 // asynchronous reindex that rebuilds the index from storage while uploads continue.
 import type { Database } from "../db/index.js";
-import type { EventBus } from "../events/bus.js";
 import type { Logger } from "../log.js";
 import type { RepositoryService } from "../repositories/service.js";
 import type { RepositoryRecord } from "../repositories/types.js";
@@ -46,16 +45,10 @@ export class SearchService {
 
   constructor(
     private db: Database,
-    private bus: EventBus,
     private log: Logger,
     /** Lazy: the repository and storage services are built alongside this one in AppContext. */
     private deps: () => { repositories: RepositoryService; storages: StorageService },
   ) {
-    // Keeps the index current for writers that only publish events (no direct record() call).
-    bus.on(async (e) => {
-      if (e.type === "artifact.deleted") await this.remove(e.repo, e.path);
-      else if (e.type === "artifact.stored") await this.indexFromStorage(e.repo, e.path);
-    });
   }
 
   // ------------------------------------------------------------ queries
@@ -126,31 +119,6 @@ export class SearchService {
       lastIndexed: row.last ? new Date(row.last) : null,
       reindex: { ...this.state },
     };
-  }
-
-  // ------------------------------------------------------------ index maintenance from events
-
-  /** Removes one artifact row (delete). */
-  async remove(repo: string | Pick<RepositoryRecord, "name">, path: string): Promise<void> {
-    const name = typeof repo === "string" ? repo : repo.name;
-    await this.db.sql.query(`DELETE FROM "artifacts" WHERE "repo_name" = $1 AND "path" = $2`, [name, normaliseKey(path)]);
-  }
-
-  /** For writers that only announce a path: describe it from storage unless a richer row exists. */
-  private async indexFromStorage(repoName: string, key: string): Promise<void> {
-    const exists = await this.db.sql.query(`SELECT 1 FROM "artifacts" WHERE "repo_name" = $1 AND "path" = $2`, [repoName, normaliseKey(key)]);
-    if (exists.length) return; // the writer recorded it (ArtifactService.record)
-    const repo = await this.deps().repositories.find(repoName);
-    if (!repo) return;
-    const storage = await this.deps().storages.forRepository(repo);
-    const stat = await storage.stat(key);
-    const d = this.describe(repo, key);
-    if (!stat || !d) return;
-    await this.db.sql.query(
-      `INSERT INTO "artifacts" ("repo_name", "repo_type", "path", "name", "version", "size", "created_at") VALUES ($1, $2, $3, $4, $5, $6, $7::timestamptz)
-       ON CONFLICT ("repo_name", "path") DO UPDATE SET "indexed_at" = now()`,
-      [repo.name, repo.type, normaliseKey(key), d.name, d.version, stat.size, stat.modified.toISOString()],
-    );
   }
 
   private describe(repo: RepositoryRecord, key: string): { name: string; version: string } | null {

@@ -4,7 +4,7 @@ import type Koa from "koa";
 import { DomainError, notFound } from "../../errors.js";
 import { enforceUpstreamCooldown } from "../../cooldown/formats.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
-import type { Storage, StoredObject } from "../../storage/types.js";
+import type { ListEntry, Storage, StoredObject } from "../../storage/types.js";
 import { cachedFetch } from "../proxy.js";
 import { memberScopes } from "../scope.js";
 import { requireFilePath, sendListing, sendStored } from "../http.js";
@@ -60,8 +60,8 @@ export async function locateFile(scope: RequestScope, key: string, depth = 0): P
   return null;
 }
 
-async function listFolder(scope: RequestScope, dir: string, depth = 0): Promise<Map<string, import("../../storage/types.js").ListEntry>> {
-  const out = new Map<string, import("../../storage/types.js").ListEntry>();
+async function listFolder(scope: RequestScope, dir: string, depth = 0): Promise<Map<string, ListEntry>> {
+  const out = new Map<string, ListEntry>();
   if (scope.repo.kind !== "group") {
     for (const e of await scope.storage.list(dir ? dir + "/" : "", { delimiter: "/" })) out.set(e.key, e);
     if (scope.repo.kind === "proxy" && out.size) {
@@ -97,12 +97,12 @@ async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     sendListing(ctx, scope.baseUrl, path, [...entries.values()]);
     return;
   }
+  if ((method === "PUT" || method === "POST" || method === "DELETE") && repo.kind !== "hosted") {
+    ctx.status = 405;
+    ctx.body = { error: "METHOD_NOT_ALLOWED", message: `Repository '${repo.name}' (${repo.type}) is read-only`, status: 405 };
+    return;
+  }
   if (method === "PUT" || method === "POST") {
-    if (repo.kind !== "hosted") {
-      ctx.status = 405;
-      ctx.body = { error: "METHOD_NOT_ALLOWED", message: `Repository '${repo.name}' (${repo.type}) is read-only`, status: 405 };
-      return;
-    }
     scope.require("write");
     const key = requireFilePath(path);
     const existed = await storage.exists(key);
@@ -120,11 +120,6 @@ async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     return;
   }
   if (method === "DELETE") {
-    if (repo.kind !== "hosted") {
-      ctx.status = 405;
-      ctx.body = { error: "METHOD_NOT_ALLOWED", message: `Repository '${repo.name}' (${repo.type}) is read-only`, status: 405 };
-      return;
-    }
     scope.require("delete");
     const key = requireFilePath(path);
     if (!(await storage.delete(key))) throw notFound(`'${key}' not found in repository '${repo.name}'`);
