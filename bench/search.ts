@@ -7,12 +7,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { openDatabase, type Database } from "../src/db/index.js";
-import { EventBus } from "../src/events/bus.js";
 import { createLogger } from "../src/log.js";
 import { Permissions, type Principal } from "../src/auth/permissions.js";
 import { SearchService } from "../src/search/service.js";
+import { createPostgresDatabase } from "../test/helpers/server.js";
 
 const backend = (process.argv[2] ?? "pglite") as "pglite" | "postgres";
 const ROWS = Number(process.argv[3] ?? 1_000_000);
@@ -37,23 +36,13 @@ async function open(): Promise<{ db: Database; cleanup: () => Promise<void> }> {
     const db = await openDatabase({ dataDir: dir });
     return { db, cleanup: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
   }
-  const base = process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
-  const name = "pantera_bench_search_" + process.pid;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(base);
-  url.pathname = "/" + name;
-  const db = await openDatabase({ url: url.toString(), dataDir: os.tmpdir() });
+  const created = await createPostgresDatabase(process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test", "pantera_bench_search_");
+  const db = await openDatabase({ url: created.url, dataDir: os.tmpdir() });
   return {
     db,
     cleanup: async () => {
       await db.close();
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await created.drop();
     },
   };
 }
@@ -116,8 +105,7 @@ async function main() {
   try {
     console.error(`[${backend}] loading ${ROWS} rows...`);
     const loadMs = await load(db);
-    const bus = new EventBus(createLogger("error"));
-    const search = new SearchService(db, bus, createLogger("error"), () => {
+    const search = new SearchService(db, createLogger("error"), () => {
       throw new Error("not used");
     });
     const admin = principal({ "*": ["*"] });

@@ -11,11 +11,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export interface Verdaccio {
   url: string;
   token: string;
+  /** The server process, for RSS sampling. */
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** Verdaccio on a loopback port with its own config, storage and one user. */
-export async function startVerdaccio(dir: string): Promise<Verdaccio> {
+export async function startVerdaccio(dir: string, opts: { maxBodySize?: string } = {}): Promise<Verdaccio> {
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const config = path.join(dir, "config.yaml");
@@ -41,6 +43,7 @@ export async function startVerdaccio(dir: string): Promise<Verdaccio> {
       "web:",
       "  enable: false",
       "log: { type: stdout, format: json, level: error }",
+      ...(opts.maxBodySize ? [`max_body_size: ${opts.maxBodySize}`] : []),
       "",
     ].join("\n"),
   );
@@ -73,6 +76,7 @@ export async function startVerdaccio(dir: string): Promise<Verdaccio> {
   return {
     url,
     token: body.token,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();

@@ -6,11 +6,9 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { runServer } from "verdaccio";
+import { startVerdaccio, type Verdaccio } from "../../bench/verdaccio.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 
 const PKG = "cooldown-demo";
@@ -26,33 +24,9 @@ function run(cmd: string, args: string[], cwd: string, env: Record<string, strin
   });
 }
 
-async function startVerdaccio(dir: string): Promise<{ url: string; storage: string; close(): Promise<void> }> {
-  const storage = path.join(dir, "storage");
-  const app = (await runServer({
-    self_path: dir,
-    storage,
-    auth: { htpasswd: { file: path.join(dir, "htpasswd"), max_users: 100 } },
-    uplinks: {},
-    packages: { "**": { access: "$all", publish: "$authenticated", unpublish: "$authenticated" } },
-    log: { type: "stdout", format: "pretty", level: "fatal" },
-  } as never)) as unknown as { listen(port: number, host: string, cb: () => void): Server };
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, "127.0.0.1", () => resolve(s));
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    storage,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections?.();
-        server.close(() => r());
-      }),
-  };
-}
-
 describe("cooldown with the npm client (npm-proxy over Verdaccio)", () => {
   let s: TestServer;
-  let vd: Awaited<ReturnType<typeof startVerdaccio>>;
+  let vd: Verdaccio;
   let work: string;
   let rc: string;
   let proxyUrl: string;
@@ -93,7 +67,7 @@ describe("cooldown with the npm client (npm-proxy over Verdaccio)", () => {
       assert.equal(pub.code, 0, pub.out);
     }
     // back-date 1.0.0 by 30 days in Verdaccio's storage
-    const meta = path.join(vd.storage, PKG, "package.json");
+    const meta = path.join(work, "verdaccio", "storage", PKG, "package.json");
     const doc = JSON.parse(readFileSync(meta, "utf8"));
     const old = new Date(Date.now() - 30 * DAY).toISOString();
     doc.time["1.0.0"] = old;
@@ -114,7 +88,7 @@ describe("cooldown with the npm client (npm-proxy over Verdaccio)", () => {
 
   after(async () => {
     await s?.close();
-    await vd?.close();
+    await vd?.stop();
     rmSync(work, { recursive: true, force: true });
   });
 

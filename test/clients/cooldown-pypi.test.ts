@@ -9,10 +9,9 @@ import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ADMIN_PASSWORD, startServer, type TestServer } from "../helpers/server.js";
+import { ADMIN_PASSWORD, listenLocal, startServer, type TestServer } from "../helpers/server.js";
 
 const PROJECT = "cooldown-demo";
 const DAY = 86_400_000;
@@ -86,18 +85,7 @@ function upstreamIndex(wheels: { file: string; uploadTime: string }[]): Promise<
     }
     res.writeHead(404).end();
   });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      }),
-    ),
-  );
+  return listenLocal(server);
 }
 
 describe("cooldown with the pip client (pypi-proxy over a PEP 691 index)", { skip: !havePip() && "python3 -m pip is not available" }, () => {

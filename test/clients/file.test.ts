@@ -5,11 +5,10 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ADMIN_PASSWORD, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+import { ADMIN_PASSWORD, listenLocal, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 const exec = promisify(execFile);
 
@@ -44,19 +43,7 @@ function upstream(): Promise<Upstream> {
     if (state.mode === "slow" || p.startsWith("slow/")) setTimeout(send, state.mode === "slow" ? 3000 : 300);
     else send();
   });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const u: Upstream = Object.assign(state, {
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      });
-      resolve(u);
-    }),
-  );
+  return listenLocal(server).then(({ url, close }): Upstream => Object.assign(state, { url, close }));
 }
 
 describe("file repositories: curl, proxy, group", () => {
