@@ -61,6 +61,12 @@ const TYPE_KEYS = new Set<string>([...Object.keys(REPOSITORY_FORMATS), ...Object
 const isProxy = (type: string) => parseRepositoryType(type)?.kind === "proxy";
 const activeWhere = (now = new Date()): Prisma.CooldownBlockWhereInput => ({ unblockedAt: null, blockedUntil: { gt: now } });
 
+export interface CooldownConfigInput {
+  enabled?: boolean | null;
+  minimumAllowedAge?: string | null;
+  repoTypes?: unknown;
+}
+
 export class CooldownService {
   constructor(
     private db: Database,
@@ -116,8 +122,16 @@ export class CooldownService {
    * the per-type map. Blocks of types that end up disabled are released; blocks of types whose
    * minimum age changed get their blocked_until recomputed.
    */
-  async setConfig(actor: Principal | null, input: { enabled?: boolean | null; minimumAllowedAge?: string | null; repoTypes?: unknown }): Promise<void> {
+  async setConfig(actor: Principal | null, input: CooldownConfigInput): Promise<void> {
     requireApi(actor, "api_cooldown_permissions", "write");
+    await this.applyConfig(input);
+  }
+
+  /**
+   * setConfig without its permission check, for callers that authorised the change themselves
+   * (PUT /settings/cooldown, gated by api_role_permissions:update): one validation, one re-apply.
+   */
+  async applyConfig(input: CooldownConfigInput): Promise<void> {
     const before = await this.stored();
     const next: CooldownSettings = { ...before, repo_types: { ...before.repo_types } };
     if (input.enabled !== undefined && input.enabled !== null) next.enabled = input.enabled;

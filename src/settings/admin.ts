@@ -75,8 +75,14 @@ export async function updateSection(app: AppContext, actor: Principal | null, se
   if (section === "http_server" && body.request_timeout !== undefined && !/^P(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?|\d+D)$/.test(String(body.request_timeout))) {
     throw badRequest("'http_server.request_timeout' must be an ISO-8601 duration such as PT60S");
   }
-  if (section === "cooldown" && body.minimum_allowed_age !== undefined && !/^\d+[smhdw]$/.test(String(body.minimum_allowed_age))) {
-    throw badRequest("'cooldown.minimum_allowed_age' must look like 7d, 12h or 30m");
+  if (section === "cooldown") {
+    // The cooldown service owns its durations and re-applies the policy to existing blocks.
+    await app.cooldown.applyConfig({
+      enabled: body.enabled as boolean | undefined,
+      minimumAllowedAge: body.minimum_allowed_age as string | undefined,
+      repoTypes: body.repo_types,
+    });
+    return;
   }
   await app.settings.update(section, body);
 }

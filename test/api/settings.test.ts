@@ -62,6 +62,19 @@ for (const backend of backends()) {
       await s.api("PUT", "/settings/jwt", { token: admin, body: { access_token_expiry_seconds: 3600 } });
     });
 
+    it("PUT /settings/cooldown is the cooldown configuration (GET /cooldown/config reads it back)", async () => {
+      const res = await s.api("PUT", "/settings/cooldown", { token: admin, body: { enabled: true, minimum_allowed_age: "12H", repo_types: { "npm-proxy": { minimum_allowed_age: "3d" } } } });
+      assert.deepEqual(res.body, { status: "saved" });
+      const cfg = await s.api("GET", "/cooldown/config", { token: admin });
+      assert.equal(cfg.status, 200);
+      assert.equal(cfg.body.enabled, true);
+      assert.equal(cfg.body.minimum_allowed_age, "12h", "normalised the way the cooldown service stores it");
+      assert.equal((await s.api("GET", "/settings", { token: admin })).body.cooldown.minimum_allowed_age, "12h");
+      const policy = await s.app.cooldown.policy("npm-proxy");
+      assert.equal(policy.ageMs, 3 * 86_400_000);
+      await s.api("PUT", "/settings/cooldown", { token: admin, body: { enabled: false, minimum_allowed_age: "7d", repo_types: {} } });
+    });
+
     it("rejects bad settings input with 400", async () => {
       const bad: [string, unknown][] = [
         ["http_client", { proxy_timeout: "fast" }],
@@ -71,6 +84,10 @@ for (const backend of backends()) {
         ["jwt", { algorithm: "HS256" }],
         ["http_server", { request_timeout: "60 seconds" }],
         ["cooldown", { minimum_allowed_age: "a week" }],
+        // units the cooldown service cannot read: accepted once, then silently read as the default
+        ["cooldown", { minimum_allowed_age: "30s" }],
+        ["cooldown", { minimum_allowed_age: "2w" }],
+        ["cooldown", { repo_types: { "npm-proxy": { minimum_allowed_age: "soon" } } }],
         ["no_such_section", { a: 1 }],
         ["Bad Section", { a: 1 }],
       ];
