@@ -33,9 +33,9 @@ export async function readJsonBody(ctx: Koa.Context, limit: number): Promise<unk
   }
 }
 
-/** Serialises read-modify-write sections of package metadata per key, across every node. */
-export function withLock<T>(app: AppContext, key: string, fn: () => Promise<T>): Promise<T> {
-  return app.db.withLock(key, fn);
+/** Serialises read-modify-write sections of one package's metadata (packument, project page) across every node. */
+export function withPackageLock<T>(app: AppContext, repo: RepositoryRecord, name: string, fn: () => Promise<T>): Promise<T> {
+  return app.db.withLock(`${repo.format}\0${repo.name}\0${name}`, fn);
 }
 
 export interface ArtifactEntry {

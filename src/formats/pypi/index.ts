@@ -16,7 +16,7 @@ import { cooldownPyFiles, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, encodePath, metadataTtlMs, readBody, UpstreamError } from "../proxy.js";
 import { memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
-import { recordArtifact, withLock } from "../npm/common.js";
+import { recordArtifact, withPackageLock } from "../npm/common.js";
 import {
   assembleFiles,
   JSON_V1,
@@ -282,7 +282,7 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   if (!s) throw badRequest("No 'content' file in the upload");
   if (fields[":action"] && fields[":action"] !== "file_upload") throw badRequest(`Unsupported :action '${fields[":action"]}'`);
   const now = new Date();
-  await withLock(scope.app, `pypi\0${scope.repo.name}\0${s.norm}`, async () => {
+  await withPackageLock(scope.app, scope.repo, s.norm, async () => {
     const doc = (await readDoc(scope, metaKey(s.norm))) ?? { name: fields.name || s.norm, files: [] };
     doc.files = doc.files.filter((f) => f.filename !== s.filename);
     doc.files.push({
@@ -319,7 +319,7 @@ async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelet
   const norm = m[1];
   const gone = (f: PyFile) => (info.folder ? f.url === info.path || f.url.startsWith(info.path + "/") : f.url === info.path);
   const scope = { storage: info.storage } as RequestScope;
-  await withLock(info.app, `pypi\0${info.repo.name}\0${norm}`, async () => {
+  await withPackageLock(info.app, info.repo, norm, async () => {
     const doc = await readDoc(scope, metaKey(norm));
     if (!doc) return;
     doc.files = doc.files.filter((f) => !gone(f));
