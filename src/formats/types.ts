@@ -31,4 +31,8 @@ export interface FormatModule {
   describeArtifact?(repo: RepositoryRecord, path: string): { name: string; version: string } | null;
   /** Runs after the management API deleted a file or folder: refresh the format's metadata (maven-metadata.xml, packuments...). */
   afterDelete?(info: { app: AppContext; repo: RepositoryRecord; storage: Storage; path: string; folder: boolean }): Promise<void>;
+  /** Runs after the import API stored a file: bring the format's own indexes up to date when the file is metadata. */
+  afterImport?(info: { app: AppContext; repo: RepositoryRecord; storage: Storage; path: string }): Promise<void>;
+  /** Search reindex: rebuild the format's own indexes of a (non-group) repository from its storage. */
+  reindex?(info: { app: AppContext; repo: RepositoryRecord; storage: Storage }): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { DomainError } from "../errors.js";
 import { parseRepositoryType } from "../repositories/types.js";
 import { DigestStream } from "../storage/digest.js";
 import { normaliseKey, type Digests } from "../storage/types.js";
+import type { Storage } from "../storage/types.js";
 import { findRepository, requireRepository, storageFor } from "../formats/scope.js";
 
 export type ImportStatus = "CREATED" | "ALREADY_PRESENT" | "CHECKSUM_MISMATCH" | "INVALID_METADATA" | "RETRY_LATER" | "NOT_FOUND";
@@ -160,12 +161,13 @@ export class ImportService {
 
     let size: number;
     let digests: Partial<Digests>;
+    let stored: Storage | null = null;
     if (metadataOnly) {
       await drain(req.body);
       size = declaredSize ?? 0;
       digests = expected;
     } else {
-      const storage = await storageFor(this.app, repo);
+      const storage = (stored = await storageFor(this.app, repo));
       const hasher = new DigestStream();
       const counted = req.body.pipe(hasher);
       req.body.once("error", (err) => hasher.destroy(err));
@@ -183,7 +185,8 @@ export class ImportService {
       }
       if (mode === "STORE") digests = { ...digests, ...expected }; // keep what the source registry declared
     }
-    const describe = await import("../formats/registry.js").then((m) => m.formatModule(repo.format)?.describeArtifact?.(repo, path) ?? null);
+    const format = await import("../formats/registry.js").then((m) => m.formatModule(repo.format));
+    const describe = format?.describeArtifact?.(repo, path) ?? null;
     await this.app.artifacts.record({
       repo,
       path,
@@ -195,6 +198,7 @@ export class ImportService {
       createdAt: created,
       releasedAt: released ?? null,
     });
+    if (stored) await format?.afterImport?.({ app: this.app, repo, storage: stored, path });
     try {
       await prisma.importKey.create({ data: { key, repoName: repo.name, path, size: BigInt(size), digests: digests as object } });
     } catch (err) {

@@ -3,9 +3,8 @@
 // asynchronous reindex that rebuilds the index from storage while uploads continue.
 import type { Database } from "../db/index.js";
 import type { Logger } from "../log.js";
-import type { RepositoryService } from "../repositories/service.js";
+import type { AppContext } from "../context.js";
 import type { RepositoryRecord } from "../repositories/types.js";
-import type { StorageService } from "../storage/service.js";
 import type { Storage } from "../storage/types.js";
 import { normaliseKey } from "../storage/types.js";
 import { formatModule } from "../formats/registry.js";
@@ -46,8 +45,8 @@ export class SearchService {
   constructor(
     private db: Database,
     private log: Logger,
-    /** Lazy: the repository and storage services are built alongside this one in AppContext. */
-    private deps: () => { repositories: RepositoryService; storages: StorageService },
+    /** Lazy: the repository and storage services (and the format modules' reindex) need the whole AppContext, built alongside this one. */
+    private deps: () => AppContext,
   ) {
   }
 
@@ -168,6 +167,7 @@ export class SearchService {
       const [{ now: repoStart }] = await this.db.sql.query<{ now: Date }>("SELECT now() AS now");
       const storage = await this.deps().storages.forRepository(repo);
       await this.walk(repo, storage);
+      await formatModule(repo.format)?.reindex?.({ app: this.deps(), repo, storage });
       await this.db.sql.query(`DELETE FROM "artifacts" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(repoStart).toISOString()]);
       this.state.repositories++;
     }

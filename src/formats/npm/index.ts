@@ -17,7 +17,8 @@ import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldo
 import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } from "../proxy.js";
 import { makeScope, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
-import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withLock } from "./common.js";
+import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withPackageLock } from "./common.js";
+import { ensureSearchIndex, forgetPackagesUnder, indexPackument, packageOfPackumentKey, rebuildSearchIndex, searchPackages } from "./search-index.js";
 import { discardStaged, scanPublishBody, type ScannedPublish, type StagedAttachment } from "./publish-stream.js";
 import {
   abbreviate,
@@ -229,6 +230,7 @@ async function storePackument(scope: RequestScope, p: Packument): Promise<void> 
   p._rev = `${n + 1}-${createHash("md5").update(JSON.stringify(p.versions)).update(String(Date.now())).digest("hex").slice(0, 16)}`;
   p.time = { ...(p.time ?? {}), modified: new Date().toISOString() };
   await scope.storage.put(packumentKey(p.name), JSON.stringify(p));
+  await indexPackument(scope.app, scope.repo, p.name, p);
 }
 
 async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Promise<void> {
@@ -253,7 +255,7 @@ async function publish(ctx: Koa.Context, scope: RequestScope, name: string): Pro
 }
 
 async function storePublish(scope: RequestScope, target: RequestScope, name: string, pub: ParsedPublish<StagedAttachment>): Promise<void> {
-  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
+  await withPackageLock(target.app, target.repo, name, async () => {
     const existing = (await readStoredPackument(target, packumentKey(name))) ?? null;
     for (const v of Object.keys(pub.versions)) {
       if (existing?.versions?.[v]) throw conflict(`Cannot publish over the previously published version ${name}@${v}`);
@@ -305,7 +307,7 @@ async function storePublish(scope: RequestScope, target: RequestScope, name: str
 async function updateMetadata(ctx: Koa.Context, target: RequestScope, name: string, body: Json): Promise<void> {
   if (body.name !== undefined && body.name !== name) throw badRequest(`Package name in the body ('${body.name}') does not match the URL ('${name}')`);
   if (!body.versions || typeof body.versions !== "object") throw badRequest("Body must contain 'versions'");
-  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
+  await withPackageLock(target.app, target.repo, name, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     const incoming = body.versions as Record<string, Json>;
@@ -339,11 +341,12 @@ async function updateMetadata(ctx: Koa.Context, target: RequestScope, name: stri
 async function unpublishAll(ctx: Koa.Context, scope: RequestScope, name: string): Promise<void> {
   const target = await writeTarget(scope);
   target.require("delete");
-  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
+  await withPackageLock(target.app, target.repo, name, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     for (const v of Object.keys(p.versions ?? {})) await forgetArtifact(target.app, target.repo, tarballKey(name, tarballFile(name, v)));
     await target.storage.deletePrefix(`${name}/`);
+    await indexPackument(target.app, target.repo, name, null);
   });
   sendJson(ctx, 200, { ok: true, id: name });
 }
@@ -351,7 +354,7 @@ async function unpublishAll(ctx: Koa.Context, scope: RequestScope, name: string)
 async function deleteTarball(ctx: Koa.Context, scope: RequestScope, name: string, file: string): Promise<void> {
   const target = await writeTarget(scope);
   target.require("delete");
-  await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
+  await withPackageLock(target.app, target.repo, name, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     const version = versionFromTarball(name, file);
     if (p && version && p.versions?.[version]) throw conflict(`Version ${version} is still in the packument; unpublish it first`);
@@ -381,7 +384,7 @@ async function distTags(ctx: Koa.Context, scope: RequestScope, name: string, tag
   } else if (ctx.method === "DELETE") {
     if (tag === "latest") throw badRequest("The 'latest' dist-tag cannot be removed");
   } else throw Object.assign(new Error("Method not allowed"), { status: 405, expose: true });
-  const tags = await withLock(target.app, `npm\0${target.repo.name}\0${name}`, async () => {
+  const tags = await withPackageLock(target.app, target.repo, name, async () => {
     const p = await readStoredPackument(target, packumentKey(name));
     if (!p) throw notFound(`Package '${name}' not found`);
     if (version !== undefined) {
@@ -437,79 +440,55 @@ interface SearchHit {
   searchScore: number;
 }
 
-async function listPackageNames(scope: RequestScope): Promise<string[]> {
-  const names: string[] = [];
-  for (const e of await scope.storage.list("", { delimiter: "/" })) {
-    if (e.kind !== "directory") continue;
-    const top = e.key.replace(/\/$/, "");
-    if (top.startsWith("@")) {
-      for (const s of await scope.storage.list(top + "/", { delimiter: "/" })) if (s.kind === "directory") names.push(s.key.replace(/\/$/, ""));
-    } else if (!top.startsWith(".")) names.push(top);
-  }
-  return names;
+interface SearchResult {
+  hits: SearchHit[];
+  /** How many packages match in all (hits holds at most the limit asked for). */
+  total: number;
 }
 
-function matches(p: Packument, latest: Json | undefined, terms: string[]): number {
-  if (terms.length === 0) return 1;
-  const hay = [p.name, String(latest?.description ?? p.description ?? ""), ...((latest?.keywords ?? []) as string[])].join(" ").toLowerCase();
-  let score = 0;
-  for (const t of terms) {
-    if (!hay.includes(t)) return 0;
-    score += p.name.toLowerCase() === t ? 10 : p.name.toLowerCase().includes(t) ? 3 : 1;
-  }
-  return score;
-}
-
-async function searchRepo(scope: RequestScope, text: string, limit: number, depth = 0): Promise<SearchHit[]> {
+async function searchRepo(scope: RequestScope, text: string, limit: number, depth = 0): Promise<SearchResult> {
   const { repo } = scope;
   if (repo.kind === "proxy") {
     const remote = repo.remotes[0];
-    if (!remote) return [];
+    if (!remote) return { hits: [], total: 0 };
     const res = await upstreamFetch(scope.app, remote, `-/v1/search?text=${encodeURIComponent(text)}&size=${limit}`, { headers: { accept: "application/json" } });
     if (res.status !== 200) {
       res.body?.destroy();
-      return [];
+      return { hits: [], total: 0 };
     }
     try {
-      return (JSON.parse((await readBody(res, 16 * 1024 * 1024)).toString("utf8")).objects ?? []) as SearchHit[];
+      const doc = JSON.parse((await readBody(res, 16 * 1024 * 1024)).toString("utf8"));
+      const hits = (Array.isArray(doc?.objects) ? doc.objects : []) as SearchHit[];
+      return { hits, total: typeof doc?.total === "number" ? Math.max(doc.total, hits.length) : hits.length };
     } catch {
-      return [];
+      return { hits: [], total: 0 };
     }
   }
   if (repo.kind === "group") {
-    if (depth > 8) return [];
-    const out: SearchHit[] = [];
-    for (const m of await memberScopes(scope, scope.path)) {
-      if (m.repo.format !== "npm") continue;
-      out.push(...(await searchRepo(m, text, limit, depth + 1).catch(() => [])));
-    }
-    return out;
+    if (depth > 8) return { hits: [], total: 0 };
+    const members = (await memberScopes(scope, scope.path)).filter((m) => m.repo.format === "npm");
+    const parts = await Promise.all(members.map((m) => searchRepo(m, text, limit, depth + 1).catch(() => ({ hits: [], total: 0 }))));
+    return { hits: parts.flatMap((r) => r.hits), total: parts.reduce((n, r) => n + r.total, 0) };
   }
-  const terms = text.toLowerCase().split(/\s+/).filter(Boolean);
-  const hits: SearchHit[] = [];
-  for (const name of await listPackageNames(scope)) {
-    const p = await readStoredPackument(scope, packumentKey(name));
-    if (!p) continue;
-    const latestV = p["dist-tags"]?.latest;
-    const latest = latestV ? p.versions?.[latestV] : undefined;
-    const score = matches(p, latest, terms);
-    if (!score) continue;
-    hits.push({
+  await ensureSearchIndex(scope.app, repo, scope.storage);
+  const { hits, total } = await searchPackages(scope.app, repo.name, text, limit);
+  return {
+    total,
+    hits: hits.map((h) => ({
       package: {
-        name,
-        version: latestV,
-        description: latest?.description ?? p.description ?? "",
-        keywords: latest?.keywords ?? [],
-        date: p.time?.[latestV ?? ""] ?? p.time?.modified,
-        links: { npm: `${scope.baseUrl}/${encodeName(name)}` },
-        publisher: latest?._npmUser ? { username: latest._npmUser.name, email: latest._npmUser.email ?? "" } : undefined,
-        maintainers: ((p.maintainers ?? latest?.maintainers ?? []) as Json[]).map((m) => ({ username: m.name ?? m.username ?? "", email: m.email ?? "" })),
+        name: h.name,
+        version: h.version,
+        description: h.description,
+        keywords: h.keywords,
+        date: h.publishedAt?.toISOString(),
+        links: { npm: `${scope.baseUrl}/${encodeName(h.name)}` },
+        publisher: h.publisher ?? undefined,
+        maintainers: h.maintainers,
       },
-      score: { final: score, detail: { quality: 1, popularity: 1, maintenance: 1 } },
-      searchScore: score,
-    });
-  }
-  return hits;
+      score: { final: h.score, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+      searchScore: h.score,
+    })),
+  };
 }
 
 async function search(ctx: Koa.Context, scope: RequestScope): Promise<void> {
@@ -517,7 +496,7 @@ async function search(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   const text = String(ctx.query.text ?? "");
   const size = Math.min(250, Math.max(1, Number(ctx.query.size ?? 20) || 20));
   const from = Math.max(0, Number(ctx.query.from ?? 0) || 0);
-  const all = await searchRepo(scope, text, from + size);
+  const { hits: all, total } = await searchRepo(scope, text, from + size);
   const seen = new Set<string>();
   const unique = all.filter((h) => {
     const n = h.package?.name;
@@ -526,7 +505,9 @@ async function search(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     return true;
   });
   unique.sort((a, b) => (b.searchScore ?? 0) - (a.searchScore ?? 0));
-  sendJson(ctx, 200, { objects: unique.slice(from, from + size), total: unique.length, time: new Date().toUTCString() });
+  // A package found in several group members counts once (exact while no member hit the limit).
+  const matched = Math.max(unique.length, total - (all.length - unique.length));
+  sendJson(ctx, 200, { objects: unique.slice(from, from + size), total: matched, time: new Date().toUTCString() });
 }
 
 // ---- the module ----------------------------------------------------------------------------
@@ -623,18 +604,20 @@ function describeArtifact(_repo: RepositoryRecord, path: string): { name: string
 
 /** A tarball deleted through the management API takes its version out of the hosted packument. */
 async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelete"]>>[0]): Promise<void> {
-  if (info.repo.kind !== "hosted" || info.folder) return;
+  if (info.repo.kind !== "hosted") return;
+  if (info.folder) return forgetPackagesUnder(info.app, info.repo, info.path);
   const described = describeArtifact(info.repo, info.path);
   if (!described) return;
   const { name, version } = described;
   const scope = makeScope(info.app, info.repo, info.storage, await info.app.auth.anonymous(), info.path, "");
-  await withLock(info.app, `npm\0${info.repo.name}\0${name}`, async () => {
+  await withPackageLock(info.app, info.repo, name, async () => {
     const p = await readStoredPackument(scope, packumentKey(name));
     if (!p?.versions?.[version]) return;
     delete p.versions[version];
     if (p.time) delete p.time[version];
     if (Object.keys(p.versions).length === 0) {
       await info.storage.delete(packumentKey(name));
+      await indexPackument(info.app, info.repo, name, null);
       return;
     }
     for (const [tag, v] of Object.entries(p["dist-tags"] ?? {})) if (v === version) delete p["dist-tags"][tag];
@@ -643,5 +626,18 @@ async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelet
   });
 }
 
-export const npmFormat: FormatModule = { format: "npm", handle, pullInstructions, describeArtifact, afterDelete };
+/** An imported packument (metadata-only import of a hosted repository) becomes searchable. */
+async function afterImport(info: Parameters<NonNullable<FormatModule["afterImport"]>>[0]): Promise<void> {
+  const name = info.repo.kind === "hosted" ? packageOfPackumentKey(info.path) : null;
+  if (!name) return;
+  await withPackageLock(info.app, info.repo, name, async () => {
+    await indexPackument(info.app, info.repo, name, await readStoredJson<Packument>(info.storage, info.path).catch(() => null));
+  });
+}
+
+async function reindex(info: Parameters<NonNullable<FormatModule["reindex"]>>[0]): Promise<void> {
+  if (info.repo.kind === "hosted") await rebuildSearchIndex(info.app, info.repo, info.storage);
+}
+
+export const npmFormat: FormatModule = { format: "npm", handle, pullInstructions, describeArtifact, afterDelete, afterImport, reindex };
 

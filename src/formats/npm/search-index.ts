@@ -1,0 +1,217 @@
+// The search index of hosted npm repositories (table npm_packages, migration 0003): one row per
+// package with its latest version's summary, so GET /-/v1/search is one indexed query instead of
+// reading every packument of the repository.
+//
+// Rows are written by whoever writes a packument (publish, metadata updates, dist-tags, deletes,
+// imports) while holding that package's lock, so a row never goes back to an older document.
+// Repositories that held packuments before the index existed are filled from storage once, on
+// their first search; POST /api/v1/search/reindex rebuilds them too.
+import type { AppContext } from "../../context.js";
+import type { RepositoryRecord } from "../../repositories/types.js";
+import type { Storage } from "../../storage/types.js";
+import { readStoredJson } from "../../storage/types.js";
+import { isValidName, type Json, type Packument } from "./packument.js";
+
+export interface PackageSummary {
+  name: string;
+  version: string;
+  description: string;
+  keywords: string[];
+  publishedAt: Date | null;
+  publisher: { username: string; email: string } | null;
+  maintainers: { username: string; email: string }[];
+}
+
+export interface IndexedPackage extends PackageSummary {
+  score: number;
+}
+
+/** Storage key of a packument → package name (null for any other file). */
+export function packageOfPackumentKey(key: string): string | null {
+  const m = /^((?:@[^/]+\/)?[^/@.][^/]*)\/package\.json$/.exec(key);
+  return m && isValidName(m[1]) ? m[1] : null;
+}
+
+/** What search shows of a packument: its latest version (null when it has no versions left). */
+export function summarise(p: Packument): PackageSummary | null {
+  const version = p["dist-tags"]?.latest;
+  const latest: Json | undefined = version ? p.versions?.[version] : undefined;
+  if (!version || !latest) return null;
+  const when = p.time?.[version] ?? p.time?.modified;
+  const date = when ? new Date(when) : null;
+  const person = (m: Json) => ({ username: String(m?.name ?? m?.username ?? ""), email: String(m?.email ?? "") });
+  const keywords = Array.isArray(latest.keywords) ? latest.keywords.filter((k: unknown): k is string => typeof k === "string") : [];
+  const maintainers = (Array.isArray(p.maintainers) ? p.maintainers : Array.isArray(latest.maintainers) ? latest.maintainers : []) as Json[];
+  return {
+    name: p.name,
+    version,
+    description: String(latest.description ?? p.description ?? ""),
+    keywords,
+    publishedAt: date && !Number.isNaN(date.getTime()) ? date : null,
+    publisher: latest._npmUser ? person(latest._npmUser) : null,
+    maintainers: maintainers.map(person),
+  };
+}
+
+const searchText = (s: PackageSummary) => [s.name, s.description, ...s.keywords].join(" ").toLowerCase();
+
+const COLUMNS = `"repo_name", "name", "version", "description", "keywords", "published_at", "publisher", "maintainers", "search_text", "indexed_at"`;
+
+function rowValues(repoName: string, s: PackageSummary): unknown[] {
+  return [
+    repoName,
+    s.name,
+    s.version,
+    s.description,
+    s.keywords,
+    s.publishedAt?.toISOString() ?? null,
+    s.publisher ? JSON.stringify(s.publisher) : null,
+    JSON.stringify(s.maintainers),
+    searchText(s),
+  ];
+}
+
+const INSERT = `INSERT INTO "npm_packages" (${COLUMNS})
+  VALUES ($1, $2, $3, $4, $5::text[], $6::timestamptz, $7::jsonb, $8::jsonb, $9, now())`;
+
+/**
+ * Brings the row of `name` in line with its packument as just written (`p`), or removes it
+ * (`p` null or without versions). Call it under the package's lock, after the storage write.
+ * Never fails the request that wrote the packument: a failure is logged and fixed by a reindex.
+ */
+export async function indexPackument(app: AppContext, repo: RepositoryRecord, name: string, p: Packument | null): Promise<void> {
+  try {
+    const s = p ? summarise(p) : null;
+    if (!s) {
+      await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "name" = $2`, [repo.name, name]);
+      return;
+    }
+    await app.db.sql.query(
+      `${INSERT} ON CONFLICT ("repo_name", "name") DO UPDATE SET "version" = EXCLUDED."version", "description" = EXCLUDED."description",
+         "keywords" = EXCLUDED."keywords", "published_at" = EXCLUDED."published_at", "publisher" = EXCLUDED."publisher",
+         "maintainers" = EXCLUDED."maintainers", "search_text" = EXCLUDED."search_text", "indexed_at" = now()`,
+      rowValues(repo.name, s),
+    );
+  } catch (err) {
+    app.log.warn("npm search index update failed", { repo: repo.name, name, err: String(err) });
+  }
+}
+
+/** A folder was deleted through the management API: rows of the packages under it go ('' = all). */
+export async function forgetPackagesUnder(app: AppContext, repo: RepositoryRecord, folder: string): Promise<void> {
+  const prefix = folder.replace(/\/+$/, "");
+  try {
+    if (!prefix) await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1`, [repo.name]);
+    else await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND ("name" = $2 OR starts_with("name", $3))`, [repo.name, prefix, prefix + "/"]);
+  } catch (err) {
+    app.log.warn("npm search index delete failed", { repo: repo.name, folder, err: String(err) });
+  }
+}
+
+/**
+ * Indexes every packument in the repository's storage. `replace`: rows are overwritten and rows
+ * of packages no longer stored are deleted (a reindex); otherwise existing rows, which writers
+ * keep current, win over what this walk read (the first-search fill).
+ */
+async function indexFromStorage(app: AppContext, repo: RepositoryRecord, storage: Storage, replace: boolean): Promise<number> {
+  const [{ now: start }] = await app.db.sql.query<{ now: Date }>("SELECT now() AS now");
+  let count = 0;
+  for (const e of await storage.list("")) {
+    if (e.kind !== "file") continue;
+    const name = packageOfPackumentKey(e.key);
+    if (!name) continue;
+    const p = await readStoredJson<Packument>(storage, e.key).catch(() => null);
+    const s = p && p.name === name ? summarise(p) : null;
+    if (!s) continue;
+    const conflict = replace
+      ? `ON CONFLICT ("repo_name", "name") DO UPDATE SET "version" = EXCLUDED."version", "description" = EXCLUDED."description",
+           "keywords" = EXCLUDED."keywords", "published_at" = EXCLUDED."published_at", "publisher" = EXCLUDED."publisher",
+           "maintainers" = EXCLUDED."maintainers", "search_text" = EXCLUDED."search_text", "indexed_at" = now()`
+      : `ON CONFLICT ("repo_name", "name") DO NOTHING`;
+    await app.db.sql.query(`${INSERT} ${conflict}`, rowValues(repo.name, s));
+    count++;
+  }
+  if (replace) await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(start).toISOString()]);
+  return count;
+}
+
+/**
+ * Repository records known to have a complete index. Records are replaced whenever a repository
+ * changes (rename, re-creation under the same name), so a new record is checked again.
+ */
+const knownReady = new WeakSet<RepositoryRecord>();
+
+/** Fills the index of a repository that has never been searched (one node does it, once). */
+export async function ensureSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<void> {
+  if (knownReady.has(repo)) return;
+  const ready = async () => (await app.db.sql.query(`SELECT 1 FROM "npm_search_ready" WHERE "repo_name" = $1`, [repo.name])).length > 0;
+  if (!(await ready())) {
+    await app.db.withLock(`npm-search\0${repo.name}`, async () => {
+      if (await ready()) return;
+      await indexFromStorage(app, repo, storage, false);
+      await app.db.sql.query(`INSERT INTO "npm_search_ready" ("repo_name") VALUES ($1) ON CONFLICT DO NOTHING`, [repo.name]);
+    });
+  }
+  knownReady.add(repo);
+}
+
+/** Rebuilds the index of one hosted repository from storage (search reindex). */
+export async function rebuildSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<number> {
+  return app.db.withLock(`npm-search\0${repo.name}`, async () => {
+    const n = await indexFromStorage(app, repo, storage, true);
+    await app.db.sql.query(`INSERT INTO "npm_search_ready" ("repo_name") VALUES ($1) ON CONFLICT DO NOTHING`, [repo.name]);
+    return n;
+  });
+}
+
+const MAX_TERMS = 16;
+const likePattern = (t: string) => "%" + t.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
+
+/**
+ * Packages whose name, description or keywords contain every term, best first: a term equal to
+ * the name scores 10, one inside the name 3, elsewhere 1 (summed over the terms), then by name.
+ */
+export async function searchPackages(app: AppContext, repoName: string, text: string, limit: number): Promise<{ hits: IndexedPackage[]; total: number }> {
+  const terms = [...new Set(text.toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_TERMS);
+  const params: unknown[] = [repoName, limit];
+  const filters: string[] = [];
+  const scores: string[] = [];
+  for (const t of terms) {
+    params.push(t, likePattern(t));
+    const term = `$${params.length - 1}`;
+    const pattern = `$${params.length}`;
+    filters.push(`"search_text" LIKE ${pattern}`);
+    scores.push(`CASE WHEN lower("name") = ${term} THEN 10 WHEN strpos(lower("name"), ${term}) > 0 THEN 3 ELSE 1 END`);
+  }
+  const rows = await app.db.sql.query<{
+    name: string;
+    version: string;
+    description: string;
+    keywords: string[];
+    published_at: Date | string | null;
+    publisher: PackageSummary["publisher"] | string | null;
+    maintainers: PackageSummary["maintainers"] | string;
+    score: number | string;
+    total: number | string;
+  }>(
+    `SELECT "name", "version", "description", "keywords", "published_at", "publisher", "maintainers",
+            ${scores.length ? scores.join(" + ") : "1"} AS score, count(*) OVER () AS total
+     FROM "npm_packages" WHERE "repo_name" = $1 ${filters.map((f) => `AND ${f}`).join(" ")}
+     ORDER BY score DESC, "name" ASC LIMIT $2`,
+    params,
+  );
+  const json = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
+  return {
+    total: rows.length ? Number(rows[0].total) : 0,
+    hits: rows.map((r) => ({
+      name: r.name,
+      version: r.version,
+      description: r.description,
+      keywords: r.keywords ?? [],
+      publishedAt: r.published_at ? new Date(r.published_at) : null,
+      publisher: r.publisher === null ? null : json(r.publisher),
+      maintainers: json(r.maintainers) ?? [],
+      score: Number(r.score),
+    })),
+  };
+}
