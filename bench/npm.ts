@@ -7,51 +7,18 @@
 // Pantera runs as its own process (src/main.ts, PGlite, fs storage) and is called with a Bearer
 // token, as an npm client with _authToken does; Verdaccio runs as its own process with
 // anonymous read access (its cheapest path).
-import { randomBytes, createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { load, startNode, table, type Result } from "./lib.js";
+import { publishAll } from "./npm-publish-body.js";
 import { startVerdaccio } from "./verdaccio.js";
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const VERSIONS = Number(process.env.BENCH_VERSIONS ?? 30);
 const TARBALL_BYTES = Number(process.env.BENCH_TARBALL_BYTES ?? 64 * 1024);
-
-/** One `npm publish` body: a version with its base64 tarball. */
-function publishBody(name: string, version: string, tarball: Buffer, registry: string) {
-  const file = `${name}-${version}.tgz`;
-  return {
-    _id: name,
-    name,
-    description: "benchmark package",
-    "dist-tags": { latest: version },
-    versions: {
-      [version]: {
-        name,
-        version,
-        description: "benchmark package",
-        main: "index.js",
-        dependencies: { "left-pad": "^1.3.0" },
-        dist: { shasum: createHash("sha1").update(tarball).digest("hex"), integrity: "sha512-" + createHash("sha512").update(tarball).digest("base64"), tarball: `${registry}/${name}/-/${file}` },
-      },
-    },
-    _attachments: { [file]: { content_type: "application/octet-stream", data: tarball.toString("base64"), length: tarball.length } },
-  };
-}
-
-async function publishAll(registry: string, token: string, name: string, tarballs: Buffer[]): Promise<void> {
-  for (let i = 0; i < tarballs.length; i++) {
-    const version = `1.0.${i}`;
-    const res = await fetch(`${registry}/${name}`, {
-      method: "PUT",
-      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-      body: JSON.stringify(publishBody(name, version, tarballs[i], registry)),
-    });
-    if (res.status >= 300) throw new Error(`publish ${name}@${version} to ${registry}: ${res.status} ${await res.text()}`);
-  }
-}
 
 async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "pantera-npm-bench-"));
