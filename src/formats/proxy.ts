@@ -17,6 +17,7 @@ import type { AppContext } from "../context.js";
 import type { RemoteConfig, RepositoryRecord } from "../repositories/types.js";
 import type { Digests, StoredObject } from "../storage/types.js";
 import type { RequestScope } from "./types.js";
+import { readBounded } from "../streams.js";
 
 export class UpstreamError extends Error {
   readonly status: 502 | 504;
@@ -261,17 +262,7 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
 /** Reads a whole (small) upstream body, e.g. metadata documents. */
 export async function readBody(res: UpstreamResponse, limit = 64 * 1024 * 1024): Promise<Buffer> {
   if (!res.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      res.body.destroy();
-      throw new UpstreamError(502, `Upstream document ${res.url} is larger than ${limit} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  return readBounded(res.body, limit, () => new UpstreamError(502, `Upstream document ${res.url} is larger than ${limit} bytes`));
 }
 
 // ---- single flight -------------------------------------------------------------------------

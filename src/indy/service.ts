@@ -4,6 +4,7 @@ import type { AppContext } from "../context.js";
 import { badRequest, conflict, notFound } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import type { RepositoryRecord } from "../repositories/types.js";
+import { isObject } from "../json.js";
 
 export type StoreType = "hosted" | "remote" | "group";
 export const STORE_TYPES: StoreType[] = ["hosted", "remote", "group"];
@@ -13,7 +14,6 @@ export type PackageType = (typeof PACKAGE_TYPES)[number];
 const KIND: Record<StoreType, "hosted" | "proxy" | "group"> = { hosted: "hosted", remote: "proxy", group: "group" };
 const SUFFIX: Record<StoreType, string> = { hosted: "", remote: "-proxy", group: "-group" };
 const DERIVED = new Set(["key", "type", "name", "doctype", "constituents", "url", "host", "port", "packageType"]);
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 const HOSTED_DEFAULTS = { allow_snapshots: true, allow_releases: true, snapshotTimeoutSeconds: 86400 };
 const REMOTE_DEFAULTS = { timeout_seconds: 0, nfc_timeout_seconds: 0, is_passthrough: false, cache_timeout_seconds: 0, proxy_port: 0 };
@@ -47,7 +47,7 @@ export class IndyService {
   async toStore(rec: RepositoryRecord, threePart: boolean): Promise<Record<string, unknown>> {
     const type = storeTypeOf(rec);
     const key = (n: string, t: StoreType) => (threePart ? `${rec.format}:${t}:${n}` : `${t}:${n}`);
-    const extras = isObj(rec.config.indy) ? rec.config.indy : {};
+    const extras = isObject(rec.config.indy) ? rec.config.indy : {};
     const out: Record<string, unknown> = { type, key: key(rec.name, type) };
     if (threePart) out.packageType = rec.format;
     if (type === "hosted") Object.assign(out, HOSTED_DEFAULTS);
@@ -97,7 +97,7 @@ export class IndyService {
   private async toRepo(pkg: PackageType, type: StoreType, name: string, body: Record<string, unknown>, existing: RepositoryRecord | null) {
     const repo: Record<string, unknown> = existing ? { ...existing.config } : { storage: "default" };
     repo.type = this.repoType(pkg, type);
-    const indy: Record<string, unknown> = existing && isObj(existing.config.indy) ? { ...existing.config.indy } : {};
+    const indy: Record<string, unknown> = existing && isObject(existing.config.indy) ? { ...existing.config.indy } : {};
     for (const [k, v] of Object.entries(body)) if (!DERIVED.has(k)) indy[k] = v;
     for (const [k, def] of Object.entries(type === "hosted" ? HOSTED_DEFAULTS : type === "remote" ? REMOTE_DEFAULTS : {})) {
       if (indy[k] !== undefined && typeof indy[k] !== typeof def) throw badRequest(`'${k}' must be a ${typeof def}`);
@@ -145,7 +145,7 @@ export class IndyService {
 
   /** POST: create only (409 when the name is taken). */
   async create(actor: Principal | null, pkg: PackageType, type: StoreType, body: unknown, threePart: boolean) {
-    if (!isObj(body)) throw badRequest("Body must be a JSON store definition");
+    if (!isObject(body)) throw badRequest("Body must be a JSON store definition");
     requireApi(actor, "api_repository_permissions", "create");
     const name = this.nameFrom(body, pkg, type);
     if (await this.app.repositories.find(name)) throw conflict(`A store or repository named '${name}' already exists`);
@@ -156,7 +156,7 @@ export class IndyService {
 
   /** PUT: update, or create when missing. */
   async update(actor: Principal | null, pkg: PackageType, type: StoreType, pathName: string, body: unknown, threePart: boolean) {
-    if (!isObj(body)) throw badRequest("Body must be a JSON store definition");
+    if (!isObject(body)) throw badRequest("Body must be a JSON store definition");
     const name = this.nameFrom(body, pkg, type, pathName);
     const existing = await this.app.repositories.find(name);
     if (existing && !this.matches(existing, pkg, type)) throw conflict(`'${name}' exists as a ${existing.type} repository, not a ${pkg} ${type} store`);

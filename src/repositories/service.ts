@@ -8,10 +8,10 @@ import { requireApi, type Principal } from "../auth/permissions.js";
 import { pageRequest, toPage } from "../pagination.js";
 import type { StorageService } from "../storage/service.js";
 import { parseRepositoryType, type RemoteConfig, type RepositoryRecord } from "./types.js";
+import { isObject } from "../json.js";
 
 const REPO_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const RESERVED = new Set(["api", "v2"]);
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const NEGATIVE_CACHE_MAX = 10_000;
 
 export function validateRepositoryName(name: string): string {
@@ -28,7 +28,7 @@ type Row = { name: string; type: string; storage: string; config: Prisma.JsonVal
 
 export function toRecord(row: Row): RepositoryRecord {
   const parsed = parseRepositoryType(row.type);
-  const config = (isObj(row.config) ? row.config : {}) as Record<string, unknown>;
+  const config = (isObject(row.config) ? row.config : {}) as Record<string, unknown>;
   return {
     name: row.name,
     type: row.type,
@@ -118,7 +118,7 @@ export class RepositoryService {
 
   /** Validates a `repo` config object for `name`; returns the normalised config. */
   async validate(name: string, raw: unknown): Promise<{ type: string; storage: string; config: Record<string, unknown> }> {
-    if (!isObj(raw)) throw badRequest("Body must be {\"repo\": {\"type\": ..., \"storage\": ...}}");
+    if (!isObject(raw)) throw badRequest("Body must be {\"repo\": {\"type\": ..., \"storage\": ...}}");
     const type = raw.type;
     if (typeof type !== "string" || !type) throw badRequest("'repo.type' is required");
     const parsed = parseRepositoryType(type);
@@ -131,7 +131,7 @@ export class RepositoryService {
       if (!Array.isArray(raw.remotes)) throw badRequest("'repo.remotes' must be a list of {\"url\": ...}");
       if (parsed.kind === "proxy" && raw.remotes.length === 0) throw badRequest(`A ${type} repository needs at least one remote`);
       config.remotes = raw.remotes.map((r, i) => {
-        if (!isObj(r)) throw badRequest(`'repo.remotes[${i}]' must be an object with a 'url'`);
+        if (!isObject(r)) throw badRequest(`'repo.remotes[${i}]' must be an object with a 'url'`);
         if (typeof r.url !== "string") throw badRequest(`'repo.remotes[${i}].url' is required`);
         let u: URL;
         try {
@@ -180,7 +180,7 @@ export class RepositoryService {
       seen.add(m);
       const row = await this.prisma.repository.findUnique({ where: { name: m }, select: { config: true } });
       const c = row?.config;
-      if (isObj(c) && Array.isArray(c.members)) stack.push(...(c.members as string[]));
+      if (isObject(c) && Array.isArray(c.members)) stack.push(...(c.members as string[]));
     }
   }
 
@@ -216,7 +216,7 @@ export class RepositoryService {
   /** Group repositories (name and config, by name) that list `name` as a member. */
   private async groupsContaining(name: string): Promise<{ name: string; config: Prisma.JsonValue }[]> {
     const groups = await this.prisma.repository.findMany({ where: { type: { endsWith: "-group" } }, select: { name: true, config: true }, orderBy: { name: "asc" } });
-    return groups.filter((g) => isObj(g.config) && Array.isArray(g.config.members) && (g.config.members as unknown[]).includes(name));
+    return groups.filter((g) => isObject(g.config) && Array.isArray(g.config.members) && (g.config.members as unknown[]).includes(name));
   }
 
   /** Deletes the repository, its stored data, index rows and scoped aliases. 409 while a group lists it. */
@@ -299,14 +299,14 @@ export class RepositoryService {
 
 /** Returns new permissions with repository key `from` renamed to `to`, or null when unchanged. */
 function renameInPermissions(perms: Prisma.JsonValue, from: string, to: string): Record<string, unknown> | null {
-  if (!isObj(perms)) return null;
+  if (!isObject(perms)) return null;
   let changed = false;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(perms)) {
     if (k === from) {
       out[to] = v;
       changed = true;
-    } else if (k === "adapter_basic_permissions" && isObj(v) && from in v) {
+    } else if (k === "adapter_basic_permissions" && isObject(v) && from in v) {
       const nested: Record<string, unknown> = {};
       for (const [rk, rv] of Object.entries(v)) nested[rk === from ? to : rk] = rv;
       out[k] = nested;

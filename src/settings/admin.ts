@@ -4,8 +4,8 @@ import { badRequest } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { maskSecrets } from "./mask.js";
 import { SETTING_DEFAULTS } from "./service.js";
+import { isObject } from "../json.js";
 
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 const PREFIX = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
 /** GET /settings: every documented section, auth providers with secrets masked. */
@@ -51,7 +51,7 @@ export async function updatePrefixes(app: AppContext, actor: Principal | null, p
 /** PUT /settings/:section. Known sections are type-checked key by key against their defaults. */
 export async function updateSection(app: AppContext, actor: Principal | null, section: string, body: unknown): Promise<void> {
   requireApi(actor, "api_role_permissions", "update");
-  if (!isObj(body)) throw badRequest("Settings body must be a JSON object");
+  if (!isObject(body)) throw badRequest("Settings body must be a JSON object");
   if (section === "prefixes") {
     await updatePrefixes(app, actor, body.prefixes);
     return;
@@ -67,8 +67,8 @@ export async function updateSection(app: AppContext, actor: Principal | null, se
       if (typeof value !== "boolean") throw badRequest(`'${section}.${key}' must be a boolean`);
     } else if (typeof want === "string") {
       if (typeof value !== "string" || !value) throw badRequest(`'${section}.${key}' must be a non-empty string`);
-    } else if (isObj(want)) {
-      if (!isObj(value)) throw badRequest(`'${section}.${key}' must be an object`);
+    } else if (isObject(want)) {
+      if (!isObject(value)) throw badRequest(`'${section}.${key}' must be an object`);
     }
   }
   if (section === "jwt" && body.algorithm !== undefined && body.algorithm !== "RS256") throw badRequest("'jwt.algorithm' must be RS256");

@@ -13,6 +13,7 @@ import { SmallFileCache } from "./file-cache.js";
 import { S3Storage, s3ConfigFromAlias } from "./s3.js";
 import { PrefixedStorage } from "./prefixed.js";
 import type { Storage } from "./types.js";
+import { isObject } from "../json.js";
 
 export type AliasConfig = Record<string, unknown> & { type: string };
 export interface AliasView {
@@ -34,7 +35,6 @@ const drivers = new Map<string, DriverFactory>([
 ]);
 
 const ALIAS_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
 
 export const DEFAULT_ALIAS = "default";
 
@@ -64,7 +64,7 @@ export class StorageService {
 
   /** Validates and normalises an alias config (400 on bad input). */
   validateConfig(raw: unknown): AliasConfig {
-    if (!isObj(raw)) throw badRequest("Storage config must be a JSON object");
+    if (!isObject(raw)) throw badRequest("Storage config must be a JSON object");
     const type = raw.type;
     if (typeof type !== "string" || !type) throw badRequest("Storage config needs a 'type' (fs or s3)");
     if (type === "fs") {
@@ -87,7 +87,7 @@ export class StorageService {
       }
       if (raw.credentials !== undefined) {
         const c = raw.credentials;
-        if (!isObj(c)) throw badRequest("'credentials' must be an object");
+        if (!isObject(c)) throw badRequest("'credentials' must be an object");
         const id = c.accessKeyId ?? c["access-key-id"];
         const secret = c.secretAccessKey ?? c["secret-access-key"];
         if (typeof id !== "string" || typeof secret !== "string") throw badRequest("'credentials' needs 'accessKeyId' and 'secretAccessKey'");

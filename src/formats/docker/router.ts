@@ -219,7 +219,7 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
         ctx.status = 200;
         ctx.length = b.size;
       }
-      ctx.body = b.stream;
+      ctx.body = b.data ?? b.stream;
       return;
     }
     if (method === "DELETE") {

@@ -15,6 +15,7 @@ import type { Storage } from "../../storage/types.js";
 import { DigestingStream, digestOf, parseDigest, requireDigest, type Digest } from "./digest.js";
 import { ociError } from "./errors.js";
 import { MAX_MANIFEST_BYTES, parseManifest, referrerArtifactType, type Descriptor, type ParsedManifest } from "./manifest.js";
+import { readBounded } from "../../streams.js";
 
 export interface StoredManifest {
   body: Buffer;
@@ -25,6 +26,8 @@ export interface StoredManifest {
 export interface BlobStream {
   stream: Readable;
   size: number;
+  /** The same bytes in one buffer when the storage holds them in memory (small blobs): send it, don't modify it. */
+  data?: Buffer;
   /** Inclusive range actually served, when a range was asked for. */
   range?: { start: number; end: number };
 }
@@ -36,18 +39,8 @@ const knownKey = (image: string) => `${image}/_manifests/known`;
 const referrersPrefix = (image: string, subject: Digest) => `${image}/_referrers/${subject.algorithm}/${subject.hex}/`;
 const UPLOAD_ID_RE = /^[a-f0-9-]{36}$/;
 
-export async function readAll(stream: Readable, limit = Infinity): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size > limit) {
-      stream.destroy();
-      throw ociError("SIZE_INVALID", `Body exceeds ${limit} bytes`, undefined, 413);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+export function readAll(stream: Readable, limit = Infinity): Promise<Buffer> {
+  return readBounded(stream, limit, () => ociError("SIZE_INVALID", `Body exceeds ${limit} bytes`, undefined, 413));
 }
 
 export class DockerStore {
@@ -72,7 +65,7 @@ export class DockerStore {
       return got ? { stream: got.stream, size: st.size, range: { start: range.start, end } } : null;
     }
     const got = await this.storage.get(blobKey(d));
-    return got ? { stream: got.stream, size: got.size } : null;
+    return got ? { stream: got.stream, size: got.size, data: got.data } : null;
   }
 
   /** Streams `body` into the blob store, publishing only when its digest matches. */
@@ -227,14 +220,7 @@ export class DockerStore {
       }
     }
     const d = requireDigest(digest);
-    const hasMediaType = (() => {
-      try {
-        return typeof (JSON.parse(body.toString()) as { mediaType?: unknown }).mediaType === "string";
-      } catch {
-        return false;
-      }
-    })();
-    if (!hasMediaType) await this.storage.put(revisionKey(image, d) + ".type", parsed.mediaType);
+    if (!parsed.declaresMediaType) await this.storage.put(revisionKey(image, d) + ".type", parsed.mediaType);
     await this.storage.put(revisionKey(image, d), body, { expect: { [d.algorithm]: d.hex } });
     if (parsed.subject) {
       const subject = parseDigest(parsed.subject.digest)!;

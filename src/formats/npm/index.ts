@@ -17,7 +17,7 @@ import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldo
 import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } from "../proxy.js";
 import { makeScope, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
-import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withPackageLock } from "./common.js";
+import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withPackageLock } from "../package-helpers.js";
 import { ensureSearchIndex, forgetPackagesUnder, indexPackument, packageOfPackumentKey, rebuildSearchIndex, searchPackages } from "./search-index.js";
 import { discardStaged, scanPublishBody, type ScannedPublish, type StagedAttachment } from "./publish-stream.js";
 import {

@@ -16,7 +16,7 @@ import { cooldownPyFiles, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, encodePath, metadataTtlMs, readBody, UpstreamError } from "../proxy.js";
 import { memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
-import { recordArtifact, withPackageLock } from "../npm/common.js";
+import { recordArtifact, withPackageLock } from "../package-helpers.js";
 import {
   assembleFiles,
   JSON_V1,

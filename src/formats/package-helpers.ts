@@ -1,26 +1,17 @@
 // Helpers shared by the npm and PyPI modules: bounded body reading, cluster-wide write locks,
 // recording stored artifacts in the artifacts index.
 import type Koa from "koa";
-import type { AppContext } from "../../context.js";
-import { badRequest } from "../../errors.js";
-import type { RepositoryRecord } from "../../repositories/types.js";
-import type { Digests } from "../../storage/types.js";
+import type { AppContext } from "../context.js";
+import { badRequest } from "../errors.js";
+import type { RepositoryRecord } from "../repositories/types.js";
+import type { Digests } from "../storage/types.js";
+import { readBounded } from "../streams.js";
 
 /** Reads a request body into memory up to `limit` bytes (413 beyond). */
-async function readRequestBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
-  const declared = Number(ctx.get("content-length") || "0");
-  if (declared > limit) throw Object.assign(new Error(`Request body exceeds ${limit} bytes`), { status: 413, expose: true });
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      ctx.req.destroy();
-      throw Object.assign(new Error(`Request body exceeds ${limit} bytes`), { status: 413, expose: true });
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function readRequestBody(ctx: Koa.Context, limit: number): Promise<Buffer> {
+  const tooLarge = () => Object.assign(new Error(`Request body exceeds ${limit} bytes`), { status: 413, expose: true });
+  if (Number(ctx.get("content-length") || "0") > limit) throw tooLarge();
+  return readBounded(ctx.req, limit, tooLarge);
 }
 
 export async function readJsonBody(ctx: Koa.Context, limit: number): Promise<unknown> {
