@@ -18,6 +18,7 @@ import type { RemoteConfig, RepositoryRecord } from "../repositories/types.js";
 import type { Digests, StoredObject } from "../storage/types.js";
 import type { RequestScope } from "./types.js";
 import { readBounded } from "../streams.js";
+import { fetchGuarded, originOf, RedirectError } from "./upstream-redirects.js";
 
 export class UpstreamError extends Error {
   readonly status: 502 | 504;
@@ -122,19 +123,8 @@ export function remoteUrl(remote: RemoteConfig, path: string): string {
 }
 
 /** scheme://host[:port] of an http(s) URL (default ports dropped), or null. */
-function originOf(url: string | URL): string | null {
-  try {
-    const u = typeof url === "string" ? new URL(url) : url;
-    return u.protocol === "http:" || u.protocol === "https:" ? u.origin : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Request headers that carry credentials: sent to the remote's own origin only. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 20;
 
 function credentialsHeader(remote: RemoteConfig): string | undefined {
   if (remote.username !== undefined && remote.username !== "") {
@@ -184,7 +174,6 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
   }
   const auth = credentialsHeader(remote);
   if (auth && secret.authorization === undefined) secret.authorization = auth;
-  const headersFor = (target: URL): Record<string, string> => (remoteOrigin !== null && target.origin === remoteOrigin ? { ...plain, ...secret } : plain);
   const follow = settings.follow_redirects !== false;
   const controller = new AbortController();
   let timedOut = false;
@@ -193,28 +182,12 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
     controller.abort();
   }, responseTimeout);
   let res: Response;
-  let target = new URL(url);
-  const method = req.method ?? "GET";
   try {
-    for (let hops = 0; ; hops++) {
-      res = await fetch(target, { method, headers: headersFor(target), redirect: "manual", signal: controller.signal });
-      const location = follow && REDIRECTS.has(res.status) ? res.headers.get("location") : null;
-      if (!location) break;
-      await res.body?.cancel().catch(() => {});
-      let next: URL;
-      try {
-        next = new URL(location, target);
-      } catch {
-        throw new UpstreamError(502, `Upstream ${host} redirected to an invalid URL '${location}'`);
-      }
-      if (next.protocol !== "http:" && next.protocol !== "https:") throw new UpstreamError(502, `Upstream ${host} redirected to a non-HTTP URL '${next.protocol}'`);
-      if (hops + 1 > MAX_REDIRECTS) throw new UpstreamError(502, `Upstream ${host} redirected more than ${MAX_REDIRECTS} times`);
-      target = next;
-    }
+    res = await fetchGuarded(new URL(url), { method: req.method ?? "GET", headers: plain, credentials: secret, origin: remoteOrigin, signal: controller.signal, follow });
   } catch (err) {
     release();
     clearTimeout(responseTimer);
-    if (err instanceof UpstreamError) throw err;
+    if (err instanceof RedirectError) throw new UpstreamError(502, err.message);
     if (timedOut) throw new UpstreamError(504, `Upstream ${host} did not answer within ${responseTimeout} ms`);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new UpstreamError(502, `Upstream ${host} is unreachable: ${cause?.code ?? cause?.message ?? (err as Error).message}`);

@@ -6,6 +6,7 @@
 // redirects itself so that no longer depends on the runtime. The absolute-URL cases failed before.)
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { ADMIN_PASSWORD, backends, startServer, type TestServer } from "../helpers/server.js";
@@ -35,6 +36,8 @@ for (const backend of backends()) {
     let originA = "";
     let originB = "";
     const basicA = "Basic " + Buffer.from("remote-user:remote-secret").toString("base64");
+    const layer = "layer bytes served from B";
+    const layerDigest = "sha256:" + createHash("sha256").update(layer).digest("hex");
     const bearerA = "Bearer remote-token";
     const admin = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
 
@@ -47,7 +50,7 @@ for (const backend of backends()) {
       s = await startServer({ backend });
       b = await listen((req, res) => {
         res.writeHead(200, { "content-type": "application/octet-stream" });
-        res.end(`from B ${req.url}`);
+        res.end(req.url?.startsWith("/cdn/blobs/") ? layer : `from B ${req.url}`);
       });
       originB = `http://localhost:${b.port}`;
       a = await listen((req, res) => {
@@ -77,6 +80,15 @@ for (const backend of backends()) {
           );
         }
         if (url === "/npm/demo/-/demo-1.0.1.tgz") return res.end("tarball from A");
+        // docker-proxy: a registry asking for Basic credentials that redirects blob GETs to B (a CDN)
+        if (url.startsWith("/v2/")) {
+          if (req.headers.authorization !== basicA) {
+            res.writeHead(401, { "www-authenticate": 'Basic realm="A"', "content-type": "application/json" });
+            return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
+          }
+          if (url === `/v2/lib/img/blobs/${layerDigest}`) return redirect(`${originB}/cdn/blobs/${layerDigest}?signature=x`);
+        }
+        if (url === `/cdn/blobs/${layerDigest}?signature=x`) return res.end(layer);
         // pypi-proxy: a PEP 691 page whose file lives on B
         if (url === "/pypi/simple/demo/") {
           res.writeHead(200, { "content-type": "application/vnd.pypi.simple.v1+json" });
@@ -92,6 +104,7 @@ for (const backend of backends()) {
       };
       await mk("fpx", { type: "file-proxy", storage: "default", remotes: [{ url: `${originA}/files`, username: "remote-user", password: "remote-secret" }] });
       await mk("npx", { type: "npm-proxy", storage: "default", remotes: [{ url: `${originA}/npm`, token: "remote-token" }] });
+      await mk("dpx", { type: "docker-proxy", storage: "default", remotes: [{ url: originA, username: "remote-user", password: "remote-secret" }] });
       await mk("ppx", { type: "pypi-proxy", storage: "default", remotes: [{ url: `${originA}/pypi`, username: "remote-user", password: "remote-secret" }] });
     });
 
@@ -143,6 +156,17 @@ for (const backend of backends()) {
         [bearerA],
       );
       assert.ok(b.seen.some((r) => r.url === "/tarballs/demo-1.0.0.tgz"));
+      bSawNoCredentials();
+    });
+
+    it("docker-proxy: a blob redirected to another origin is fetched without the registry's credentials", async () => {
+      const res = await get(`/v2/dpx/lib/img/blobs/${layerDigest}`);
+      assert.deepEqual(res, { status: 200, text: layer });
+      assert.ok(a.seen.some((r) => r.url === `/v2/lib/img/blobs/${layerDigest}` && r.authorization === basicA), "the registry got its credentials");
+      assert.deepEqual(
+        b.seen.map((r) => r.url),
+        [`/cdn/blobs/${layerDigest}?signature=x`],
+      );
       bSawNoCredentials();
     });
 

@@ -3,6 +3,7 @@ import { Readable } from "node:stream";
 import type { RemoteConfig } from "../../repositories/types.js";
 import { MANIFEST_TYPES } from "./manifest.js";
 import { parseChallenge } from "./protocol.js";
+import { fetchGuarded, originOf } from "../upstream-redirects.js";
 
 export class UpstreamError extends Error {}
 
@@ -32,7 +33,8 @@ export class UpstreamRegistry {
     const headers: Record<string, string> = {};
     const basic = this.basic();
     if (basic) headers.authorization = basic;
-    const res = await fetch(url, { headers, signal: AbortSignal.timeout(this.timeoutMs) });
+    // The realm is the token service named by the registry's challenge: the credentials are meant for it.
+    const res = await fetchGuarded(url, { method: "GET", headers: {}, credentials: headers, origin: url.origin, signal: AbortSignal.timeout(this.timeoutMs) });
     if (!res.ok) return undefined;
     const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token;
@@ -47,10 +49,12 @@ export class UpstreamRegistry {
     const scope = `repository:${image}:pull`;
     const send = async (auth?: string) => {
       try {
-        return await fetch(url, {
+        // Blob GETs are often redirected to a CDN or object store: the token stays with the registry.
+        return await fetchGuarded(new URL(url), {
           method,
-          headers: auth ? { ...headers, authorization: auth } : headers,
-          redirect: "follow",
+          headers,
+          credentials: auth ? { authorization: auth } : {},
+          origin: originOf(this.base),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (err) {
