@@ -4,7 +4,7 @@ import type { AppContext } from "../context.js";
 import type { Principal, RepositoryAction } from "../auth/permissions.js";
 import { DomainError, forbidden, unauthorized } from "../errors.js";
 import type { RepositoryRecord } from "../repositories/types.js";
-import type { Storage } from "../storage/types.js";
+import type { ListEntry, Storage } from "../storage/types.js";
 import type { RequestScope } from "./types.js";
 
 /** The repository and storage services (issue 3) as the formats use them. */
@@ -91,6 +91,33 @@ export async function memberScopes(scope: RequestScope, path = scope.path): Prom
     const member = makeScope(scope.app, repo, storage, scope.actor, path, scope.baseUrl);
     member.require = () => scope.require("read");
     out.push(member);
+  }
+  return out;
+}
+
+/** How deep groups may nest (a group of groups of ...): deeper members are ignored. */
+export const MAX_GROUP_DEPTH = 8;
+
+/**
+ * The shallow listing of folder `dir` (keys as the driver gives them). A group lists the union of
+ * its members, the first member holding a name winning. `hide` may drop entries of a hosted or
+ * proxy repository's own listing (the file format hides cooldown-blocked cached files).
+ */
+export async function listFolderUnion(
+  scope: RequestScope,
+  dir: string,
+  hide?: (scope: RequestScope, dir: string, entries: Map<string, ListEntry>) => Promise<void>,
+  depth = 0,
+): Promise<Map<string, ListEntry>> {
+  const out = new Map<string, ListEntry>();
+  if (scope.repo.kind !== "group") {
+    for (const e of await scope.storage.list(dir ? dir + "/" : "", { delimiter: "/" })) out.set(e.key, e);
+    if (hide && out.size) await hide(scope, dir, out);
+    return out;
+  }
+  if (depth >= MAX_GROUP_DEPTH) return out;
+  for (const member of await memberScopes(scope, dir)) {
+    for (const [k, e] of await listFolderUnion(member, dir, hide, depth + 1)) if (!out.has(k)) out.set(k, e);
   }
   return out;
 }

@@ -198,6 +198,14 @@ describe("maven client: deploy-file, dependency:get and compile through a group 
     assert.ok(row?.releasedAt instanceof Date);
   });
 
+  it("a folder listing through the group is the union of its members (hosted versions and the proxy's cached one)", async () => {
+    const res = await get("/public/com/example/lib/");
+    assert.equal(res.status, 200);
+    for (const v of ["0.9", "1.0", "1.1-SNAPSHOT"]) assert.match(res.text, new RegExp(`>${v.replace(/\./g, "\\.")}/</a>`), `${v} listed`);
+    assert.equal((res.text.match(/>maven-metadata\.xml</g) ?? []).length, 1, "a name held by several members is listed once");
+    assert.equal((await get("/public/com/example/nothing-here/")).status, 404);
+  });
+
   it(
     "mvn dependency:get resolves the deployed release, the newest SNAPSHOT and a proxied version into a fresh local repository, the plugin and its dependencies through the proxies",
     { skip: !haveDependencyPlugin && process.env.REQUIRE_SERVICES !== "1" && `maven-dependency-plugin 3.8.1 in ~/.m2 or ${BEANUTILS_JAR} (libcommons-beanutils-java) missing` },

@@ -6,11 +6,10 @@ import { enforceUpstreamCooldown } from "../../cooldown/formats.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import type { ListEntry, Storage, StoredObject } from "../../storage/types.js";
 import { cachedFetch } from "../proxy.js";
-import { memberScopes } from "../scope.js";
+import { listFolderUnion, MAX_GROUP_DEPTH, memberScopes } from "../scope.js";
 import { requireFilePath, sendListing, sendStored } from "../http.js";
 import type { FormatModule, RequestScope } from "../types.js";
 
-const MAX_GROUP_DEPTH = 8;
 
 /**
  * Cooldown identity of a file-proxy file: package = its directory ("/" for top-level files),
@@ -60,22 +59,11 @@ export async function locateFile(scope: RequestScope, key: string, depth = 0): P
   return null;
 }
 
-async function listFolder(scope: RequestScope, dir: string, depth = 0): Promise<Map<string, ListEntry>> {
-  const out = new Map<string, ListEntry>();
-  if (scope.repo.kind !== "group") {
-    for (const e of await scope.storage.list(dir ? dir + "/" : "", { delimiter: "/" })) out.set(e.key, e);
-    if (scope.repo.kind === "proxy" && out.size) {
-      // Cooldown: cached files with an active block are not listed.
-      const blocked = await scope.app.cooldown.activeBlocks([scope.repo.name], fileCooldownId(dir ? `${dir}/x` : "x").name);
-      for (const b of blocked) out.delete(dir ? `${dir}/${b.version}` : b.version);
-    }
-    return out;
-  }
-  if (depth >= MAX_GROUP_DEPTH) return out;
-  for (const member of await memberScopes(scope, dir)) {
-    for (const [k, e] of await listFolder(member, dir, depth + 1)) if (!out.has(k)) out.set(k, e);
-  }
-  return out;
+/** Cooldown: cached files of a proxy with an active block are not listed. */
+async function hideBlocked(scope: RequestScope, dir: string, entries: Map<string, ListEntry>): Promise<void> {
+  if (scope.repo.kind !== "proxy") return;
+  const blocked = await scope.app.cooldown.activeBlocks([scope.repo.name], fileCooldownId(dir ? `${dir}/x` : "x").name);
+  for (const b of blocked) entries.delete(dir ? `${dir}/${b.version}` : b.version);
 }
 
 async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
@@ -92,7 +80,7 @@ async function handle(ctx: Koa.Context, scope: RequestScope): Promise<void> {
         return;
       }
     }
-    const entries = await listFolder(scope, path);
+    const entries = await listFolderUnion(scope, path, hideBlocked);
     if (entries.size === 0 && path !== "") throw notFound(`'${path}' not found in repository '${repo.name}'`);
     sendListing(ctx, scope.baseUrl, path, [...entries.values()]);
     return;

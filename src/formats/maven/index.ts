@@ -9,19 +9,18 @@ import type Koa from "koa";
 import { createHash } from "node:crypto";
 import { badRequest, notFound } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
-import type { ListEntry, Storage, StoredObject } from "../../storage/types.js";
+import type { Storage, StoredObject } from "../../storage/types.js";
 import { DigestStream } from "../../storage/digest.js";
 import type { AppContext } from "../../context.js";
 import { cooldownMavenMetadata, enforceUpstreamCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, metadataTtlMs, UpstreamError } from "../proxy.js";
-import { memberScopes } from "../scope.js";
+import { listFolderUnion, MAX_GROUP_DEPTH, memberScopes } from "../scope.js";
 import { contentTypeFor, sendListing, sendStored } from "../http.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { artifactMetadataXml, checksumOf, isMetadataFile, mergeMetadata, parseArtifactPath, snapshotMetadataXml, type ChecksumAlg } from "./metadata.js";
 import { isSnapshot } from "./version.js";
 import { CHECKSUM_HEX_LENGTH, parseChecksumBody } from "./checksum.js";
 
-const MAX_GROUP_DEPTH = 8;
 
 // ---- metadata regeneration (hosted) ----------------------------------------------------------
 
@@ -240,13 +239,7 @@ async function serveRead(ctx: Koa.Context, scope: RequestScope): Promise<void> {
     }
   }
   // Folder listing (hosted and cached proxy content; groups: union of members).
-  const entries = new Map<string, ListEntry>();
-  const collect = async (s: RequestScope, depth: number) => {
-    if (s.repo.kind !== "group") {
-      for (const e of await s.storage.list(path ? path + "/" : "", { delimiter: "/" })) if (!entries.has(e.key)) entries.set(e.key, e);
-    } else if (depth < MAX_GROUP_DEPTH) for (const m of await memberScopes(s, path)) await collect(m, depth + 1);
-  };
-  await collect(scope, 0);
+  const entries = await listFolderUnion(scope, path);
   if (entries.size === 0) throw notFound(`'${path}' not found in repository '${scope.repo.name}'`);
   sendListing(ctx, scope.baseUrl, path, [...entries.values()]);
 }
