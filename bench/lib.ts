@@ -80,6 +80,17 @@ export async function load(name: string, opts: autocannon.Options): Promise<Resu
   return { name, rps: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, errors: non2xx };
 }
 
+/** Each case after a 1 s warm-up, one after the other; progress on stderr. */
+export async function measure(cases: Array<{ name: string } & autocannon.Options>, opts: { duration: number; connections: number }): Promise<Result[]> {
+  const rows: Result[] = [];
+  for (const { name, ...c } of cases) {
+    await load("warm-up", { ...c, duration: 1, connections: opts.connections });
+    rows.push(await load(name, { ...c, ...opts }));
+    process.stderr.write(`${name}: ${rows[rows.length - 1].rps} req/s\n`);
+  }
+  return rows;
+}
+
 export function table(rows: Result[]): string {
   const lines = ["| case | req/s | p50 ms | p99 ms | errors |", "|---|---:|---:|---:|---:|"];
   for (const r of rows) lines.push(`| ${r.name} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`);

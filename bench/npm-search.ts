@@ -5,12 +5,9 @@
 //
 //   npx tsx bench/npm-search.ts            (BENCH_PACKAGES, default 2000; BENCH_DURATION, default 10)
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import { load, startNode, table, type Result } from "./lib.js";
-import { publishAll } from "./npm-publish-body.js";
-import { startVerdaccio } from "./verdaccio.js";
+import { measure, table } from "./lib.js";
+import { publishAll, withNpmPeers } from "./npm-peers.js";
 
 const duration = Number(process.env.BENCH_DURATION ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -31,15 +28,7 @@ async function publishMany(registry: string, token: string): Promise<void> {
 }
 
 async function main() {
-  const tmp = mkdtempSync(path.join(os.tmpdir(), "pantera-npm-search-bench-"));
-  const verdaccio = await startVerdaccio(path.join(tmp, "verdaccio"));
-  const node = await startNode();
-  try {
-    const login = await fetch(`${node.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: node.adminPassword }) });
-    const { token } = (await login.json()) as { token: string };
-    const created = await fetch(`${node.api}/api/v1/repositories/npm-bench`, { method: "PUT", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify({ repo: { type: "npm", storage: "default" } }) });
-    if (created.status >= 300) throw new Error(`create repo: ${created.status} ${await created.text()}`);
-    const pantera = `${node.repo}/npm-bench`;
+  await withNpmPeers(async ({ pantera, auth, token, verdaccio }) => {
     let t = performance.now();
     await publishMany(pantera, token);
     process.stderr.write(`published ${PACKAGES} packages to Pantera in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
@@ -47,15 +36,15 @@ async function main() {
     await publishMany(verdaccio.url, verdaccio.token);
     process.stderr.write(`published ${PACKAGES} packages to Verdaccio in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
 
-    const auth = { authorization: `Bearer ${token}` };
     const queries: Array<[string, string, number]> = [
       ["rare word", "zebrafish", 1],
       ["common word", "stream", Math.ceil(PACKAGES / WORDS.length)],
       ["exact name", "pkg-42", 1],
     ];
+    const peers = [["pantera", pantera, auth], ["verdaccio", verdaccio.url, {}]] as const;
     // Sanity: both find what the data says they should (the first search also fills Pantera's index).
     for (const [, text, want] of queries) {
-      for (const [base, headers] of [[pantera, auth], [verdaccio.url, {}]] as const) {
+      for (const [, base, headers] of peers) {
         const res = await fetch(`${base}/-/v1/search?text=${text}&size=250`, { headers });
         const body = (await res.json()) as { objects: { package: { name: string } }[]; total: number };
         const names = body.objects.map((o) => o.package.name);
@@ -63,22 +52,11 @@ async function main() {
         if (!ok) throw new Error(`${base} search ${text}: ${names.length} hits (${names.slice(0, 3).join(", ")}), total ${body.total}`);
       }
     }
-    const rows: Result[] = [];
-    for (const [label, text] of queries) {
-      for (const [who, base, headers] of [["pantera", pantera, auth], ["verdaccio", verdaccio.url, {}]] as const) {
-        const url = `${base}/-/v1/search?text=${text}&size=20`;
-        await load("warm-up", { url, headers, duration: 1, connections });
-        rows.push(await load(`${label} — ${who}`, { url, headers, duration, connections }));
-        process.stderr.write(`${label} — ${who}: ${rows[rows.length - 1].rps} req/s\n`);
-      }
-    }
+    const cases = queries.flatMap(([label, text]) => peers.map(([who, base, headers]) => ({ name: `${label} — ${who}`, url: `${base}/-/v1/search?text=${text}&size=20`, headers })));
+    const rows = await measure(cases, { duration, connections });
     console.log(`\nnpm search, ${PACKAGES} packages, size=20, ${connections} connections, ${duration}s per case, node ${process.version}, ${os.cpus().length} cpus\n`);
     console.log(table(rows));
-  } finally {
-    await node.stop();
-    await verdaccio.stop();
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch((err) => {
