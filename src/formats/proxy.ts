@@ -122,7 +122,6 @@ export function remoteUrl(remote: RemoteConfig, path: string): string {
   return remote.url.replace(/\/+$/, "") + "/" + path.replace(/^\/+/, "");
 }
 
-/** scheme://host[:port] of an http(s) URL (default ports dropped), or null. */
 /** Request headers that carry credentials: sent to the remote's own origin only. */
 const CREDENTIAL_HEADERS = new Set(["authorization", "proxy-authorization", "cookie"]);
 

@@ -484,12 +484,65 @@ for (const backend of backends()) {
         assert.notEqual(first, second.digest);
         assert.equal((await call("GET", "/v2/dp-ttl/dh/ttl/manifests/v1")).headers.get("docker-content-digest"), first, "within metadata_ttl the cached tag is served");
         assert.equal((await call("GET", "/v2/dp/dh/ttl/manifests/v1")).headers.get("docker-content-digest"), second.digest, "with metadata_ttl 0 the upstream is asked");
-        // Without credentials the upstream refuses: nothing is found.
+        // Without credentials the upstream refuses: a 502 that says so, not a misleading "unknown".
         assert.equal((await mk("dp-anon", { url: s.repoUrl })).status, 200);
-        assert.equal(errCode(await call("GET", "/v2/dp-anon/dh/perm/manifests/v1")), "MANIFEST_UNKNOWN");
+        const refused = await call("GET", "/v2/dp-anon/dh/perm/manifests/v1");
+        assert.equal(refused.status, 502);
+        assert.equal(errCode(refused), "UNAVAILABLE");
+        assert.match(refused.json().errors[0].message, /answered 401/);
         const push = await call("POST", "/v2/dp/x/blobs/uploads/");
         assert.equal(push.status, 405);
         assert.equal(errCode(push), "UNSUPPORTED");
+      });
+    });
+
+    describe("proxy failures", () => {
+      // A port with nothing listening (unreachable) and a server that accepts but never answers (too slow).
+      let silent: http.Server;
+      let silentUrl = "";
+      let closedUrl = "";
+      before(async () => {
+        silent = http.createServer(() => {});
+        await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+        silentUrl = `http://127.0.0.1:${(silent.address() as import("node:net").AddressInfo).port}`;
+        const probe = http.createServer();
+        await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+        closedUrl = `http://127.0.0.1:${(probe.address() as import("node:net").AddressInfo).port}`;
+        await new Promise((r) => probe.close(r));
+        const mk = async (name: string, repo: unknown) => assert.equal((await s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo } })).status, 200);
+        await mk("dp-down", { type: "docker-proxy", storage: "default", remotes: [{ url: closedUrl }] });
+        await mk("dp-slow", { type: "docker-proxy", storage: "default", remotes: [{ url: silentUrl, timeout: 300 }] });
+        await mk("dg-down", { type: "docker-group", storage: "default", members: ["dp-down", "dh"] });
+      });
+      after(() => {
+        silent.closeAllConnections();
+        silent.close();
+      });
+
+      it("an unreachable upstream with nothing cached is a 502, a silent one a 504 (remote timeout), in the OCI error format", async () => {
+        const digest = "sha256:" + "a".repeat(64);
+        for (const path of ["/v2/dp-down/lib/x/manifests/v1", `/v2/dp-down/lib/x/blobs/${digest}`]) {
+          const r = await call("GET", path);
+          assert.equal(r.status, 502, path);
+          assert.equal(errCode(r), "UNAVAILABLE");
+          assert.match(r.json().errors[0].message, /unreachable/);
+        }
+        assert.equal((await call("HEAD", `/v2/dp-down/lib/x/blobs/${digest}`)).status, 502);
+        const started = Date.now();
+        const slow = await call("GET", "/v2/dp-slow/lib/x/manifests/v1");
+        assert.equal(slow.status, 504);
+        assert.equal(errCode(slow), "UNAVAILABLE");
+        assert.ok(Date.now() - started < 5000, "the remote's timeout applies");
+      });
+
+      it("a group serves from a later member when an earlier proxy's upstream is down, and says 502 when no member has it", async () => {
+        const { digest } = await pushImage("dh", "grouped", "v1", ["grouped-layer"]);
+        const r = await call("GET", "/v2/dg-down/grouped/manifests/v1");
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get("docker-content-digest"), digest);
+        const missing = await call("GET", "/v2/dg-down/not-anywhere/manifests/v1");
+        assert.equal(missing.status, 502);
+        assert.equal(errCode(missing), "UNAVAILABLE");
       });
     });
 

@@ -4,6 +4,7 @@ import type Router from "@koa/router";
 import type { AppContext } from "../../context.js";
 import { notFound } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
+import { upstreamFetch } from "../proxy.js";
 import { findRepository, storageFor } from "../scope.js";
 import type { FormatModule } from "../types.js";
 import { createOciMiddleware } from "./router.js";
@@ -35,6 +36,7 @@ export function dockerEnv(app: AppContext): DockerEnv {
       await app.artifacts.remove(repo.name, path).catch(() => false);
     },
     warn: (msg, meta) => app.log.warn(msg, meta),
+    fetchUpstream: (remote, path, req) => upstreamFetch(app, remote, path, req),
     cooldown: app.cooldown,
   };
 }

@@ -5,9 +5,9 @@ import type { Storage } from "../../storage/types.js";
 import { parseDigest } from "./digest.js";
 import { configCreated, parseManifest, type Descriptor } from "./manifest.js";
 import { DockerStore, readAll, type BlobStream, type StoredManifest } from "./store.js";
-import { UpstreamError, UpstreamRegistry } from "./upstream.js";
-import { metadataTtlMs } from "../proxy.js";
-import { ociError } from "./errors.js";
+import { UpstreamRegistry, type UpstreamFetch } from "./upstream.js";
+import { metadataTtlMs, UpstreamError } from "../proxy.js";
+import { OciError, ociError } from "./errors.js";
 
 /** The slice of the cooldown service docker proxies use (package = image name, version = tag). */
 export interface DockerCooldown {
@@ -25,6 +25,8 @@ export interface DockerEnv {
   recordArtifact(a: ArtifactRecord): Promise<void>;
   removeArtifact(repo: RepositoryRecord, path: string): Promise<void>;
   warn(msg: string, meta?: Record<string, unknown>): void;
+  /** Requests to upstream registries (the proxies' client: http_client settings, credential rules). */
+  fetchUpstream: UpstreamFetch;
   /** Cooldown for proxies (absent: nothing is ever blocked). */
   cooldown?: DockerCooldown;
 }
@@ -73,13 +75,13 @@ export class HostedSource implements PullSource {
 const upstreams = new Map<string, UpstreamRegistry>();
 /** Blob downloads filling a proxy cache on this node, by repository and digest. */
 const downloads = new Map<string, Promise<boolean>>();
-function upstreamFor(repo: RepositoryRecord): UpstreamRegistry | null {
+function upstreamFor(repo: RepositoryRecord, env: DockerEnv): UpstreamRegistry | null {
   const remote = repo.remotes[0];
   if (!remote?.url) return null;
   const key = `${repo.name}|${JSON.stringify(remote)}`;
   let u = upstreams.get(key);
   if (!u) {
-    u = new UpstreamRegistry(remote);
+    u = new UpstreamRegistry(remote, env.fetchUpstream);
     upstreams.set(key, u);
   }
   return u;
@@ -93,7 +95,7 @@ export class ProxySource implements PullSource {
     readonly store: DockerStore,
     private env: DockerEnv,
   ) {
-    this.upstream = upstreamFor(repo);
+    this.upstream = upstreamFor(repo, env);
   }
 
   async manifest(image: string, reference: string): Promise<StoredManifest | null> {
@@ -119,9 +121,10 @@ export class ProxySource implements PullSource {
       got = await this.upstream.manifest(image, reference);
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
-      this.env.warn("docker upstream unavailable, serving cache", { repo: this.repo.name, err: err.message });
       const cached = await this.store.getManifest(image, reference);
-      if (cached && !isDigest) await this.denyIfBlocked(image, reference);
+      if (!cached) throw unavailable(err);
+      this.env.warn("docker upstream unavailable, serving cache", { repo: this.repo.name, err: err.message });
+      if (!isDigest) await this.denyIfBlocked(image, reference);
       return cached;
     }
     if (!got) return null;
@@ -184,8 +187,7 @@ export class ProxySource implements PullSource {
     try {
       up = await this.upstream!.blob(image, digest);
     } catch (err) {
-      if (err instanceof UpstreamError) return { done: Promise.resolve(false) };
-      throw err;
+      throw err instanceof UpstreamError ? unavailable(err) : err;
     }
     if (!up) return { done: Promise.resolve(false) };
     const source = up.stream;
@@ -223,7 +225,9 @@ export class ProxySource implements PullSource {
     const st = await this.store.statBlob(digest);
     if (st) return st.size;
     if (!this.upstream) return null;
-    return this.upstream.blobSize(image, digest).catch(() => null);
+    return this.upstream.blobSize(image, digest).catch((err) => {
+      throw err instanceof UpstreamError ? unavailable(err) : err;
+    });
   }
 
   async tags(image: string): Promise<string[] | null> {
@@ -258,26 +262,32 @@ export class ProxySource implements PullSource {
 
 export class GroupSource implements PullSource {
   constructor(readonly members: PullSource[]) {}
-  async manifest(image: string, reference: string) {
+  /**
+   * The first member's answer, in order. A member whose upstream is unavailable does not hide
+   * the later ones; when no member has it and one failed, that failure is the answer (502/504).
+   */
+  private async first<T>(ask: (m: PullSource) => Promise<T | null>): Promise<T | null> {
+    let failure: OciError | null = null;
     for (const m of this.members) {
-      const got = await m.manifest(image, reference);
-      if (got) return got;
+      try {
+        const got = await ask(m);
+        if (got !== null) return got;
+      } catch (err) {
+        if (!(err instanceof OciError) || err.code !== "UNAVAILABLE") throw err;
+        failure ??= err;
+      }
     }
+    if (failure) throw failure;
     return null;
   }
-  async blob(image: string, digest: string, range?: { start: number; end?: number }) {
-    for (const m of this.members) {
-      const got = await m.blob(image, digest, range);
-      if (got) return got;
-    }
-    return null;
+  manifest(image: string, reference: string) {
+    return this.first((m) => m.manifest(image, reference));
   }
-  async blobSize(image: string, digest: string) {
-    for (const m of this.members) {
-      const got = await m.blobSize(image, digest);
-      if (got !== null) return got;
-    }
-    return null;
+  blob(image: string, digest: string, range?: { start: number; end?: number }) {
+    return this.first((m) => m.blob(image, digest, range));
+  }
+  blobSize(image: string, digest: string) {
+    return this.first((m) => m.blobSize(image, digest));
   }
   async tags(image: string) {
     let out: string[] | null = null;
@@ -327,3 +337,8 @@ export async function resolveRepository(
 }
 
 export { parseManifest };
+
+/** An upstream registry that failed (and no cached copy): 502 or 504 in the OCI error format. */
+function unavailable(err: UpstreamError): OciError {
+  return ociError("UNAVAILABLE", `Upstream registry: ${err.message}`, undefined, err.status);
+}
