@@ -84,6 +84,8 @@ for (const backend of backends()) {
       assert.deepEqual(names(f), ["acme-widget"]);
       assert.equal(f.total, 3);
       assert.equal((await search("npm-local", "")).total, 4, "no text lists every package");
+      f = await search("npm-local", "acme", "&from=1e12&size=abc");
+      assert.deepEqual([f.objects.length, f.total], [0, 3], "offsets past the end (capped) and bad sizes are not errors");
     });
 
     it("follows the latest version, dist-tags and unpublish", async () => {

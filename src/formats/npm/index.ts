@@ -446,6 +446,8 @@ interface SearchResult {
   total: number;
 }
 
+const MAX_SEARCH_OFFSET = 5000;
+
 async function searchRepo(scope: RequestScope, text: string, limit: number, depth = 0): Promise<SearchResult> {
   const { repo } = scope;
   if (repo.kind === "proxy") {
@@ -495,7 +497,8 @@ async function search(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   scope.require("read");
   const text = String(ctx.query.text ?? "");
   const size = Math.min(250, Math.max(1, Number(ctx.query.size ?? 20) || 20));
-  const from = Math.max(0, Number(ctx.query.from ?? 0) || 0);
+  // Paging deeper than this is not browsing; it would only make members return huge pages.
+  const from = Math.min(MAX_SEARCH_OFFSET, Math.max(0, Math.floor(Number(ctx.query.from ?? 0)) || 0));
   const { hits: all, total } = await searchRepo(scope, text, from + size);
   const seen = new Set<string>();
   const unique = all.filter((h) => {
