@@ -5,6 +5,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { ADMIN_PASSWORD, backends, startServer, type TestServer } from "../helpers/server.js";
 
 interface Found {
@@ -85,7 +88,12 @@ for (const backend of backends()) {
       assert.equal(f.total, 3);
       assert.equal((await search("npm-local", "")).total, 4, "no text lists every package");
       f = await search("npm-local", "acme", "&from=1e12&size=abc");
-      assert.deepEqual([f.objects.length, f.total], [0, 3], "offsets past the end (capped) and bad sizes are not errors");
+      assert.deepEqual([f.objects.length, f.total], [0, 3], "offsets past the end and bad sizes are not errors");
+      f = await search("npm-local", "acme", "&from=6000");
+      assert.deepEqual(f.objects, [], "pages past the deepest offset are empty, not a repeat of the last one");
+      f = await search("npm-local", "acme", "&size=1.5&from=0.5");
+      assert.deepEqual(names(f), ["@acme/core"], "fractional size and from are rounded down");
+      assert.deepEqual(names(await search("npm-local", "acme\u0000")), ["@acme/core", "acme-widget", "unrelated"], "NUL in the text is dropped");
     });
 
     it("follows the latest version, dist-tags and unpublish", async () => {
@@ -106,6 +114,12 @@ for (const backend of backends()) {
       assert.deepEqual(names(await search("npm-local", "widget")), []);
     });
 
+    it("a package published only under another tag is found with its highest version", async () => {
+      await publish("npm-local", "beta-only", "0.1.0-beta.1", { description: "prerelease tool", tag: "beta" });
+      const f = await search("npm-local", "prerelease");
+      assert.deepEqual(f.objects.map((o) => [o.package.name, o.package.version]), [["beta-only", "0.1.0-beta.1"]]);
+    });
+
     it("management API deletes (last version, package folder) take packages out", async () => {
       await publish("npm-local", "solo", "1.0.0", { description: "single version" });
       assert.deepEqual(names(await search("npm-local", "solo")), ["solo"]);
@@ -120,6 +134,9 @@ for (const backend of backends()) {
       res = await s.api("DELETE", "/repositories/npm-local/packages", { token: s.adminToken, body: { path: "gadget-kit/-" } });
       assert.equal(res.status, 204, res.text);
       assert.deepEqual(names(await search("npm-local", "gadget-kit")), ["gadget-kit"], "deleting the tarball folder keeps the packument");
+      res = await s.api("DELETE", "/repositories/npm-local/artifacts", { token: s.adminToken, body: { path: "gadget-kit/package.json" } });
+      assert.equal(res.status, 204, res.text);
+      assert.deepEqual(names(await search("npm-local", "gadget-kit")), [], "deleting the packument file itself");
     });
 
     it("an imported packument is searchable", async () => {
@@ -133,6 +150,16 @@ for (const backend of backends()) {
       const f = await search("npm-local", "importer");
       assert.deepEqual(names(f), ["imported-pkg"]);
       assert.equal(f.objects[0].package.date, "2024-01-02T03:04:05.000Z");
+      // a document naming another package does not touch that package's row
+      const other = { ...doc, name: "unrelated", versions: { "1.0.0": { name: "unrelated", version: "1.0.0", description: "impostor" } } };
+      const res2 = await s.repo("PUT", "/.import/npm-local/impostor/package.json", {
+        basic,
+        raw: JSON.stringify(other),
+        headers: { "X-Pantera-Repo-Type": "npm", "X-Pantera-Idempotency-Key": "npm-search-import-2" },
+      });
+      assert.equal(res2.status, 201, res2.text);
+      assert.deepEqual(names(await search("npm-local", "impostor")), []);
+      assert.deepEqual(names(await search("npm-local", "acme corp")), ["unrelated"]);
     });
 
     it("groups merge their members' hits, each package once", async () => {
@@ -154,16 +181,42 @@ for (const backend of backends()) {
       await storage.put("legacy-one/package.json", doc("legacy-one", "old data"));
       await storage.put("@old/legacy-two/package.json", doc("@old/legacy-two", "old data too"));
       await storage.put("not-a-packument/readme.json", doc("x", "old data"));
-      assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-one"]);
+      // values PostgreSQL cannot store (NUL in text and jsonb, a year out of range) do not stop the fill
+      const odd = JSON.parse(doc("odd-one", "old data with a \u0000 NUL"));
+      odd.time["1.0.0"] = "+300000-01-01T00:00:00.000Z";
+      odd.maintainers = [{ name: "nul\u0000user", email: "x@y" }];
+      await storage.put("odd-one/package.json", JSON.stringify(odd));
+      await storage.put("broken-json/package.json", "{ not json");
+      assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-one", "odd-one"]);
 
       // edits behind the index's back are picked up by a reindex
       await storage.delete("legacy-one/package.json");
       await storage.put("legacy-three/package.json", doc("legacy-three", "old data again"));
-      assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-one"], "stale until reindexed");
+      assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-one", "odd-one"], "stale until reindexed");
       const started = await s.api("POST", "/search/reindex", { token: s.adminToken });
       assert.equal(started.status, 202, started.text);
       await s.app.search.waitForReindex();
-      assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-three"]);
+      assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-three", "odd-one"]);
+    });
+
+    it("a repository moved to another storage alias is indexed from the new storage", async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), "pantera-npm-alias-"));
+      try {
+        let res = await s.api("PUT", "/storages/npm-elsewhere", { token: s.adminToken, body: { type: "fs", path: dir } });
+        assert.ok(res.status < 300, res.text);
+        const admin = await s.app.auth.authenticateToken(s.adminToken);
+        await s.app.repositories.put(admin, "npm-roaming", { type: "npm", storage: "default" });
+        await publish("npm-roaming", "roams-here", "1.0.0", { description: "roaming package" });
+        assert.deepEqual(names(await search("npm-roaming", "roaming")), ["roams-here"]);
+        res = await s.api("PUT", "/repositories/npm-roaming", { token: s.adminToken, body: { repo: { type: "npm", storage: "npm-elsewhere" } } });
+        assert.ok(res.status < 300, res.text);
+        const moved = await s.app.repositories.get(admin, "npm-roaming");
+        const storage = await s.app.storages.forRepository(moved);
+        await storage.put("over-there/package.json", JSON.stringify({ name: "over-there", "dist-tags": { latest: "2.0.0" }, versions: { "2.0.0": { name: "over-there", version: "2.0.0", description: "roaming elsewhere" } } }));
+        assert.deepEqual(names(await search("npm-roaming", "roaming")), ["over-there"], "the old storage's packages are gone, the new one's found");
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("rows follow a renamed repository and go with a deleted one", async () => {

@@ -19,10 +19,12 @@ CREATE TABLE "npm_packages" (
 );
 CREATE INDEX "npm_packages_search_trgm_idx" ON "npm_packages" USING GIN ("search_text" gin_trgm_ops);
 
--- Repositories whose npm_packages rows are complete. Packuments written before this migration
--- are indexed from storage once, on the repository's first search.
+-- Repositories whose npm_packages rows are complete, and for which storage alias. Packuments
+-- written before this migration (or a repository moved to another storage) are indexed from
+-- storage once, on the next search.
 CREATE TABLE "npm_search_ready" (
     "repo_name" TEXT NOT NULL,
+    "storage" TEXT NOT NULL,
     CONSTRAINT "npm_search_ready_pkey" PRIMARY KEY ("repo_name"),
     CONSTRAINT "npm_search_ready_repo_name_fkey" FOREIGN KEY ("repo_name") REFERENCES "repositories"("name") ON DELETE CASCADE ON UPDATE CASCADE
 );

@@ -18,7 +18,7 @@ import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } fr
 import { makeScope, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withPackageLock } from "../package-helpers.js";
-import { ensureSearchIndex, forgetPackagesUnder, indexPackument, packageOfPackumentKey, rebuildSearchIndex, searchPackages } from "./search-index.js";
+import { ensureSearchIndex, indexPackument, packageOfPackumentKey, rebuildSearchIndex, reindexPackage, reindexPackagesUnder, searchPackages } from "./search-index.js";
 import { discardStaged, scanPublishBody, type ScannedPublish, type StagedAttachment } from "./publish-stream.js";
 import {
   abbreviate,
@@ -496,10 +496,10 @@ async function searchRepo(scope: RequestScope, text: string, limit: number, dept
 async function search(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   scope.require("read");
   const text = String(ctx.query.text ?? "");
-  const size = Math.min(250, Math.max(1, Number(ctx.query.size ?? 20) || 20));
-  // Paging deeper than this is not browsing; it would only make members return huge pages.
-  const from = Math.min(MAX_SEARCH_OFFSET, Math.max(0, Math.floor(Number(ctx.query.from ?? 0)) || 0));
-  const { hits: all, total } = await searchRepo(scope, text, from + size);
+  const size = Math.min(250, Math.max(1, Math.floor(Number(ctx.query.size ?? 20)) || 20));
+  const from = Math.max(0, Math.floor(Number(ctx.query.from ?? 0)) || 0);
+  // Paging deeper than this is not browsing: members are never asked for more, and pages past it are empty.
+  const { hits: all, total } = await searchRepo(scope, text, Math.min(from, MAX_SEARCH_OFFSET) + size);
   const seen = new Set<string>();
   const unique = all.filter((h) => {
     const n = h.package?.name;
@@ -510,7 +510,7 @@ async function search(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   unique.sort((a, b) => (b.searchScore ?? 0) - (a.searchScore ?? 0));
   // A package found in several group members counts once (exact while no member hit the limit).
   const matched = Math.max(unique.length, total - (all.length - unique.length));
-  sendJson(ctx, 200, { objects: unique.slice(from, from + size), total: matched, time: new Date().toUTCString() });
+  sendJson(ctx, 200, { objects: from > MAX_SEARCH_OFFSET ? [] : unique.slice(from, from + size), total: matched, time: new Date().toUTCString() });
 }
 
 // ---- the module ----------------------------------------------------------------------------
@@ -608,7 +608,9 @@ function describeArtifact(_repo: RepositoryRecord, path: string): { name: string
 /** A tarball deleted through the management API takes its version out of the hosted packument. */
 async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelete"]>>[0]): Promise<void> {
   if (info.repo.kind !== "hosted") return;
-  if (info.folder) return forgetPackagesUnder(info.app, info.repo, info.path);
+  if (info.folder) return reindexPackagesUnder(info.app, info.repo, info.storage, info.path);
+  const packument = packageOfPackumentKey(info.path);
+  if (packument) return reindexPackage(info.app, info.repo, info.storage, packument);
   const described = describeArtifact(info.repo, info.path);
   if (!described) return;
   const { name, version } = described;
@@ -632,10 +634,7 @@ async function afterDelete(info: Parameters<NonNullable<FormatModule["afterDelet
 /** An imported packument (metadata-only import of a hosted repository) becomes searchable. */
 async function afterImport(info: Parameters<NonNullable<FormatModule["afterImport"]>>[0]): Promise<void> {
   const name = info.repo.kind === "hosted" ? packageOfPackumentKey(info.path) : null;
-  if (!name) return;
-  await withPackageLock(info.app, info.repo, name, async () => {
-    await indexPackument(info.app, info.repo, name, await readStoredJson<Packument>(info.storage, info.path).catch(() => null));
-  });
+  if (name) await reindexPackage(info.app, info.repo, info.storage, name);
 }
 
 async function reindex(info: Parameters<NonNullable<FormatModule["reindex"]>>[0]): Promise<void> {

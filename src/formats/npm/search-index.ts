@@ -4,13 +4,15 @@
 //
 // Rows are written by whoever writes a packument (publish, metadata updates, dist-tags, deletes,
 // imports) while holding that package's lock, so a row never goes back to an older document.
-// Repositories that held packuments before the index existed are filled from storage once, on
-// their first search; POST /api/v1/search/reindex rebuilds them too.
+// Walks over storage (the first-search fill, the search reindex) take the same lock per package.
+// Repositories that held packuments before the index existed, or moved to another storage alias,
+// are filled from storage on their next search; POST /api/v1/search/reindex rebuilds them too.
 import type { AppContext } from "../../context.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Storage } from "../../storage/types.js";
 import { readStoredJson } from "../../storage/types.js";
-import { isValidName, type Json, type Packument } from "./packument.js";
+import { withPackageLock } from "../package-helpers.js";
+import { highestVersion, isValidName, type Json, type Packument } from "./packument.js";
 
 export interface PackageSummary {
   name: string;
@@ -32,24 +34,38 @@ export function packageOfPackumentKey(key: string): string | null {
   return m && isValidName(m[1]) ? m[1] : null;
 }
 
-/** What search shows of a packument: its latest version (null when it has no versions left). */
+/** Text as PostgreSQL stores it: no NUL characters (text and jsonb refuse them). */
+const clean = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v)).replace(/\u0000/g, "");
+
+/** A date PostgreSQL's timestamptz can hold (years 1 to 9999 are plenty), else null. */
+function storableDate(value: unknown): Date | null {
+  if (typeof value !== "string" && typeof value !== "number") return null;
+  const d = new Date(value);
+  const year = d.getUTCFullYear();
+  return Number.isNaN(d.getTime()) || year < 1 || year > 9999 ? null : d;
+}
+
+/**
+ * What search shows of a packument: its latest version, or the highest version when no
+ * `latest` tag exists (a first publish with --tag); null when it has no versions left.
+ */
 export function summarise(p: Packument): PackageSummary | null {
-  const version = p["dist-tags"]?.latest;
-  const latest: Json | undefined = version ? p.versions?.[version] : undefined;
-  if (!version || !latest) return null;
-  const when = p.time?.[version] ?? p.time?.modified;
-  const date = when ? new Date(when) : null;
-  const person = (m: Json) => ({ username: String(m?.name ?? m?.username ?? ""), email: String(m?.email ?? "") });
-  const keywords = Array.isArray(latest.keywords) ? latest.keywords.filter((k: unknown): k is string => typeof k === "string") : [];
+  const versions = p.versions && typeof p.versions === "object" ? p.versions : {};
+  const tagged = p["dist-tags"]?.latest;
+  const version = typeof tagged === "string" && versions[tagged] ? tagged : highestVersion(Object.keys(versions));
+  const latest: Json | undefined = version ? versions[version] : undefined;
+  if (!version || !latest || typeof latest !== "object") return null;
+  const person = (m: Json) => ({ username: clean(m?.name ?? m?.username), email: clean(m?.email) });
+  const keywords = Array.isArray(latest.keywords) ? latest.keywords.filter((k: unknown): k is string => typeof k === "string").map(clean) : [];
   const maintainers = (Array.isArray(p.maintainers) ? p.maintainers : Array.isArray(latest.maintainers) ? latest.maintainers : []) as Json[];
   return {
-    name: p.name,
-    version,
-    description: String(latest.description ?? p.description ?? ""),
+    name: clean(p.name),
+    version: clean(version),
+    description: clean(latest.description ?? p.description),
     keywords,
-    publishedAt: date && !Number.isNaN(date.getTime()) ? date : null,
-    publisher: latest._npmUser ? person(latest._npmUser) : null,
-    maintainers: maintainers.map(person),
+    publishedAt: storableDate(p.time?.[version] ?? p.time?.modified),
+    publisher: latest._npmUser && typeof latest._npmUser === "object" ? person(latest._npmUser) : null,
+    maintainers: maintainers.filter((m) => m && typeof m === "object").map(person),
   };
 }
 
@@ -81,7 +97,8 @@ const INSERT = `INSERT INTO "npm_packages" (${COLUMNS})
  */
 export async function indexPackument(app: AppContext, repo: RepositoryRecord, name: string, p: Packument | null): Promise<void> {
   try {
-    const s = p ? summarise(p) : null;
+    // A document under another package's key (a hand-made import) describes nothing searchable.
+    const s = p && p.name === name ? summarise(p) : null;
     if (!s) {
       await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "name" = $2`, [repo.name, name]);
       return;
@@ -97,71 +114,72 @@ export async function indexPackument(app: AppContext, repo: RepositoryRecord, na
   }
 }
 
-/** A folder was deleted through the management API: rows of the packages under it go ('' = all). */
-export async function forgetPackagesUnder(app: AppContext, repo: RepositoryRecord, folder: string): Promise<void> {
+/**
+ * Re-reads the packument of `name` from storage and brings its row in line, under the package's
+ * lock: for changes made to stored files directly (management-API deletes, imports, walks).
+ */
+export async function reindexPackage(app: AppContext, repo: RepositoryRecord, storage: Storage, name: string): Promise<void> {
+  await withPackageLock(app, repo, name, async () => {
+    const p = await readStoredJson<Packument>(storage, `${name}/package.json`).catch(() => null);
+    await indexPackument(app, repo, name, p);
+  });
+}
+
+/** A folder was deleted through the management API: the packages under it are re-read ('' = all). */
+export async function reindexPackagesUnder(app: AppContext, repo: RepositoryRecord, storage: Storage, folder: string): Promise<void> {
   const prefix = folder.replace(/\/+$/, "");
   try {
-    if (!prefix) await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1`, [repo.name]);
-    else await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND ("name" = $2 OR starts_with("name", $3))`, [repo.name, prefix, prefix + "/"]);
+    const rows = await app.db.sql.query<{ name: string }>(
+      prefix ? `SELECT "name" FROM "npm_packages" WHERE "repo_name" = $1 AND ("name" = $2 OR starts_with("name", $3))` : `SELECT "name" FROM "npm_packages" WHERE "repo_name" = $1`,
+      prefix ? [repo.name, prefix, prefix + "/"] : [repo.name],
+    );
+    for (const { name } of rows) await reindexPackage(app, repo, storage, name);
   } catch (err) {
-    app.log.warn("npm search index delete failed", { repo: repo.name, folder, err: String(err) });
+    app.log.warn("npm search index update failed", { repo: repo.name, folder, err: String(err) });
   }
 }
 
 /**
- * Indexes every packument in the repository's storage. `replace`: rows are overwritten and rows
- * of packages no longer stored are deleted (a reindex); otherwise existing rows, which writers
- * keep current, win over what this walk read (the first-search fill).
+ * Indexes every packument in the repository's storage, each under its package's lock (so a
+ * concurrent publish or unpublish is never undone), then drops rows of packages that are no
+ * longer stored: rows neither re-read by this walk nor written since it began.
  */
-async function indexFromStorage(app: AppContext, repo: RepositoryRecord, storage: Storage, replace: boolean): Promise<number> {
+async function indexFromStorage(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<number> {
   const [{ now: start }] = await app.db.sql.query<{ now: Date }>("SELECT now() AS now");
   let count = 0;
   for (const e of await storage.list("")) {
     if (e.kind !== "file") continue;
     const name = packageOfPackumentKey(e.key);
     if (!name) continue;
-    const p = await readStoredJson<Packument>(storage, e.key).catch(() => null);
-    const s = p && p.name === name ? summarise(p) : null;
-    if (!s) continue;
-    const conflict = replace
-      ? `ON CONFLICT ("repo_name", "name") DO UPDATE SET "version" = EXCLUDED."version", "description" = EXCLUDED."description",
-           "keywords" = EXCLUDED."keywords", "published_at" = EXCLUDED."published_at", "publisher" = EXCLUDED."publisher",
-           "maintainers" = EXCLUDED."maintainers", "search_text" = EXCLUDED."search_text", "indexed_at" = now()`
-      : `ON CONFLICT ("repo_name", "name") DO NOTHING`;
-    await app.db.sql.query(`${INSERT} ${conflict}`, rowValues(repo.name, s));
+    await reindexPackage(app, repo, storage, name);
     count++;
   }
-  if (replace) await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(start).toISOString()]);
+  await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(start).toISOString()]);
+  await app.db.sql.query(
+    `INSERT INTO "npm_search_ready" ("repo_name", "storage") VALUES ($1, $2) ON CONFLICT ("repo_name") DO UPDATE SET "storage" = EXCLUDED."storage"`,
+    [repo.name, repo.storage],
+  );
   return count;
 }
 
 /**
  * Repository records known to have a complete index. Records are replaced whenever a repository
- * changes (rename, re-creation under the same name), so a new record is checked again.
+ * changes (rename, storage change, re-creation under the same name), so a new record is checked again.
  */
 const knownReady = new WeakSet<RepositoryRecord>();
 
-/** Fills the index of a repository that has never been searched (one node does it, once). */
+/** Fills the index of a repository never searched (or searched on another storage alias) before. */
 export async function ensureSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<void> {
   if (knownReady.has(repo)) return;
-  const ready = async () => (await app.db.sql.query(`SELECT 1 FROM "npm_search_ready" WHERE "repo_name" = $1`, [repo.name])).length > 0;
-  if (!(await ready())) {
-    await app.db.withLock(`npm-search\0${repo.name}`, async () => {
-      if (await ready()) return;
-      await indexFromStorage(app, repo, storage, false);
-      await app.db.sql.query(`INSERT INTO "npm_search_ready" ("repo_name") VALUES ($1) ON CONFLICT DO NOTHING`, [repo.name]);
-    });
-  }
+  const [row] = await app.db.sql.query<{ storage: string }>(`SELECT "storage" FROM "npm_search_ready" WHERE "repo_name" = $1`, [repo.name]);
+  // Two nodes filling at once only repeat each other's work: every row is written under its package's lock.
+  if (row?.storage !== repo.storage) await indexFromStorage(app, repo, storage);
   knownReady.add(repo);
 }
 
 /** Rebuilds the index of one hosted repository from storage (search reindex). */
-export async function rebuildSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<number> {
-  return app.db.withLock(`npm-search\0${repo.name}`, async () => {
-    const n = await indexFromStorage(app, repo, storage, true);
-    await app.db.sql.query(`INSERT INTO "npm_search_ready" ("repo_name") VALUES ($1) ON CONFLICT DO NOTHING`, [repo.name]);
-    return n;
-  });
+export function rebuildSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<number> {
+  return indexFromStorage(app, repo, storage);
 }
 
 const MAX_TERMS = 16;
@@ -172,8 +190,8 @@ const likePattern = (t: string) => "%" + t.replace(/[\\%_]/g, (c) => "\\" + c) +
  * the name scores 10, one inside the name 3, elsewhere 1 (summed over the terms), then by name.
  */
 export async function searchPackages(app: AppContext, repoName: string, text: string, limit: number): Promise<{ hits: IndexedPackage[]; total: number }> {
-  const terms = [...new Set(text.toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_TERMS);
-  const params: unknown[] = [repoName, limit];
+  const terms = [...new Set(clean(text).toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_TERMS);
+  const params: unknown[] = [repoName, Math.max(1, Math.floor(limit))];
   const filters: string[] = [];
   const scores: string[] = [];
   for (const t of terms) {
