@@ -37,6 +37,8 @@ export interface UpstreamResponse {
   /** Streamed body (null for HEAD / empty). Destroy it when not consumed. */
   body: Readable | null;
   url: string;
+  /** The URL that gave this response, after redirects (a challenge is only trusted from the remote's own origin). */
+  finalUrl: string;
   /** Parsed Last-Modified, the best generic "released at" an upstream gives. */
   lastModified: Date | null;
 }
@@ -196,7 +198,7 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
   const lastModified = lm && !Number.isNaN(Date.parse(lm)) ? new Date(lm) : null;
   if (!res.body || req.method === "HEAD") {
     release();
-    return { status: res.status, headers: res.headers, body: null, url, lastModified };
+    return { status: res.status, headers: res.headers, body: null, url, finalUrl: res.url || url, lastModified };
   }
   const source = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
   // Idle timeout while streaming: abort the fetch, the stream errors, storage discards the temp file.
@@ -228,7 +230,7 @@ export async function upstreamFetch(app: AppContext, remote: RemoteConfig, path:
   });
   body.once("end", done);
   body.once("error", done);
-  return { status: res.status, headers: res.headers, body, url, lastModified };
+  return { status: res.status, headers: res.headers, body, url, finalUrl: res.url || url, lastModified };
 }
 
 /** Reads a whole (small) upstream body, e.g. metadata documents. */

@@ -38,6 +38,7 @@ for (const backend of backends()) {
     const basicA = "Basic " + Buffer.from("remote-user:remote-secret").toString("base64");
     const layer = "layer bytes served from B";
     const layerDigest = "sha256:" + createHash("sha256").update(layer).digest("hex");
+    const otherDigest = "sha256:" + createHash("sha256").update("another layer").digest("hex");
     const bearerA = "Bearer remote-token";
     const admin = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
 
@@ -49,6 +50,15 @@ for (const backend of backends()) {
     before(async () => {
       s = await startServer({ backend });
       b = await listen((req, res) => {
+        // a CDN that, asked for a redirected blob, challenges for credentials with a realm of its own
+        if (req.url?.startsWith("/cdn/challenge")) {
+          res.writeHead(401, { "www-authenticate": `Bearer realm="${originB}/token",service="cdn"` });
+          return res.end();
+        }
+        if (req.url?.startsWith("/token")) {
+          res.writeHead(200, { "content-type": "application/json" });
+          return res.end('{"token":"cdn-token"}');
+        }
         res.writeHead(200, { "content-type": "application/octet-stream" });
         res.end(req.url?.startsWith("/cdn/blobs/") ? layer : `from B ${req.url}`);
       });
@@ -82,6 +92,8 @@ for (const backend of backends()) {
         if (url === "/npm/demo/-/demo-1.0.1.tgz") return res.end("tarball from A");
         // docker-proxy: a registry asking for Basic credentials that redirects blob GETs to B (a CDN)
         if (url.startsWith("/v2/")) {
+          // public blobs go straight to the CDN (no challenge from the registry first)
+          if (url === `/v2/lib/img/blobs/${otherDigest}`) return redirect(`${originB}/cdn/challenge/${otherDigest}`);
           if (req.headers.authorization !== basicA) {
             res.writeHead(401, { "www-authenticate": 'Basic realm="A"', "content-type": "application/json" });
             return res.end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
@@ -166,6 +178,18 @@ for (const backend of backends()) {
       assert.deepEqual(
         b.seen.map((r) => r.url),
         [`/cdn/blobs/${layerDigest}?signature=x`],
+      );
+      bSawNoCredentials();
+    });
+
+    it("docker-proxy: a challenge from the host a blob was redirected to is not answered with the registry's credentials", async () => {
+      const res = await get(`/v2/dpx/lib/img/blobs/${otherDigest}`);
+      assert.equal(res.status, 502);
+      assert.match(res.text, /answered 401/);
+      assert.deepEqual(
+        b.seen.map((r) => r.url),
+        [`/cdn/challenge/${otherDigest}`],
+        "no token request to the CDN's realm",
       );
       bSawNoCredentials();
     });

@@ -72,17 +72,20 @@ export class HostedSource implements PullSource {
   }
 }
 
-const upstreams = new Map<string, UpstreamRegistry>();
+/** Upstream clients (with their token caches) per docker environment, i.e. per app. */
+const upstreams = new WeakMap<DockerEnv, Map<string, UpstreamRegistry>>();
 /** Blob downloads filling a proxy cache on this node, by repository and digest. */
 const downloads = new Map<string, Promise<boolean>>();
 function upstreamFor(repo: RepositoryRecord, env: DockerEnv): UpstreamRegistry | null {
   const remote = repo.remotes[0];
   if (!remote?.url) return null;
   const key = `${repo.name}|${JSON.stringify(remote)}`;
-  let u = upstreams.get(key);
+  let mine = upstreams.get(env);
+  if (!mine) upstreams.set(env, (mine = new Map()));
+  let u = mine.get(key);
   if (!u) {
     u = new UpstreamRegistry(remote, env.fetchUpstream);
-    upstreams.set(key, u);
+    mine.set(key, u);
   }
   return u;
 }

@@ -64,8 +64,8 @@ export class DockerStore {
       const got = await this.storage.get(blobKey(d), { start: range.start, end });
       return got ? { stream: got.stream, size: st.size, range: { start: range.start, end } } : null;
     }
-    const got = await this.storage.get(blobKey(d));
-    return got ? { stream: got.stream, size: got.size, data: got.data } : null;
+    // The driver's result as is: its stream is built only if read (small blobs are sent from `data`).
+    return this.storage.get(blobKey(d));
   }
 
   /** Streams `body` into the blob store, publishing only when its digest matches. */

@@ -6,6 +6,7 @@
 import type { Readable } from "node:stream";
 import type { RemoteConfig } from "../../repositories/types.js";
 import { readBody, UpstreamError, type UpstreamRequest, type UpstreamResponse } from "../proxy.js";
+import { originOf } from "../upstream-redirects.js";
 import { MANIFEST_TYPES } from "./manifest.js";
 import { parseChallenge } from "./protocol.js";
 
@@ -81,7 +82,9 @@ export class UpstreamRegistry {
     const cached = [...this.tokens.entries()].find(([k, v]) => k.endsWith("|" + scope) && v.until > Date.now());
     // No credentials up front: the upstream's challenge says which scheme it wants (docker clients do the same).
     let res = await send(cached ? `Bearer ${cached[1].token}` : undefined);
-    if (res.status === 401) {
+    // Only the registry itself may ask for credentials: a 401 from where it redirected to (a CDN)
+    // must not send them to a realm of that host's choosing.
+    if (res.status === 401 && originOf(res.finalUrl) === originOf(this.base)) {
       const ch = parseChallenge(res.headers.get("www-authenticate"));
       discard(res);
       if (ch?.scheme === "bearer") {
