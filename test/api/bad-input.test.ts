@@ -104,7 +104,7 @@ describe("bad input gets a 4xx in the documented format, never a 500", () => {
 
   it("package formats on the repository port (hosted, proxy with its upstream down, group)", async () => {
     const basic = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
-    const paths = ["/", "/%ZZ", "/../etc/passwd", "/-/v1/search?text=%25&size=abc&from=-5", "/-/user/org.couchdb.user:x", "/@scope%2fpkg", "/pkg/-/pkg-1.0.0.tgz", "/pkg/-rev/1", "/-/package/%40x/dist-tags/latest", "/simple/Foo_Bar/", "/com/x/1.0/x-1.0.jar.sha1"];
+    const paths = ["/", "/%ZZ", "/../etc/passwd", "/-/v1/search?text=%25&size=abc&from=-5", "/-/v1/search?text=a%00b&size=2.5", "/-/user/org.couchdb.user:x", "/@scope%2fpkg", "/pkg/-/pkg-1.0.0.tgz", "/pkg/-rev/1", "/-/package/%40x/dist-tags/latest", "/simple/Foo_Bar/", "/com/x/1.0/x-1.0.jar.sha1"];
     const bodies = [undefined, "{", Buffer.from([0xff, 0xfe, 0x00]), '{"name":"x","versions":{"1.0.0":{}},"_attachments":{"x-1.0.0.tgz":{"data":"!!"}}}', '{"versions":null}', "a".repeat(70_000)];
     const types = ["application/json", "multipart/form-data; boundary=xx"];
     const problems: string[] = [];
