@@ -66,7 +66,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     users: new UserService(db.prisma, bus),
     roles: new RoleService(db.prisma, bus),
     storages,
-    artifacts: new ArtifactService(db.prisma, bus, () => keys.hmacSecret),
+    artifacts: new ArtifactService(db, bus, () => keys.hmacSecret),
     repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`),
     search: new SearchService(db, log, () => ctx),
     cooldown: new CooldownService(db, settings),

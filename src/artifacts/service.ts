@@ -2,7 +2,7 @@
 // REST section 8: tree, metadata, pull instructions, download authorisation (incl. HMAC
 // download tokens), delete artifact, delete package folder.
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { PrismaClient } from "../db/index.js";
+import type { Database, PrismaClient } from "../db/index.js";
 import type { EventBus } from "../events/bus.js";
 import type { AppContext } from "../context.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
@@ -34,17 +34,23 @@ export interface TreeItem {
 
 const TOKEN_TTL_SECONDS = 60;
 
+/** A valid date as ISO text; an absent or invalid one (an upstream's unparsable date) as null. */
+const isoOrNull = (d: Date | null | undefined): string | null => (d && !Number.isNaN(d.getTime()) ? d.toISOString() : null);
+
 /** Hidden storage entries (temp dirs, internal state) never shown in trees. */
 const hidden = (name: string) => name.startsWith(".pantera");
 
 export class ArtifactService {
   private app!: AppContext;
+  private prisma: PrismaClient;
 
   constructor(
-    private prisma: PrismaClient,
+    private db: Database,
     private bus: EventBus,
     private hmacSecret: () => Buffer,
-  ) {}
+  ) {
+    this.prisma = db.prisma;
+  }
 
   /** Late binding to the AppContext (repositories and storages are resolved through it). */
   attach(app: AppContext): void {
@@ -56,21 +62,29 @@ export class ArtifactService {
   /** Records (or refreshes) one stored artifact file and announces it. */
   async record(input: ArtifactRecordInput): Promise<void> {
     const path = normaliseKey(input.path);
-    const data = {
-      repoType: input.repo.type,
-      name: input.name,
-      version: input.version ?? "",
-      size: BigInt(Math.max(0, Math.trunc(input.size))),
-      checksums: (input.checksums ?? {}) as object,
-      owner: input.owner ?? "",
-      releasedAt: input.releasedAt ?? null,
-      indexedAt: new Date(),
-    };
-    await this.prisma.artifact.upsert({
-      where: { repoName_path: { repoName: input.repo.name, path } },
-      create: { repoName: input.repo.name, path, ...data, createdAt: input.createdAt ?? new Date() },
-      update: { ...data, ...(input.createdAt ? { createdAt: input.createdAt } : {}) },
-    });
+    // One INSERT ... ON CONFLICT: this runs on every upload and proxy cache fill, and Prisma's
+    // upsert costs several times as much (about 5 ms against 1 ms per call, measured on publish).
+    // indexed_at is the database's clock, the one the search reindex compares against.
+    await this.db.sql.query(
+      `INSERT INTO "artifacts" ("repo_name", "repo_type", "path", "name", "version", "size", "checksums", "owner", "created_at", "released_at", "indexed_at")
+       VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::jsonb, $8, COALESCE($9::timestamptz, now()), $10::timestamptz, now())
+       ON CONFLICT ("repo_name", "path") DO UPDATE SET
+         "repo_type" = EXCLUDED."repo_type", "name" = EXCLUDED."name", "version" = EXCLUDED."version", "size" = EXCLUDED."size",
+         "checksums" = EXCLUDED."checksums", "owner" = EXCLUDED."owner", "released_at" = EXCLUDED."released_at", "indexed_at" = now(),
+         "created_at" = CASE WHEN $9::timestamptz IS NULL THEN "artifacts"."created_at" ELSE EXCLUDED."created_at" END`,
+      [
+        input.repo.name,
+        input.repo.type,
+        path,
+        input.name,
+        input.version ?? "",
+        String(Math.max(0, Math.trunc(input.size))),
+        JSON.stringify(input.checksums ?? {}),
+        input.owner ?? "",
+        isoOrNull(input.createdAt),
+        isoOrNull(input.releasedAt),
+      ],
+    );
     await this.bus.publish({ type: "artifact.stored", repo: input.repo.name, path });
   }
 
