@@ -201,6 +201,24 @@ export class FsStorage implements Storage {
     }
   }
 
+  /** A rename into place when the file is on this storage's file system; a copy (put) otherwise. */
+  async adopt(key: string, file: string, known: PutResult, opts: PutOptions = {}): Promise<PutResult> {
+    verifyDigests(known.digests, opts.expect);
+    if (opts.ifNotExists) return this.put(key, createReadStream(file), opts);
+    const dest = this.file(key);
+    await mkdir(path.dirname(dest), { recursive: true });
+    const existing = await stat(dest).catch(() => null);
+    if (existing?.isDirectory()) throw conflict(`'${normaliseKey(key)}' is a directory`);
+    try {
+      await rename(file, dest);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+      return this.put(key, createReadStream(file), opts);
+    }
+    this.cache?.delete(dest);
+    return { size: known.size, digests: known.digests };
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.stat(key)) !== null;
   }

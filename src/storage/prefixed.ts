@@ -1,6 +1,6 @@
 // A view of a storage below a key prefix (a repository's root inside its alias).
 import type { Readable } from "node:stream";
-import { normaliseKey, splitListPrefix, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
+import { normaliseKey, putLocalFile, splitListPrefix, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
 
 export class PrefixedStorage implements Storage {
   /** `prefix` ends with '/'. */
@@ -28,6 +28,9 @@ export class PrefixedStorage implements Storage {
   }
   put(key: string, body: Readable | Buffer | string, opts?: PutOptions): Promise<PutResult> {
     return this.inner.put(this.k(key), body, opts);
+  }
+  adopt(key: string, file: string, known: PutResult, opts?: PutOptions): Promise<PutResult> {
+    return putLocalFile(this.inner, this.k(key), file, known, opts);
   }
   exists(key: string): Promise<boolean> {
     return this.inner.exists(this.k(key));

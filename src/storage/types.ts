@@ -1,5 +1,6 @@
 // The storage interface every driver (fs, s3) implements. Keys are '/'-separated
 // relative paths already normalised and confined by the caller (see normaliseKey).
+import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { badRequest } from "../errors.js";
 
@@ -100,6 +101,17 @@ export interface Storage {
   deletePrefix(prefix: string): Promise<number>;
   /** Moves one key or, when `from` ends in '/', every key under that prefix. */
   move(from: string, to: string): Promise<void>;
+  /**
+   * Takes a local file whose size and digests the caller computed while writing it (an npm
+   * publish's staged tarball) and publishes it under `key`, moving it instead of copying where
+   * the driver can; the file may be gone afterwards. Absent: callers use putLocalFile's copy.
+   */
+  adopt?(key: string, file: string, known: PutResult, opts?: PutOptions): Promise<PutResult>;
+}
+
+/** Publishes a local file under `key`: moved by drivers that can (adopt), otherwise copied by put. */
+export function putLocalFile(storage: Storage, key: string, file: string, known: PutResult, opts?: PutOptions): Promise<PutResult> {
+  return storage.adopt ? storage.adopt(key, file, known, opts) : storage.put(key, createReadStream(file), opts);
 }
 
 /**

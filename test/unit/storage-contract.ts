@@ -4,7 +4,10 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
-import type { Storage } from "../../src/storage/types.js";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { putLocalFile, type Storage } from "../../src/storage/types.js";
 import { DomainError } from "../../src/errors.js";
 
 export function storageContract(name: string, make: () => Promise<{ storage: Storage; cleanup: () => Promise<void> }>) {
@@ -34,6 +37,50 @@ export function storageContract(name: string, make: () => Promise<{ storage: Sto
       const open = await storage.get("a/b/c.txt", { start: 6 });
       assert.equal(await text(open!.stream), "pantera\n");
     } finally {
+      await cleanup();
+    }
+  });
+
+  test(`${name}: putLocalFile publishes a local file (moved where the driver can) and refuses a digest mismatch`, async () => {
+    const { storage, cleanup } = await make();
+    const dir = mkdtempSync(path.join(os.tmpdir(), "pantera-local-"));
+    try {
+      const body = Buffer.from("staged tarball bytes");
+      const digests = {
+        md5: createHash("md5").update(body).digest("hex"),
+        sha1: createHash("sha1").update(body).digest("hex"),
+        sha256: createHash("sha256").update(body).digest("hex"),
+        sha512: createHash("sha512").update(body).digest("hex"),
+      };
+      const file = path.join(dir, "staged-1");
+      writeFileSync(file, body);
+      const res = await putLocalFile(storage, "pkg/-/pkg-1.0.0.tgz", file, { size: body.length, digests }, { expect: { sha1: digests.sha1 } });
+      assert.deepEqual(res, { size: body.length, digests });
+      if (name.startsWith("fs")) assert.equal(existsSync(file), false, "moved into place, not copied");
+      assert.equal(await text((await storage.get("pkg/-/pkg-1.0.0.tgz"))!.stream), body.toString());
+      // overwrite with new bytes
+      const file2 = path.join(dir, "staged-2");
+      writeFileSync(file2, "second");
+      const d2 = { md5: "", sha1: createHash("sha1").update("second").digest("hex"), sha256: "", sha512: "" };
+      await putLocalFile(storage, "pkg/-/pkg-1.0.0.tgz", file2, { size: 6, digests: d2 });
+      assert.equal(await text((await storage.get("pkg/-/pkg-1.0.0.tgz"))!.stream), "second");
+      // a mismatch publishes nothing
+      const file3 = path.join(dir, "staged-3");
+      writeFileSync(file3, "third");
+      await assert.rejects(
+        putLocalFile(storage, "pkg/-/pkg-2.0.0.tgz", file3, { size: 5, digests: { ...d2, sha1: createHash("sha1").update("third").digest("hex") } }, { expect: { sha1: "0".repeat(40) } }),
+        (err: unknown) => err instanceof DomainError && err.status === 400,
+      );
+      assert.equal(await storage.exists("pkg/-/pkg-2.0.0.tgz"), false);
+      if (name.startsWith("fs")) {
+        // not over a directory (object stores have no directories to collide with)
+        const file4 = path.join(dir, "staged-4");
+        writeFileSync(file4, "fourth");
+        await assert.rejects(putLocalFile(storage, "pkg", file4, { size: 6, digests: d2 }), (err: unknown) => err instanceof DomainError && err.status === 409);
+        assert.equal(await text((await storage.get("pkg/-/pkg-1.0.0.tgz"))!.stream), "second");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
       await cleanup();
     }
   });

@@ -6,13 +6,12 @@
 //   <name>/-/<bare>-<v>.tgz    tarballs
 // Names may be scoped: '@scope/pkg/package.json'.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import path from "node:path";
 import type Koa from "koa";
 import type { Readable } from "node:stream";
 import { badRequest, conflict, notFound, unauthorized } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
-import { readStoredJson } from "../../storage/types.js";
+import { putLocalFile, readStoredJson } from "../../storage/types.js";
 import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } from "../proxy.js";
 import { makeScope, memberScopes } from "../scope.js";
@@ -272,7 +271,8 @@ async function storePublish(scope: RequestScope, target: RequestScope, name: str
         throw badRequest(`Tarball of ${name}@${a.version} does not match dist.integrity`);
       }
       const key = tarballKey(name, a.file);
-      const put = await target.storage.put(key, createReadStream(a.staged.file), { expect: { sha1 } });
+      // The staged file is moved into place (fs) rather than copied: its digests were taken as it was written.
+      const put = await putLocalFile(target.storage, key, a.staged.file, { size: a.staged.size, digests: a.staged.digests }, { expect: { sha1 } });
       manifest.dist = { ...dist, shasum: sha1, integrity: `sha512-${sha512}`, tarball: key };
       manifest._id = `${name}@${a.version}`;
       manifest._npmUser = { name: scope.actor.name, email: scope.actor.email ?? "" };

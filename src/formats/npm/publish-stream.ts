@@ -12,6 +12,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { badRequest } from "../../errors.js";
+import type { Digests } from "../../storage/types.js";
 
 export interface StagedAttachment {
   /** The attachment's key in `_attachments` as the client sent it. */
@@ -22,6 +23,8 @@ export interface StagedAttachment {
   sha1: string;
   /** Base64, as npm's `integrity` carries it. */
   sha512: string;
+  /** All four digests in hex, for the artifacts index (the staged file is published as is). */
+  digests: Digests;
 }
 
 export interface ScannedPublish {
@@ -54,7 +57,9 @@ interface Frame {
 /** Decodes one attachment's base64 into a staging file, hashing on the way. */
 class AttachmentSink {
   readonly out: WriteStream;
+  private md5: Hash = createHash("md5");
   private sha1: Hash = createHash("sha1");
+  private sha256: Hash = createHash("sha256");
   private sha512: Hash = createHash("sha512");
   private carry = "";
   private padded = false;
@@ -92,7 +97,9 @@ class AttachmentSink {
     if (bytes.length !== (s.length / 4) * 3 - pad) throw notBase64(this.name);
     this.size += bytes.length;
     if (this.size > this.limit) throw tooLarge(`Attachment '${this.name}'`, this.limit);
+    this.md5.update(bytes);
     this.sha1.update(bytes);
+    this.sha256.update(bytes);
     this.sha512.update(bytes);
     this.out.write(bytes);
   }
@@ -112,7 +119,9 @@ class AttachmentSink {
     if (this.carry) this.write("=".repeat(4 - this.carry.length));
     this.out.end();
     await once(this.out, "finish");
-    return { name: this.name, file: this.file, size: this.size, sha1: this.sha1.digest("hex"), sha512: this.sha512.digest("base64") };
+    const sha512 = this.sha512.digest();
+    const digests: Digests = { md5: this.md5.digest("hex"), sha1: this.sha1.digest("hex"), sha256: this.sha256.digest("hex"), sha512: sha512.toString("hex") };
+    return { name: this.name, file: this.file, size: this.size, sha1: digests.sha1, sha512: sha512.toString("base64"), digests };
   }
 }
 
