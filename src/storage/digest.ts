@@ -1,13 +1,13 @@
 // Digest computation while streaming, and verification against expected digests.
 import { createHash, type Hash } from "node:crypto";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { badRequest } from "../errors.js";
-import type { Digests, PutOptions } from "./types.js";
+import { bufferStream, type Digests, type PutOptions } from "./types.js";
 
 export const DIGEST_ALGORITHMS = ["md5", "sha1", "sha256", "sha512"] as const;
 
-/** Pass-through transform that hashes and counts every byte. */
-export class DigestStream extends Transform {
+/** The four digests (hex) and the size of bytes fed in pieces. */
+export class Digester {
   private hashes: Record<keyof Digests, Hash> = {
     md5: createHash("md5"),
     sha1: createHash("sha1"),
@@ -16,10 +16,9 @@ export class DigestStream extends Transform {
   };
   size = 0;
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+  update(chunk: Buffer): void {
     this.size += chunk.length;
     for (const h of Object.values(this.hashes)) h.update(chunk);
-    cb(null, chunk);
   }
 
   digests(): Digests {
@@ -29,6 +28,24 @@ export class DigestStream extends Transform {
       sha256: this.hashes.sha256.digest("hex"),
       sha512: this.hashes.sha512.digest("hex"),
     };
+  }
+}
+
+/** Pass-through transform that hashes and counts every byte. */
+export class DigestStream extends Transform {
+  private digester = new Digester();
+
+  get size(): number {
+    return this.digester.size;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+    this.digester.update(chunk);
+    cb(null, chunk);
+  }
+
+  digests(): Digests {
+    return this.digester.digests();
   }
 }
 
@@ -44,6 +61,6 @@ export function verifyDigests(actual: Digests, expect: PutOptions["expect"]): vo
 }
 
 export function toReadable(body: Readable | Buffer | string): Readable {
-  if (typeof body === "string" || Buffer.isBuffer(body)) return Readable.from([Buffer.from(body)]);
+  if (typeof body === "string" || Buffer.isBuffer(body)) return bufferStream(Buffer.from(body));
   return body;
 }

@@ -32,7 +32,7 @@ describe("npm publish body reader", () => {
       const a = out.attachments.get("@a/b-1.0.0.tgz")!;
       assert.ok(a, "attachment staged");
       assert.equal(a.size, tarball.length);
-      assert.equal(a.sha1, createHash("sha1").update(tarball).digest("hex"));
+      assert.equal(a.digests.sha1, createHash("sha1").update(tarball).digest("hex"));
       assert.equal(a.sha512, createHash("sha512").update(tarball).digest("base64"));
       assert.ok(readFileSync(a.file).equals(tarball));
       const body = out.body as Record<string, any>;

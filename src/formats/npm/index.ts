@@ -264,7 +264,8 @@ async function storePublish(scope: RequestScope, target: RequestScope, name: str
     // Tarballs first: a version appears in the packument only once its tarball is stored.
     for (const a of pub.attachments) {
       const manifest = pub.versions[a.version];
-      const { sha1, sha512 } = a.staged;
+      const { sha512, digests } = a.staged;
+      const sha1 = digests.sha1;
       const dist = (manifest.dist ?? {}) as Json;
       if (dist.shasum && dist.shasum !== sha1) throw badRequest(`Tarball of ${name}@${a.version} does not match dist.shasum`);
       if (typeof dist.integrity === "string" && dist.integrity.startsWith("sha512-") && dist.integrity !== `sha512-${sha512}`) {
@@ -272,7 +273,7 @@ async function storePublish(scope: RequestScope, target: RequestScope, name: str
       }
       const key = tarballKey(name, a.file);
       // The staged file is moved into place (fs) rather than copied: its digests were taken as it was written.
-      const put = await putLocalFile(target.storage, key, a.staged.file, { size: a.staged.size, digests: a.staged.digests }, { expect: { sha1 } });
+      const put = await putLocalFile(target.storage, key, a.staged.file, { size: a.staged.size, digests }, { expect: { sha1 } });
       manifest.dist = { ...dist, shasum: sha1, integrity: `sha512-${sha512}`, tarball: key };
       manifest._id = `${name}@${a.version}`;
       manifest._npmUser = { name: scope.actor.name, email: scope.actor.email ?? "" };

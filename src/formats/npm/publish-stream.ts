@@ -6,12 +6,13 @@
 // those strings straight into staging files (hashing as it goes), and keeps only the rest of
 // the document, with each data string emptied, for JSON.parse. Only the structure needed to
 // recognise the data strings is tracked; JSON.parse validates everything else.
-import { createHash, randomUUID, type Hash } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { badRequest } from "../../errors.js";
+import { Digester } from "../../storage/digest.js";
 import type { Digests } from "../../storage/types.js";
 
 export interface StagedAttachment {
@@ -20,10 +21,9 @@ export interface StagedAttachment {
   /** Staging file holding the decoded bytes. */
   file: string;
   size: number;
-  sha1: string;
-  /** Base64, as npm's `integrity` carries it. */
+  /** SHA-512 in base64, as npm's `integrity` carries it. */
   sha512: string;
-  /** All four digests in hex, for the artifacts index (the staged file is published as is). */
+  /** All four digests in hex (shasum is `sha1`; the staged file is published as is). */
   digests: Digests;
 }
 
@@ -57,13 +57,9 @@ interface Frame {
 /** Decodes one attachment's base64 into a staging file, hashing on the way. */
 class AttachmentSink {
   readonly out: WriteStream;
-  private md5: Hash = createHash("md5");
-  private sha1: Hash = createHash("sha1");
-  private sha256: Hash = createHash("sha256");
-  private sha512: Hash = createHash("sha512");
+  private digester = new Digester();
   private carry = "";
   private padded = false;
-  size = 0;
 
   constructor(
     readonly name: string,
@@ -95,12 +91,8 @@ class AttachmentSink {
     // short result is how invalid text shows; it costs nothing extra on the hot path.
     const bytes = Buffer.from(s, "base64");
     if (bytes.length !== (s.length / 4) * 3 - pad) throw notBase64(this.name);
-    this.size += bytes.length;
-    if (this.size > this.limit) throw tooLarge(`Attachment '${this.name}'`, this.limit);
-    this.md5.update(bytes);
-    this.sha1.update(bytes);
-    this.sha256.update(bytes);
-    this.sha512.update(bytes);
+    if (this.digester.size + bytes.length > this.limit) throw tooLarge(`Attachment '${this.name}'`, this.limit);
+    this.digester.update(bytes);
     this.out.write(bytes);
   }
 
@@ -119,9 +111,8 @@ class AttachmentSink {
     if (this.carry) this.write("=".repeat(4 - this.carry.length));
     this.out.end();
     await once(this.out, "finish");
-    const sha512 = this.sha512.digest();
-    const digests: Digests = { md5: this.md5.digest("hex"), sha1: this.sha1.digest("hex"), sha256: this.sha256.digest("hex"), sha512: sha512.toString("hex") };
-    return { name: this.name, file: this.file, size: this.size, sha1: digests.sha1, sha512: sha512.toString("base64"), digests };
+    const digests = this.digester.digests();
+    return { name: this.name, file: this.file, size: this.digester.size, sha512: Buffer.from(digests.sha512, "hex").toString("base64"), digests };
   }
 }
 
