@@ -170,7 +170,7 @@ export class FsStorage implements Storage {
   }
 
   async put(key: string, body: Readable | Buffer | string, opts: PutOptions = {}): Promise<PutResult> {
-    const dest = this.file(key);
+    const dest = this.file(key); // a bad key is refused before the body is read
     const tmpDir = path.join(this.root, TMP_DIR);
     await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomUUID());
@@ -179,21 +179,7 @@ export class FsStorage implements Storage {
       await pipeline(toReadable(body), digest, createWriteStream(tmp, { flags: "wx" }));
       const digests = digest.digests();
       verifyDigests(digests, opts.expect);
-      await mkdir(path.dirname(dest), { recursive: true });
-      if (opts.ifNotExists) {
-        try {
-          await link(tmp, dest);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === "EEXIST") throw conflict(`'${normaliseKey(key)}' already exists`);
-          throw err;
-        }
-        await unlink(tmp).catch(() => {});
-      } else {
-        const existing = await stat(dest).catch(() => null);
-        if (existing?.isDirectory()) throw conflict(`'${normaliseKey(key)}' is a directory`);
-        await rename(tmp, dest);
-      }
-      this.cache?.delete(dest);
+      await this.place(tmp, dest, key, opts.ifNotExists);
       return { size: digest.size, digests };
     } catch (err) {
       await unlink(tmp).catch(() => {});
@@ -204,19 +190,35 @@ export class FsStorage implements Storage {
   /** A rename into place when the file is on this storage's file system; a copy (put) otherwise. */
   async adopt(key: string, file: string, known: PutResult, opts: PutOptions = {}): Promise<PutResult> {
     verifyDigests(known.digests, opts.expect);
-    if (opts.ifNotExists) return this.put(key, createReadStream(file), opts);
-    const dest = this.file(key);
-    await mkdir(path.dirname(dest), { recursive: true });
-    const existing = await stat(dest).catch(() => null);
-    if (existing?.isDirectory()) throw conflict(`'${normaliseKey(key)}' is a directory`);
     try {
-      await rename(file, dest);
+      await this.place(file, this.file(key), key, opts.ifNotExists);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
       return this.put(key, createReadStream(file), opts);
     }
-    this.cache?.delete(dest);
     return { size: known.size, digests: known.digests };
+  }
+
+  /**
+   * Publishes the finished file `src` (same file system) at `dest`, the path of `key`: renamed
+   * over whatever is there, or, for ifNotExists, hard-linked so an existing key is never replaced (409).
+   */
+  private async place(src: string, dest: string, key: string, ifNotExists: boolean | undefined): Promise<void> {
+    await mkdir(path.dirname(dest), { recursive: true });
+    if (ifNotExists) {
+      try {
+        await link(src, dest);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "EEXIST") throw conflict(`'${normaliseKey(key)}' already exists`);
+        throw err;
+      }
+      await unlink(src).catch(() => {});
+    } else {
+      const existing = await stat(dest).catch(() => null);
+      if (existing?.isDirectory()) throw conflict(`'${normaliseKey(key)}' is a directory`);
+      await rename(src, dest);
+    }
+    this.cache?.delete(dest);
   }
 
   async exists(key: string): Promise<boolean> {
