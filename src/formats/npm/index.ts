@@ -17,7 +17,7 @@ import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } fr
 import { makeScope, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withPackageLock } from "../package-helpers.js";
-import { ensureSearchIndex, indexPackument, packageOfPackumentKey, rebuildSearchIndex, reindexPackage, reindexPackagesUnder, searchPackages } from "./search-index.js";
+import { ensureSearchIndex, indexPackument, rebuildSearchIndex, reindexPackage, reindexPackagesUnder, searchPackages } from "./search-index.js";
 import { discardStaged, scanPublishBody, type ScannedPublish, type StagedAttachment } from "./publish-stream.js";
 import {
   abbreviate,
@@ -25,6 +25,8 @@ import {
   encodeName,
   highestVersion,
   mergePackuments,
+  packageOfPackumentKey,
+  packumentKey,
   parseName,
   parsePublish,
   type ParsedPublish,
@@ -97,7 +99,6 @@ export function parseRoute(path: string): NpmRoute {
 
 // ---- reading packuments and tarballs from one repository (any kind) ---------------------
 
-const packumentKey = (name: string) => `${name}/package.json`;
 const tarballKey = (name: string, file: string) => `${name}/-/${file}`;
 
 const readStoredPackument = (scope: RequestScope, key: string) => readStoredJson<Packument>(scope.storage, key);

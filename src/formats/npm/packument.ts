@@ -45,6 +45,15 @@ export function isValidName(raw: string): boolean {
 }
 
 /** Canonical tarball file name: `<bare>-<version>.tgz`. */
+/** Storage key of a package's packument (in hosted storage and proxy caches alike). */
+export const packumentKey = (name: string) => `${name}/package.json`;
+
+/** Storage key of a packument → package name (null for any other file). */
+export function packageOfPackumentKey(key: string): string | null {
+  const m = /^((?:@[^/]+\/)?[^/@.][^/]*)\/package\.json$/.exec(key);
+  return m && isValidName(m[1]) ? m[1] : null;
+}
+
 export function tarballFile(name: string, version: string): string {
   return `${parseName(name).bare}-${version}.tgz`;
 }

@@ -12,7 +12,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Storage } from "../../storage/types.js";
 import { readStoredJson } from "../../storage/types.js";
 import { withPackageLock } from "../package-helpers.js";
-import { highestVersion, isValidName, type Json, type Packument } from "./packument.js";
+import { highestVersion, packageOfPackumentKey, packumentKey, type Json, type Packument } from "./packument.js";
 
 export interface PackageSummary {
   name: string;
@@ -28,11 +28,6 @@ export interface IndexedPackage extends PackageSummary {
   score: number;
 }
 
-/** Storage key of a packument → package name (null for any other file). */
-export function packageOfPackumentKey(key: string): string | null {
-  const m = /^((?:@[^/]+\/)?[^/@.][^/]*)\/package\.json$/.exec(key);
-  return m && isValidName(m[1]) ? m[1] : null;
-}
 
 /** Text as PostgreSQL stores it: no NUL characters (text and jsonb refuse them). */
 const clean = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v)).replace(/\u0000/g, "");
@@ -120,7 +115,7 @@ export async function indexPackument(app: AppContext, repo: RepositoryRecord, na
  */
 export async function reindexPackage(app: AppContext, repo: RepositoryRecord, storage: Storage, name: string): Promise<void> {
   await withPackageLock(app, repo, name, async () => {
-    const p = await readStoredJson<Packument>(storage, `${name}/package.json`).catch(() => null);
+    const p = await readStoredJson<Packument>(storage, packumentKey(name)).catch(() => null);
     await indexPackument(app, repo, name, p);
   });
 }
@@ -142,24 +137,20 @@ export async function reindexPackagesUnder(app: AppContext, repo: RepositoryReco
 /**
  * Indexes every packument in the repository's storage, each under its package's lock (so a
  * concurrent publish or unpublish is never undone), then drops rows of packages that are no
- * longer stored: rows neither re-read by this walk nor written since it began.
+ * longer stored: rows neither re-read by this walk nor written since it began. The search
+ * reindex runs it for every hosted repository; ensureSearchIndex for one never filled.
  */
-async function indexFromStorage(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<number> {
+export async function rebuildSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<void> {
   const [{ now: start }] = await app.db.sql.query<{ now: Date }>("SELECT now() AS now");
-  let count = 0;
   for (const e of await storage.list("")) {
-    if (e.kind !== "file") continue;
-    const name = packageOfPackumentKey(e.key);
-    if (!name) continue;
-    await reindexPackage(app, repo, storage, name);
-    count++;
+    const name = e.kind === "file" ? packageOfPackumentKey(e.key) : null;
+    if (name) await reindexPackage(app, repo, storage, name);
   }
   await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(start).toISOString()]);
   await app.db.sql.query(
     `INSERT INTO "npm_search_ready" ("repo_name", "storage") VALUES ($1, $2) ON CONFLICT ("repo_name") DO UPDATE SET "storage" = EXCLUDED."storage"`,
     [repo.name, repo.storage],
   );
-  return count;
 }
 
 /**
@@ -173,13 +164,8 @@ export async function ensureSearchIndex(app: AppContext, repo: RepositoryRecord,
   if (knownReady.has(repo)) return;
   const [row] = await app.db.sql.query<{ storage: string }>(`SELECT "storage" FROM "npm_search_ready" WHERE "repo_name" = $1`, [repo.name]);
   // Two nodes filling at once only repeat each other's work: every row is written under its package's lock.
-  if (row?.storage !== repo.storage) await indexFromStorage(app, repo, storage);
+  if (row?.storage !== repo.storage) await rebuildSearchIndex(app, repo, storage);
   knownReady.add(repo);
-}
-
-/** Rebuilds the index of one hosted repository from storage (search reindex). */
-export function rebuildSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<number> {
-  return indexFromStorage(app, repo, storage);
 }
 
 const MAX_TERMS = 16;
