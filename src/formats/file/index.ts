@@ -10,7 +10,6 @@ import { listFolderUnion, MAX_GROUP_DEPTH, memberScopes } from "../scope.js";
 import { requireFilePath, sendListing, sendStored } from "../http.js";
 import type { FormatModule, RequestScope } from "../types.js";
 
-
 /**
  * Cooldown identity of a file-proxy file: package = its directory ("/" for top-level files),
  * version = its file name. `releases/v1/tool.tgz` is package `releases/v1`, version `tool.tgz`.

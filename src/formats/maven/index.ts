@@ -21,7 +21,6 @@ import { artifactMetadataXml, checksumOf, isMetadataFile, mergeMetadata, parseAr
 import { isSnapshot } from "./version.js";
 import { CHECKSUM_HEX_LENGTH, parseChecksumBody } from "./checksum.js";
 
-
 // ---- metadata regeneration (hosted) ----------------------------------------------------------
 
 /** Where metadata is rewritten: rewrites of one directory are serialised across every node. */

@@ -14,7 +14,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import { putLocalFile, readStoredJson } from "../../storage/types.js";
 import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, metadataTtlMs, readBody, upstreamFetch, UpstreamError } from "../proxy.js";
-import { makeScope, memberScopes } from "../scope.js";
+import { makeScope, MAX_GROUP_DEPTH, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { forgetArtifact, readJsonBody, recordArtifact, sendJson, withPackageLock } from "../package-helpers.js";
 import { ensureSearchIndex, indexPackument, rebuildSearchIndex, reindexPackage, reindexPackagesUnder, searchPackages } from "./search-index.js";
@@ -108,7 +108,7 @@ export async function readPackument(scope: RequestScope, name: string, depth = 0
   const { repo } = scope;
   if (repo.kind === "hosted") return readStoredPackument(scope, packumentKey(name));
   if (repo.kind === "proxy") return cooldownPackument(scope, name, await readProxyPackument(scope, name));
-  if (depth > 8) return null;
+  if (depth > MAX_GROUP_DEPTH) return null;
   const parts: Packument[] = [];
   let failure: unknown = null;
   const members = await memberScopes(scope, scope.path);
@@ -181,7 +181,7 @@ export async function readTarball(scope: RequestScope, name: string, file: strin
     if (!got) return null;
     return storage.get(key);
   }
-  if (depth > 8) return null;
+  if (depth > MAX_GROUP_DEPTH) return null;
   let failure: unknown = null;
   for (const m of await memberScopes(scope, scope.path)) {
     if (m.repo.format !== "npm") continue;
@@ -469,7 +469,7 @@ async function searchRepo(scope: RequestScope, text: string, limit: number, dept
     }
   }
   if (repo.kind === "group") {
-    if (depth > 8) return { hits: [], total: 0 };
+    if (depth > MAX_GROUP_DEPTH) return { hits: [], total: 0 };
     const members = (await memberScopes(scope, scope.path)).filter((m) => m.repo.format === "npm");
     const parts = await Promise.all(members.map((m) => searchRepo(m, text, limit, depth + 1).catch(() => ({ hits: [], total: 0 }))));
     return { hits: parts.flatMap((r) => r.hits), total: parts.reduce((n, r) => n + r.total, 0) };

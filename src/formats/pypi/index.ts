@@ -14,7 +14,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import { readStoredJson } from "../../storage/types.js";
 import { cooldownPyFiles, enforceCooldown } from "../../cooldown/formats.js";
 import { cachedFetch, encodePath, metadataTtlMs, readBody, UpstreamError } from "../proxy.js";
-import { memberScopes } from "../scope.js";
+import { MAX_GROUP_DEPTH, memberScopes } from "../scope.js";
 import type { FormatModule, RequestScope } from "../types.js";
 import { recordArtifact, withPackageLock } from "../package-helpers.js";
 import {
@@ -88,7 +88,7 @@ export async function projectFiles(scope: RequestScope, norm: string, baseUrl: s
     const allowed = await cooldownPyFiles(scope, norm, doc.files, (f) => f.version ?? parseFilename(f.filename)?.version);
     return { name: doc.name, files: allowed.map((f) => ({ ...f, url: `${baseUrl}/${encodePath(fileKey(norm, f.version, f.filename))}` })) };
   }
-  if (depth > 8) return null;
+  if (depth > MAX_GROUP_DEPTH) return null;
   const lists: PyFile[][] = [];
   let name: string | null = null;
   let failure: unknown = null;
@@ -145,7 +145,7 @@ async function readFile(scope: RequestScope, norm: string, version: string, file
     });
     return got ? storage.get(key) : null;
   }
-  if (depth > 8) return null;
+  if (depth > MAX_GROUP_DEPTH) return null;
   let failure: unknown = null;
   for (const m of await memberScopes(scope, scope.path)) {
     if (m.repo.format !== "pypi") continue;
@@ -162,7 +162,7 @@ async function readFile(scope: RequestScope, norm: string, version: string, file
 
 async function projectNames(scope: RequestScope, depth = 0): Promise<string[]> {
   if (scope.repo.kind === "group") {
-    if (depth > 8) return [];
+    if (depth > MAX_GROUP_DEPTH) return [];
     const all = new Set<string>();
     for (const m of await memberScopes(scope, scope.path)) {
       if (m.repo.format === "pypi") for (const n of await projectNames(m, depth + 1).catch(() => [])) all.add(n);
