@@ -28,7 +28,11 @@ function describeInputError(message: string): string {
 /** GraphQL's own input errors (variable coercion) carry no code: they are the caller's fault. */
 function toDomainError(err: GraphQLError): DomainError {
   const code = err.extensions?.code;
-  if (isErrorCode(code)) return err instanceof DomainError ? err : new DomainError(code, err.message);
+  if (isErrorCode(code)) {
+    if (err instanceof DomainError) return err;
+    const retryAfter = err.extensions?.retryAfter;
+    return new DomainError(code, err.message, { retryAfter: typeof retryAfter === "number" ? retryAfter : undefined });
+  }
   if (!err.path) return new DomainError("BAD_REQUEST", describeInputError(err.message));
   return Object.assign(new DomainError("INTERNAL_ERROR", "Internal server error"), { cause: err.originalError ?? err });
 }

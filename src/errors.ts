@@ -8,6 +8,9 @@ export const ERROR_STATUS = {
   FORBIDDEN: 403,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
+  TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
   NOT_IMPLEMENTED: 501,
   UNAVAILABLE: 503,
@@ -15,11 +18,19 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+export interface DomainErrorOptions {
+  /** Seconds a client should wait before retrying (429, 503): sent as Retry-After. */
+  retryAfter?: number;
+}
+
 export class DomainError extends GraphQLError {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message, { extensions: { code, status: ERROR_STATUS[code] } });
+  readonly retryAfter?: number;
+  constructor(code: ErrorCode, message: string, opts: DomainErrorOptions = {}) {
+    const retryAfter = opts.retryAfter === undefined ? undefined : Math.max(1, Math.ceil(opts.retryAfter));
+    super(message, { extensions: { code, status: ERROR_STATUS[code], ...(retryAfter !== undefined ? { retryAfter } : {}) } });
     this.code = code;
+    this.retryAfter = retryAfter;
   }
   get status(): number {
     return ERROR_STATUS[this.code];
@@ -31,7 +42,10 @@ export const unauthorized = (message = "Authentication required") => new DomainE
 export const forbidden = (message: string) => new DomainError("FORBIDDEN", message);
 export const notFound = (message: string) => new DomainError("NOT_FOUND", message);
 export const conflict = (message: string) => new DomainError("CONFLICT", message);
-export const unavailable = (message: string) => new DomainError("UNAVAILABLE", message);
+export const unavailable = (message: string, retryAfter?: number) => new DomainError("UNAVAILABLE", message, { retryAfter });
+export const payloadTooLarge = (message: string) => new DomainError("PAYLOAD_TOO_LARGE", message);
+export const uriTooLong = (message: string) => new DomainError("URI_TOO_LONG", message);
+export const tooManyRequests = (message: string, retryAfter: number) => new DomainError("TOO_MANY_REQUESTS", message, { retryAfter });
 
 export function errorBody(code: ErrorCode, message: string) {
   return { error: code, message, status: ERROR_STATUS[code] };

@@ -3,7 +3,7 @@ import type Koa from "koa";
 import { DomainError, errorBody } from "../errors.js";
 import type { Logger } from "../log.js";
 
-const HTTP_CODES: Record<number, string> = { 400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE" };
+const HTTP_CODES: Record<number, string> = { 400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 429: "TOO_MANY_REQUESTS", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE" };
 
 export function errorHandler(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
@@ -19,6 +19,7 @@ export function errorHandler(log: Logger): Koa.Middleware {
         ctx.status = err.status;
         ctx.body = { error: err.code, message: err.message, status: err.status };
         if (err.code === "UNAUTHORIZED") ctx.set("WWW-Authenticate", 'Bearer realm="pantera"');
+        if (err.retryAfter !== undefined) ctx.set("Retry-After", String(err.retryAfter));
         return;
       }
       const status = (err as { status?: number }).status;
