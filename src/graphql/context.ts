@@ -9,6 +9,8 @@ export interface RequestContext {
   actor: Principal | null;
   /** Why credentials that were sent did not authenticate (reported when an operation needs a caller). */
   authError?: DomainError;
+  /** The client's address (X-Forwarded-For aware): login throttling and the audit trail. */
+  ip: string;
   loaders: ReturnType<typeof createLoaders>;
 }
 
@@ -18,12 +20,13 @@ function createLoaders(app: AppContext) {
   };
 }
 
-export function createRequestContext(app: AppContext, actor: Principal | null, authError?: DomainError): RequestContext {
+export function createRequestContext(app: AppContext, actor: Principal | null, authError?: DomainError, ip = ""): RequestContext {
   let loaders: ReturnType<typeof createLoaders> | undefined;
   return {
     app,
     actor,
     authError,
+    ip,
     get loaders() {
       return (loaders ??= createLoaders(app));
     },
