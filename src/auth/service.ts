@@ -30,6 +30,18 @@ interface CachedPrincipal {
   expires: number;
 }
 
+/**
+ * An external password check (Okta, Keycloak...): the user it proved, or null when it does not know the
+ * name/password. A DomainError it throws (say, "MFA code required") is passed to the caller.
+ */
+export type PasswordProvider = (name: string, pass: string, mfaCode: string | undefined) => Promise<{ id: string; name: string } | null>;
+
+export interface LoginOptions {
+  /** The client's address, for per-address throttling. */
+  ip?: string;
+  mfaCode?: string;
+}
+
 export interface AuthResult {
   actor: Principal | null;
   error?: DomainError;
@@ -48,6 +60,7 @@ export class AuthService {
   private apiTokens = new Map<string, { userId: string; expiresAt: number | null; until: number }>();
   /** Verified name:password pairs (HMAC under a node-shared secret), so Basic auth does not re-run scrypt per request. */
   private passwords = new Map<string, { userId: string; until: number }>();
+  private passwordProviders: PasswordProvider[] = [];
 
   constructor(
     private prisma: PrismaClient,
@@ -194,10 +207,19 @@ export class AuthService {
 
   // ---- operations -------------------------------------------------------
 
-  /** Password login against the local provider (the only one with passwords here). */
-  async login(name: string, pass: string): Promise<{ token: string; refreshToken: string; expiresIn: number }> {
+  /** Registers a password check tried, in registration order, when the local password did not match. */
+  addPasswordProvider(provider: PasswordProvider): void {
+    this.passwordProviders.push(provider);
+  }
+
+  /** Password login: the local password first, then each registered provider. */
+  async login(name: string, pass: string, opts: LoginOptions = {}): Promise<{ token: string; refreshToken: string; expiresIn: number }> {
     if (!name || !pass) throw badRequest("Both 'name' and 'pass' are required");
-    const user = await this.checkPassword(name, pass);
+    let user = await this.checkPassword(name, pass);
+    for (const provider of this.passwordProviders) {
+      if (user) break;
+      user = await provider(name, pass, opts.mfaCode);
+    }
     if (!user) throw unauthorized("Invalid credentials");
     return this.issueSession(user);
   }

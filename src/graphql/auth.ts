@@ -126,7 +126,7 @@ builder.mutationFields((t) => ({
     type: Session,
     description: "Password login (public)",
     args: { name: t.arg.string({ required: true }), pass: t.arg.string({ required: true }), mfaCode: t.arg.string() },
-    resolve: (_r, a, ctx) => ctx.app.auth.login(a.name, a.pass),
+    resolve: (_r, a, ctx) => ctx.app.auth.login(a.name, a.pass, { ip: ctx.ip, mfaCode: a.mfaCode ?? undefined }),
   }),
   refreshToken: t.field({
     type: AccessToken,
