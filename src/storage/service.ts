@@ -7,7 +7,7 @@ import type { EventBus } from "../events/bus.js";
 import { badRequest, conflict, notFound, unavailable } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import type { RepositoryRecord } from "../repositories/types.js";
-import { maskSecrets } from "../settings/mask.js";
+import { maskSecrets, restoreMasked } from "../settings/mask.js";
 import { FsStorage } from "./fs.js";
 import { SmallFileCache } from "./file-cache.js";
 import { S3Storage, s3ConfigFromAlias } from "./s3.js";
@@ -162,9 +162,12 @@ export class StorageService {
   async put(actor: Principal | null, repo: string | null, name: string, raw: unknown): Promise<void> {
     requireApi(actor, "api_alias_permissions", "create");
     StorageService.validateName(name);
-    const config = this.validateConfig(raw);
+    const validated = this.validateConfig(raw);
     const repository = repo ?? "";
     if (repo !== null) await this.requireRepository(repo);
+    const stored = await this.prisma.storageAlias.findUnique({ where: { repository_name: { repository, name } } });
+    // Lists show secrets masked: a masked value sent back unchanged keeps the stored secret.
+    const config = restoreMasked(validated, stored?.config, "config") as AliasConfig;
     await this.prisma.storageAlias.upsert({
       where: { repository_name: { repository, name } },
       create: { repository, name, config: config as object },
