@@ -8,6 +8,7 @@ import type { AppContext } from "../context.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { badRequest, notFound, unauthorized } from "../errors.js";
 import type { RepositoryRecord } from "../repositories/types.js";
+import { requireRepositoryAccess } from "../repositories/service.js";
 import { normaliseKey, type Digests, type Storage } from "../storage/types.js";
 import { findRepository, storageFor } from "../formats/scope.js";
 
@@ -109,8 +110,9 @@ export class ArtifactService {
 
   // ---- REST section 8 --------------------------------------------------------------------
 
+  /** The one permission check of section 8: the API action, then the same action on the repository itself. */
   private async open(actor: Principal | null, name: string, action: "read" | "delete"): Promise<{ repo: RepositoryRecord; storage: Storage }> {
-    requireApi(actor, "api_repository_permissions", action);
+    requireRepositoryAccess(requireApi(actor, "api_repository_permissions", action), name, action);
     const repo = await findRepository(this.app, name);
     if (!repo) throw notFound(`Repository '${name}' not found`);
     return { repo, storage: await storageFor(this.app, repo) };

@@ -3,8 +3,9 @@
 // bus fans out over Redis so every node sees config changes at once).
 import type { Prisma, PrismaClient } from "../db/index.js";
 import type { EventBus } from "../events/bus.js";
-import { badRequest, conflict, notFound } from "../errors.js";
-import { requireApi, type Principal } from "../auth/permissions.js";
+import { badRequest, conflict, forbidden, notFound } from "../errors.js";
+import { requireApi, type Principal, type RepositoryAction } from "../auth/permissions.js";
+import { maskSecrets, restoreMasked } from "../settings/mask.js";
 import { pageRequest, toPage } from "../pagination.js";
 import type { StorageService } from "../storage/service.js";
 import { parseRepositoryType, type RemoteConfig, type RepositoryRecord } from "./types.js";
@@ -22,6 +23,18 @@ export function validateRepositoryName(name: string): string {
     throw badRequest(`Repository name '${name}' is invalid: use 1-128 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'`);
   }
   return name;
+}
+
+/**
+ * The per-repository check of the management API (the repository port's, with one difference):
+ * a repository the caller may not read answers exactly as a missing one, so names cannot be probed.
+ * Other actions (delete) need their own grant, as on the repository port; 403 when it is missing.
+ */
+export function requireRepositoryAccess(actor: Principal, name: string, action: RepositoryAction): void {
+  const perms = actor.permissions;
+  if (perms.allowsRepository(name, action)) return;
+  if (!perms.allowsRepository(name, "read")) throw notFound(`Repository '${name}' not found`);
+  throw forbidden(`Permission denied: '${action}' on repository '${name}' is required`);
 }
 
 type Row = { name: string; type: string; storage: string; config: Prisma.JsonValue };
@@ -104,15 +117,20 @@ export class RepositoryService {
     return toPage(visible.slice(req.page * req.size, (req.page + 1) * req.size), visible.length, req);
   }
 
+  /** The repository as configured, secrets masked ("ab***yz"; a PUT of the masked value keeps them). */
   async get(actor: Principal | null, name: string): Promise<RepositoryRecord> {
-    requireApi(actor, "api_repository_permissions", "read");
+    const me = requireApi(actor, "api_repository_permissions", "read");
+    requireRepositoryAccess(me, name, "read");
     const row = await this.prisma.repository.findUnique({ where: { name } });
     if (!row) throw notFound(`Repository '${name}' not found`);
-    return toRecord(row);
+    const rec = toRecord(row);
+    return { ...rec, remotes: maskSecrets(rec.remotes) as RemoteConfig[], config: maskSecrets(rec.config) as Record<string, unknown> };
   }
 
+  /** False too for a repository the caller may not read (as `get` answers 404 for it). */
   async exists(actor: Principal | null, name: string): Promise<boolean> {
-    requireApi(actor, "api_repository_permissions", "read");
+    const me = requireApi(actor, "api_repository_permissions", "read");
+    if (!me.permissions.allowsRepository(name, "read")) return false;
     return (await this.prisma.repository.count({ where: { name } })) > 0;
   }
 
@@ -189,7 +207,10 @@ export class RepositoryService {
     const existing = await this.prisma.repository.findUnique({ where: { name } });
     requireApi(actor, "api_repository_permissions", existing ? "update" : "create");
     validateRepositoryName(name);
-    const { type, storage, config } = await this.validate(name, body);
+    const validated = await this.validate(name, body);
+    const { type, storage } = validated;
+    // A config read back from GET carries masked secrets: those keep the stored values.
+    const config = restoreMasked(validated.config, existing?.config, "repo");
     const data = { type, storage, config: config as Prisma.InputJsonValue };
     let row;
     if (existing) {
