@@ -105,9 +105,11 @@ for (const backend of backends()) {
       expectError(await s.api("GET", `/repositories/maven-local/artifact/download-direct?token=${encodeURIComponent(old)}`), 401, "UNAUTHORIZED");
     });
 
-    it("permissions: api_repository_permissions read for reads, delete for deletes", async () => {
-      const reader = await userWithPermissions(s, "reader", { api_repository_permissions: ["read"] });
+    it("permissions: api_repository_permissions read for reads, delete for deletes, and the repository's own grant", async () => {
+      const reader = await userWithPermissions(s, "reader", { api_repository_permissions: ["read"], "maven-local": ["read"] });
       assert.equal((await s.api("GET", "/repositories/maven-local/tree", { token: reader })).status, 200);
+      // Without a grant on the repository it is not there (test/api/repository-access.test.ts has the whole matrix).
+      expectError(await s.api("GET", "/repositories/files/tree", { token: reader }), 404, "NOT_FOUND");
       expectError(await s.api("DELETE", "/repositories/maven-local/artifacts", { token: reader, body: { path: "com/example/lib/1.0/lib-1.0.jar" } }), 403, "FORBIDDEN");
       const nobody = await userWithPermissions(s, "nobody", {});
       expectError(await s.api("GET", "/repositories/maven-local/artifact?path=com/example/lib/1.0/lib-1.0.jar", { token: nobody }), 403, "FORBIDDEN");

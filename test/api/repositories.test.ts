@@ -221,7 +221,9 @@ for (const backend of backends()) {
       assert.equal(res.status, 200);
       assert.deepEqual(res.body.items, [{ name: "perm-a", type: "file" }]);
       assert.equal(res.body.total, 1);
-      assert.equal((await s.api("GET", "/repositories/perm-b", { token: reader })).status, 200);
+      assert.equal((await s.api("GET", "/repositories/perm-a", { token: reader })).status, 200);
+      // A repository the caller may not read answers as a missing one (no name probing).
+      expectError(await s.api("GET", "/repositories/perm-b", { token: reader }), 404, "NOT_FOUND");
       expectError(await put("perm-c", { type: "file", storage: "default" }, reader), 403, "FORBIDDEN");
       expectError(await put("perm-a", { type: "file", storage: "default" }, reader), 403, "FORBIDDEN");
       expectError(await s.api("DELETE", "/repositories/perm-a", { token: reader }), 403, "FORBIDDEN");

@@ -269,19 +269,20 @@ for (const backend of backends()) {
     });
 
     it("a PUT of the masked config keeps the password; a new one replaces it", async () => {
-      const got = await s.api("GET", "/repositories/acc-proxy", { token: s.adminToken });
-      let res = await s.api("PUT", "/repositories/acc-proxy", { token: s.adminToken, body: got.body });
+      // What a GET shows (the masked literal, not the GET's answer: before masking that held the password).
+      const masked = { type: "file-proxy", storage: "default", remotes: [{ url: upstream.url + "/files", username: "remote-user", password: "s3***ss" }] };
+      let res = await s.api("PUT", "/repositories/acc-proxy", { token: s.adminToken, body: { repo: masked } });
       assert.equal(res.status, 200, res.text);
       assert.equal((await row("acc-proxy")).remotes[0].password, "s3cret-pass");
       assert.equal(await fetched("one.txt"), 200, "the proxy still authenticates upstream");
 
       // GraphQL takes the same path.
-      const gql = await s.graphql(`mutation($r: JSON!) { putRepository(name: "acc-proxy", repo: $r) { created } }`, { r: got.body.repo }, s.adminToken);
+      const gql = await s.graphql(`mutation($r: JSON!) { putRepository(name: "acc-proxy", repo: $r) { created } }`, { r: masked }, s.adminToken);
       assert.deepEqual(gql.body.data, { putRepository: { created: false } });
       assert.equal((await row("acc-proxy")).remotes[0].password, "s3cret-pass");
 
       const remote = { url: upstream.url + "/files", username: "remote-user", password: "n3w-pass" };
-      res = await s.api("PUT", "/repositories/acc-proxy", { token: s.adminToken, body: { repo: { ...got.body.repo, remotes: [remote] } } });
+      res = await s.api("PUT", "/repositories/acc-proxy", { token: s.adminToken, body: { repo: { ...masked, remotes: [remote] } } });
       assert.equal(res.status, 200, res.text);
       assert.equal((await row("acc-proxy")).remotes[0].password, "n3w-pass");
       expected = "n3w-pass";
