@@ -20,6 +20,7 @@ import { StorageService } from "./storage/service.js";
 import { SearchService } from "./search/service.js";
 import { CooldownService } from "./cooldown/service.js";
 import { ArtifactService } from "./artifacts/service.js";
+import { AuditService } from "./audit/service.js";
 
 export interface AppContext {
   config: Config;
@@ -39,6 +40,7 @@ export interface AppContext {
   search: SearchService;
   cooldown: CooldownService;
   artifacts: ArtifactService;
+  audit: AuditService;
   close(): Promise<void>;
 }
 
@@ -67,15 +69,18 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     roles: new RoleService(db.prisma, bus),
     storages,
     artifacts: new ArtifactService(db, bus, () => keys.hmacSecret),
+    audit: new AuditService(db.prisma, settings, log, config.dataDir),
     repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`),
     search: new SearchService(db, log, () => ctx),
     cooldown: new CooldownService(db, settings),
     async close() {
+      ctx.audit.stop();
       await bus.close();
       await db.close();
     },
   };
   ctx.artifacts.attach(ctx);
+  ctx.audit.startRetention();
   await bootstrap(ctx);
   return ctx;
 }

@@ -1,4 +1,4 @@
-// Minimal leveled logger writing one JSON line per event to stderr.
+// Minimal leveled logger writing one JSON line per event to stderr (audit documents go to stdout).
 export type Level = "debug" | "info" | "warn" | "error";
 const order = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
 
@@ -7,6 +7,8 @@ export interface Logger {
   info(msg: string, extra?: Record<string, unknown>): void;
   warn(msg: string, extra?: Record<string, unknown>): void;
   error(msg: string, extra?: Record<string, unknown>): void;
+  /** One audit trail document (src/audit), to stdout: its own stream, apart from the diagnostics on stderr. */
+  audit?(record: Record<string, unknown>): void;
 }
 
 export function createLogger(level: keyof typeof order = "info"): Logger {
@@ -15,5 +17,8 @@ export function createLogger(level: keyof typeof order = "info"): Logger {
     if (order[lvl] < min) return;
     process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...extra }) + "\n");
   };
-  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+  const audit = (record: Record<string, unknown>) => {
+    if (level !== "silent") process.stdout.write(JSON.stringify(record) + "\n");
+  };
+  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error"), audit };
 }

@@ -12,13 +12,14 @@ const PREFIX = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 export async function settingsView(app: AppContext, actor: Principal | null): Promise<Record<string, unknown>> {
   requireApi(actor, "api_role_permissions", "read");
   const s = app.settings;
-  const [prefixes, jwt, httpClient, httpServer, metrics, cooldown, providers] = await Promise.all([
+  const [prefixes, jwt, httpClient, httpServer, metrics, cooldown, audit, providers] = await Promise.all([
     s.get("prefixes"),
     s.get("jwt"),
     s.get("http_client"),
     s.get("http_server"),
     s.get("metrics"),
     s.get("cooldown"),
+    s.get("audit"),
     app.db.prisma.authProvider.findMany({ orderBy: [{ priority: "asc" }, { id: "asc" }] }),
   ]);
   return {
@@ -30,6 +31,7 @@ export async function settingsView(app: AppContext, actor: Principal | null): Pr
     http_server: httpServer,
     metrics: { ...metrics, port: app.config.metricsPort },
     cooldown,
+    audit,
     credentials: providers.map((p) => ({ id: p.id, type: p.type, priority: p.priority, enabled: p.enabled, config: maskSecrets(p.config ?? {}) })),
     database: { configured: true, kind: app.config.databaseUrl ? "postgresql" : "pglite" },
     caches: { valkey_configured: !!app.config.redisUrl },
@@ -74,6 +76,10 @@ export async function updateSection(app: AppContext, actor: Principal | null, se
   if (section === "jwt" && body.algorithm !== undefined && body.algorithm !== "RS256") throw badRequest("'jwt.algorithm' must be RS256");
   if (section === "http_server" && body.request_timeout !== undefined && !/^P(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?|\d+D)$/.test(String(body.request_timeout))) {
     throw badRequest("'http_server.request_timeout' must be an ISO-8601 duration such as PT60S");
+  }
+  if (section === "audit") {
+    if (body.log !== undefined && !["stdout", "file", "off"].includes(body.log as string)) throw badRequest("'audit.log' must be stdout, file or off");
+    if (body.retention_days !== undefined && !Number.isInteger(body.retention_days)) throw badRequest("'audit.retention_days' must be a whole number of days");
   }
   if (section === "cooldown") {
     // The cooldown service owns its durations and re-applies the policy to existing blocks.

@@ -33,6 +33,8 @@ export const SETTING_DEFAULTS = {
   http_server: { request_timeout: "PT60S" },
   metrics: { enabled: true, jvm: true, http: true, storage: true, endpoint: "/metrics/vertx" },
   cooldown: { enabled: false, minimum_allowed_age: "7d", repo_types: {} as Record<string, unknown> },
+  // Audit trail: rows older than retention_days are purged (0 keeps them); log is stdout, file (<data>/audit.log) or off.
+  audit: { retention_days: 90, log: "stdout" as "stdout" | "file" | "off" },
 } as const;
 
 export type SectionName = keyof typeof SETTING_DEFAULTS;
