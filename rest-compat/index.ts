@@ -14,6 +14,7 @@ import { settingsRoutes } from "./routes/settings.js";
 import { dashboardRoutes } from "./routes/dashboard.js";
 import { searchRoutes } from "./routes/search.js";
 import { cooldownRoutes } from "./routes/cooldown.js";
+import { auditRoutes } from "./routes/audit.js";
 
 export function restCompatRouter(schema: GraphQLSchema): Router {
   validateDocuments(schema, Ops);
@@ -31,6 +32,7 @@ export function restCompatRouter(schema: GraphQLSchema): Router {
   dashboardRoutes(router);
   searchRoutes(router);
   cooldownRoutes(router);
+  auditRoutes(router);
   return router;
 }
 

@@ -87,12 +87,14 @@ export class ArtifactService {
       ],
     );
     await this.bus.publish({ type: "artifact.stored", repo: input.repo.name, path });
+    this.app?.audit?.artifactStored(input.repo, path, input.owner); // counted only within a repository-port write
   }
 
   /** Drops one path from the index; returns whether it was indexed. */
   async remove(repo: string, path: string): Promise<boolean> {
     const key = normaliseKey(path);
     const res = await this.prisma.artifact.deleteMany({ where: { repoName: repo, path: key } });
+    this.app?.audit?.artifactRemoved(repo, key); // counted only within a repository-port write
     return res.count > 0;
   }
 

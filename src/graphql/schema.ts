@@ -12,5 +12,6 @@ import "./settings.js";
 import "./dashboard.js";
 import "./search.js";
 import "./cooldown.js";
+import { auditMutations } from "./audit.js";
 
-export const schema = lexicographicSortSchema(builder.toSchema());
+export const schema = auditMutations(lexicographicSortSchema(builder.toSchema()));

@@ -18,6 +18,7 @@ import { UpstreamError } from "../formats/proxy.js";
 import type { RequestScope } from "../formats/types.js";
 import { registerOciRoutes } from "../formats/docker/index.js";
 import { registerIndyRoutes } from "../indy/router.js";
+import { repositoryPortAudit } from "../audit/repository-port.js";
 
 /** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
 function decodeSegments(rawPath: string): string[] {
@@ -151,6 +152,7 @@ export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa 
   registerIndyRoutes(router, app); // Indy store API /api/admin/... (src/indy)
   // ---- end of top-level protocol routes ----
   koa.use(metrics.middleware("repository"));
+  koa.use(repositoryPortAudit(app.audit)); // uploads and deletes; outside the error handler to see its status
   koa.use(errorHandler(app.log));
   koa.use(repositoryErrors());
   koa.use(router.routes());
