@@ -11,8 +11,12 @@ export const RepositoryRef = builder.objectRef<RepositoryRecord>("Repository").i
     kind: t.exposeString("kind", { description: "hosted, proxy or group" }),
     storage: t.exposeString("storage", { description: "Storage alias name" }),
     members: t.exposeStringList("members", { description: "Group members in order (empty for other kinds)" }),
-    remotes: t.field({ type: "JSON", description: "Proxy remotes as configured", resolve: (r) => r.remotes }),
-    config: t.field({ type: "JSON", description: "The whole `repo` object as configured", resolve: (r) => r.config }),
+    remotes: t.field({ type: "JSON", description: "Proxy remotes as configured, passwords masked (\"ab***yz\")", resolve: (r) => r.remotes }),
+    config: t.field({
+      type: "JSON",
+      description: "The whole `repo` object as configured, secrets masked (a putRepository of a masked value keeps the stored one)",
+      resolve: (r) => r.config,
+    }),
   }),
 });
 
@@ -47,10 +51,12 @@ builder.queryFields((t) => ({
   }),
   repository: t.field({
     type: RepositoryRef,
+    description: "One repository the caller may read (NOT_FOUND for one it may not, as for a missing one)",
     args: { name: t.arg.string({ required: true }) },
     resolve: (_r, a, ctx) => ctx.app.repositories.get(caller(ctx), a.name),
   }),
   repositoryExists: t.boolean({
+    description: "Whether the repository exists and the caller may read it",
     args: { name: t.arg.string({ required: true }) },
     resolve: (_r, a, ctx) => ctx.app.repositories.exists(caller(ctx), a.name),
   }),
