@@ -9,6 +9,7 @@ import { EventBus } from "./events/bus.js";
 import { createLogger, type Logger } from "./log.js";
 import { KeyStore } from "./auth/keys.js";
 import { AuthService } from "./auth/service.js";
+import { LoginThrottle } from "./auth/throttle.js";
 import { AuthProviderService } from "./auth/providers.js";
 import { TokenPolicyService } from "./auth/policy.js";
 import { hashPassword } from "./auth/passwords.js";
@@ -52,7 +53,8 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   const keys = new KeyStore(db.prisma);
   await keys.init();
   const settings = new SettingsService(db.prisma, bus);
-  const auth = new AuthService(db.prisma, keys, settings, bus);
+  const throttle = await LoginThrottle.create(settings, () => keys.hmacSecret, config.redisUrl, log);
+  const auth = new AuthService(db.prisma, keys, settings, bus, throttle);
   const storages = new StorageService(db.prisma, bus, config.dataDir);
   const ctx: AppContext = {
     config,
@@ -76,6 +78,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     async close() {
       ctx.audit.stop();
       await bus.close();
+      await throttle.close();
       await db.close();
     },
   };

@@ -4,6 +4,8 @@ import * as Ops from "../generated/graphql.js";
 import { run } from "../run.js";
 import { field, jsonBody, noContent, queryString } from "../http.js";
 
+const withoutNulls = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined));
+
 export function authRoutes(router: Router) {
   router.post("/auth/token", async (ctx) => {
     const body = await jsonBody(ctx, { required: true });
@@ -71,6 +73,14 @@ export function authRoutes(router: Router) {
       refresh_token_expiry_seconds: s.refreshTokenExpirySeconds,
       api_token_max_expiry_days: s.apiTokenMaxExpiryDays,
       allow_permanent_tokens: s.allowPermanentTokens,
+      // Throttle fields appear once set, so the documented body is unchanged by default.
+      ...withoutNulls({
+        login_max_failures_per_user: s.loginMaxFailuresPerUser,
+        login_max_failures_per_address: s.loginMaxFailuresPerAddress,
+        login_failure_window_seconds: s.loginFailureWindowSeconds,
+        login_lockout_seconds: s.loginLockoutSeconds,
+        login_lockout_max_seconds: s.loginLockoutMaxSeconds,
+      }),
     };
   });
 
@@ -82,6 +92,11 @@ export function authRoutes(router: Router) {
         refreshTokenExpirySeconds: field(body, "refresh_token_expiry_seconds"),
         apiTokenMaxExpiryDays: field(body, "api_token_max_expiry_days"),
         allowPermanentTokens: field(body, "allow_permanent_tokens"),
+        loginMaxFailuresPerUser: field(body, "login_max_failures_per_user"),
+        loginMaxFailuresPerAddress: field(body, "login_max_failures_per_address"),
+        loginFailureWindowSeconds: field(body, "login_failure_window_seconds"),
+        loginLockoutSeconds: field(body, "login_lockout_seconds"),
+        loginLockoutMaxSeconds: field(body, "login_lockout_max_seconds"),
       },
     });
     ctx.body = updateAuthSettings;

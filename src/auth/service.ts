@@ -7,6 +7,7 @@ import { badRequest, notFound, unauthorized, DomainError } from "../errors.js";
 import type { SettingsService } from "../settings/service.js";
 import type { KeyStore } from "./keys.js";
 import { verifyPassword } from "./passwords.js";
+import { LoginThrottle } from "./throttle.js";
 import { Permissions, requireActor, requireApi, type Principal, type PermissionsJson } from "./permissions.js";
 
 export const ISSUER = "pantera";
@@ -67,6 +68,7 @@ export class AuthService {
     private keys: KeyStore,
     private settings: SettingsService,
     private bus: EventBus,
+    private throttle: LoginThrottle = new LoginThrottle(settings, () => keys.hmacSecret),
   ) {
     bus.on((e) => {
       switch (e.type) {
@@ -212,14 +214,17 @@ export class AuthService {
     this.passwordProviders.push(provider);
   }
 
-  /** Password login: the local password first, then each registered provider. */
+  /** Password login, throttled: the local password first, then each registered provider. */
   async login(name: string, pass: string, opts: LoginOptions = {}): Promise<{ token: string; refreshToken: string; expiresIn: number }> {
     if (!name || !pass) throw badRequest("Both 'name' and 'pass' are required");
-    let user = await this.checkPassword(name, pass);
-    for (const provider of this.passwordProviders) {
-      if (user) break;
-      user = await provider(name, pass, opts.mfaCode);
-    }
+    const user = await this.checkPassword(name, pass, opts.ip, async () => {
+      let found = await this.verifyLocal(name, pass);
+      for (const provider of this.passwordProviders) {
+        if (found) break;
+        found = await provider(name, pass, opts.mfaCode);
+      }
+      return found;
+    });
     if (!user) throw unauthorized("Invalid credentials");
     return this.issueSession(user);
   }
@@ -229,16 +234,38 @@ export class AuthService {
     return this.issueSession(user);
   }
 
-  private async checkPassword(name: string, pass: string): Promise<{ id: string; name: string } | null> {
-    const cacheKey = createHmac("sha256", this.keys.hmacSecret).update(name).update("\0").update(pass).digest("base64");
+  /**
+   * A throttled password check: a pair verified recently (cache) only needs the lockout check; anything
+   * else runs `verify` (the local password by default) under the throttle, which counts the outcome.
+   */
+  private async checkPassword(
+    name: string,
+    pass: string,
+    ip: string | undefined,
+    verify = () => this.verifyLocal(name, pass),
+  ): Promise<{ id: string; name: string } | null> {
+    const cacheKey = this.passwordCacheKey(name, pass);
     const hit = this.passwords.get(cacheKey);
     if (hit && hit.until > Date.now()) {
       const entry = await this.loadPrincipal(hit.userId);
-      if (entry.principal && entry.enabled) return { id: hit.userId, name };
+      if (entry.principal && entry.enabled) {
+        await this.throttle.success(name, await this.throttle.check(name, ip));
+        return { id: hit.userId, name };
+      }
     }
+    return this.throttle.guard(name, ip, verify);
+  }
+
+  private passwordCacheKey(name: string, pass: string): string {
+    return createHmac("sha256", this.keys.hmacSecret).update(name).update("\0").update(pass).digest("base64");
+  }
+
+  /** The local password; unknown and disabled users pay the same scrypt (verifyPassword's dummy hash). */
+  private async verifyLocal(name: string, pass: string): Promise<{ id: string; name: string } | null> {
     const user = await this.prisma.user.findUnique({ where: { name } });
-    if (!user || !user.enabled || !(await verifyPassword(pass, user.passwordHash))) return null;
-    this.passwords.set(cacheKey, { userId: user.id, until: Date.now() + PASSWORD_CACHE_TTL_MS });
+    const ok = await verifyPassword(pass, user?.enabled ? user.passwordHash : null);
+    if (!user || !ok) return null;
+    this.passwords.set(this.passwordCacheKey(name, pass), { userId: user.id, until: Date.now() + PASSWORD_CACHE_TTL_MS });
     return user;
   }
 
@@ -338,19 +365,19 @@ export class AuthService {
     throw unauthorized("Refresh tokens cannot be used to authenticate requests");
   }
 
-  /** Username + password, where the password may also be any of the user's tokens (Basic auth). */
-  async authenticateBasic(name: string, secret: string): Promise<Principal> {
+  /** Username + password, where the password may also be any of the user's tokens (Basic auth). Passwords are throttled. */
+  async authenticateBasic(name: string, secret: string, opts: { ip?: string } = {}): Promise<Principal> {
     if (secret.split(".").length === 3 && secret.startsWith("ey")) {
       const p = await this.authenticateToken(secret).catch(() => null);
       if (p && p.name === name) return p;
     }
-    const user = await this.checkPassword(name, secret);
+    const user = await this.checkPassword(name, secret, opts.ip);
     if (!user) throw unauthorized("Invalid credentials");
     return this.principalFor(user.id, "password");
   }
 
   /** Parses an Authorization header. Missing header: no actor, no error. */
-  async authenticateHeader(header: string | undefined): Promise<AuthResult> {
+  async authenticateHeader(header: string | undefined, opts: { ip?: string } = {}): Promise<AuthResult> {
     if (!header) return { actor: null };
     try {
       const space = header.indexOf(" ");
@@ -361,7 +388,7 @@ export class AuthService {
         const decoded = Buffer.from(value, "base64").toString("utf8");
         const colon = decoded.indexOf(":");
         if (colon < 0) throw unauthorized("Malformed Basic credentials");
-        return { actor: await this.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1)) };
+        return { actor: await this.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1), opts) };
       }
       throw unauthorized("Unsupported Authorization scheme; use Bearer or Basic");
     } catch (err) {

@@ -48,9 +48,9 @@ function anonymous(app: AppContext): Promise<Principal> {
   return principal;
 }
 
-/** Authorization header → principal; no header → the anonymous principal; bad credentials → 401. */
-export async function authenticate(app: AppContext, header: string | undefined): Promise<Principal> {
-  const { actor, error } = await app.auth.authenticateHeader(header || undefined);
+/** Authorization header → principal; no header → the anonymous principal; bad credentials → 401 (429 while locked out). */
+export async function authenticate(app: AppContext, header: string | undefined, opts: { ip?: string } = {}): Promise<Principal> {
+  const { actor, error } = await app.auth.authenticateHeader(header || undefined, opts);
   if (error) throw error;
   return actor ?? (await anonymous(app));
 }

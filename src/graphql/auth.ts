@@ -2,6 +2,7 @@
 import { builder, StatusRef } from "./builder.js";
 import { caller } from "./caller.js";
 import { requireActor } from "../auth/permissions.js";
+import { LOGIN_THROTTLE_DEFAULTS, type JwtSettings } from "../settings/service.js";
 
 const Session = builder.objectRef<{ token: string; refreshToken: string; expiresIn: number }>("Session").implement({
   description: "Access token plus refresh token issued by a login",
@@ -52,17 +53,35 @@ const ApiTokenInfo = builder
     }),
   });
 
-const AuthSettings = builder
-  .objectRef<{ access_token_expiry_seconds: number; refresh_token_expiry_seconds: number; api_token_max_expiry_days: number; allow_permanent_tokens: boolean }>("AuthSettings")
-  .implement({
-    description: "Token policy",
-    fields: (t) => ({
-      accessTokenExpirySeconds: t.exposeInt("access_token_expiry_seconds"),
-      refreshTokenExpirySeconds: t.exposeInt("refresh_token_expiry_seconds"),
-      apiTokenMaxExpiryDays: t.exposeInt("api_token_max_expiry_days"),
-      allowPermanentTokens: t.exposeBoolean("allow_permanent_tokens"),
+const AuthSettings = builder.objectRef<JwtSettings>("AuthSettings").implement({
+  description: "Token policy and login throttling (throttle fields are null until set: the default applies)",
+  fields: (t) => ({
+    accessTokenExpirySeconds: t.exposeInt("access_token_expiry_seconds"),
+    refreshTokenExpirySeconds: t.exposeInt("refresh_token_expiry_seconds"),
+    apiTokenMaxExpiryDays: t.exposeInt("api_token_max_expiry_days"),
+    allowPermanentTokens: t.exposeBoolean("allow_permanent_tokens"),
+    loginMaxFailuresPerUser: t.exposeInt("login_max_failures_per_user", {
+      nullable: true,
+      description: `Failed logins of one user name before it is locked out (default ${LOGIN_THROTTLE_DEFAULTS.login_max_failures_per_user})`,
     }),
-  });
+    loginMaxFailuresPerAddress: t.exposeInt("login_max_failures_per_address", {
+      nullable: true,
+      description: `Failed logins from one client address before it is locked out (default ${LOGIN_THROTTLE_DEFAULTS.login_max_failures_per_address})`,
+    }),
+    loginFailureWindowSeconds: t.exposeInt("login_failure_window_seconds", {
+      nullable: true,
+      description: `Failures are forgotten this long after the last one (default ${LOGIN_THROTTLE_DEFAULTS.login_failure_window_seconds})`,
+    }),
+    loginLockoutSeconds: t.exposeInt("login_lockout_seconds", {
+      nullable: true,
+      description: `First lockout; it doubles with each further failure (default ${LOGIN_THROTTLE_DEFAULTS.login_lockout_seconds})`,
+    }),
+    loginLockoutMaxSeconds: t.exposeInt("login_lockout_max_seconds", {
+      nullable: true,
+      description: `Longest lockout (default ${LOGIN_THROTTLE_DEFAULTS.login_lockout_max_seconds})`,
+    }),
+  }),
+});
 
 const AuthSettingsInput = builder.inputType("AuthSettingsInput", {
   fields: (t) => ({
@@ -70,6 +89,11 @@ const AuthSettingsInput = builder.inputType("AuthSettingsInput", {
     refreshTokenExpirySeconds: t.int(),
     apiTokenMaxExpiryDays: t.int(),
     allowPermanentTokens: t.boolean(),
+    loginMaxFailuresPerUser: t.int(),
+    loginMaxFailuresPerAddress: t.int(),
+    loginFailureWindowSeconds: t.int(),
+    loginLockoutSeconds: t.int(),
+    loginLockoutMaxSeconds: t.int(),
   }),
 });
 
@@ -161,6 +185,11 @@ builder.mutationFields((t) => ({
         refresh_token_expiry_seconds: input.refreshTokenExpirySeconds,
         api_token_max_expiry_days: input.apiTokenMaxExpiryDays,
         allow_permanent_tokens: input.allowPermanentTokens,
+        login_max_failures_per_user: input.loginMaxFailuresPerUser,
+        login_max_failures_per_address: input.loginMaxFailuresPerAddress,
+        login_failure_window_seconds: input.loginFailureWindowSeconds,
+        login_lockout_seconds: input.loginLockoutSeconds,
+        login_lockout_max_seconds: input.loginLockoutMaxSeconds,
       });
       return { status: "saved" };
     },

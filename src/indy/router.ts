@@ -16,7 +16,7 @@ async function readJson(ctx: Koa.Context): Promise<unknown> {
 
 export function registerIndyRoutes(router: Router, app: AppContext): void {
   const indy = new IndyService(app);
-  const actor = (ctx: Koa.Context) => authenticate(app, ctx.get("Authorization"));
+  const actor = (ctx: Koa.Context) => authenticate(app, ctx.get("Authorization"), { ip: ctx.ip });
 
   /** Resolves (pkg, type) from either URL form; null when the path is not an Indy store path. */
   const target = (ctx: Koa.Context): { pkg: PackageType; type: StoreType; threePart: boolean; prefix: string } => {

@@ -24,7 +24,7 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
 
   // Every request gets its caller resolved once; bad credentials are kept as the reason for a later 401.
   const authenticate: Koa.Middleware = async (ctx, next) => {
-    const { actor, error } = await app.auth.authenticateHeader(ctx.get("Authorization") || undefined);
+    const { actor, error } = await app.auth.authenticateHeader(ctx.get("Authorization") || undefined, { ip: ctx.ip });
     ctx.state.gql = createRequestContext(app, actor, error, ctx.ip);
     ctx.state.schema = schema;
     await next();

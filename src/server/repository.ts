@@ -60,7 +60,7 @@ export async function resolveRequest(app: AppContext, ctx: Koa.Context, rawPath:
   const repo = await findRepository(app, name);
   if (!repo) return null;
   const path = normaliseKey(segments.join("/"));
-  const actor = await authenticate(app, ctx.get("Authorization"));
+  const actor = await authenticate(app, ctx.get("Authorization"), { ip: ctx.ip });
   const storage = await storageFor(app, repo);
   const baseUrl = `${requestOrigin(app, ctx)}${prefix ? "/" + encodeURIComponent(prefix) : ""}/${encodeURIComponent(repo.name)}`;
   return makeScope(app, repo, storage, actor, path, baseUrl);
@@ -106,7 +106,7 @@ async function importArtifact(app: AppContext, ctx: Koa.Context): Promise<void> 
   }
   const segments = decodeSegments(ctx.path.slice("/.import/".length));
   const repo = segments.shift() ?? "";
-  const actor = await authenticate(app, ctx.get("Authorization"));
+  const actor = await authenticate(app, ctx.get("Authorization"), { ip: ctx.ip });
   if (actor.via === "anonymous") requireRepository(actor, repo, "write"); // 401 + Basic challenge before any work
   const res = await importerFor(app).import({ actor, repo, path: segments.join("/"), headers: headerMap(ctx.req.headers), body: ctx.req });
   ctx.status = res.httpStatus;

@@ -10,7 +10,22 @@ export interface JwtSettings {
   refresh_token_expiry_seconds: number;
   api_token_max_expiry_days: number;
   allow_permanent_tokens: boolean;
+  // Login throttling; absent until an admin sets them (GET /admin/auth-settings shows only what was set).
+  login_max_failures_per_user?: number;
+  login_max_failures_per_address?: number;
+  login_failure_window_seconds?: number;
+  login_lockout_seconds?: number;
+  login_lockout_max_seconds?: number;
 }
+
+/** Login throttling when the `jwt` section does not say otherwise: the lockout doubles per further failure. */
+export const LOGIN_THROTTLE_DEFAULTS = {
+  login_max_failures_per_user: 5,
+  login_max_failures_per_address: 20,
+  login_failure_window_seconds: 900,
+  login_lockout_seconds: 30,
+  login_lockout_max_seconds: 900,
+} as const satisfies Required<Pick<JwtSettings, `login_${string}` & keyof JwtSettings>>;
 
 export const SETTING_DEFAULTS = {
   jwt: {

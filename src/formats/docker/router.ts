@@ -19,8 +19,8 @@ export const SERVICE = "pantera";
 export const ANONYMOUS_TOKEN = "anonymous";
 
 export interface AuthPort {
-  authenticateHeader(header: string | undefined): Promise<{ actor: Principal | null; error?: Error }>;
-  authenticateBasic(name: string, secret: string): Promise<Principal>;
+  authenticateHeader(header: string | undefined, opts?: { ip?: string }): Promise<{ actor: Principal | null; error?: Error }>;
+  authenticateBasic(name: string, secret: string, opts?: { ip?: string }): Promise<Principal>;
   anonymous(): Promise<Principal>;
   issueAccessToken(user: { id: string; name: string }): Promise<{ token: string; expiresIn: number }>;
 }
@@ -60,7 +60,8 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     const header = ctx.get("authorization");
     if (!header) return auth.anonymous();
     if (/^bearer\s+/i.test(header) && header.replace(/^bearer\s+/i, "").trim() === ANONYMOUS_TOKEN) return auth.anonymous();
-    const res = await auth.authenticateHeader(header);
+    const res = await auth.authenticateHeader(header, { ip: ctx.ip });
+    if (res.error instanceof DomainError && res.error.code === "TOO_MANY_REQUESTS") throw res.error;
     if (!res.actor) throw ociError("UNAUTHORIZED", res.error?.message ?? "Invalid credentials");
     return res.actor;
   }
@@ -93,8 +94,9 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       const colon = decoded.indexOf(":");
       if (colon < 0) throw ociError("UNAUTHORIZED", "Malformed Basic credentials");
       try {
-        actor = await auth.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1));
+        actor = await auth.authenticateBasic(decoded.slice(0, colon), decoded.slice(colon + 1), { ip: ctx.ip });
       } catch (err) {
+        if (err instanceof DomainError && err.code === "TOO_MANY_REQUESTS") throw err;
         ctx.set("WWW-Authenticate", `Basic realm="${SERVICE}"`);
         throw ociError("UNAUTHORIZED", (err as Error).message || "Invalid credentials");
       }

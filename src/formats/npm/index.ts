@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import type Koa from "koa";
 import type { Readable } from "node:stream";
-import { badRequest, conflict, notFound, unauthorized } from "../../errors.js";
+import { DomainError, badRequest, conflict, notFound, unauthorized } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import { putLocalFile, readStoredJson } from "../../storage/types.js";
 import { cooldownNotice, cooldownPackument, enforceCooldown } from "../../cooldown/formats.js";
@@ -413,8 +413,9 @@ async function login(ctx: Koa.Context, scope: RequestScope, user: string): Promi
   if (name !== user) throw badRequest("User name in the body does not match the URL");
   let principal;
   try {
-    principal = await scope.app.auth.authenticateBasic(name, password);
-  } catch {
+    principal = await scope.app.auth.authenticateBasic(name, password, { ip: ctx.ip });
+  } catch (err) {
+    if (err instanceof DomainError && err.code === "TOO_MANY_REQUESTS") throw err;
     throw unauthorized("Invalid user name or password; users are created through the management API");
   }
   const token = await scope.app.auth.generateApiToken(principal, `npm login (${scope.repo.name})`, null);
