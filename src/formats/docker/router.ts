@@ -418,9 +418,10 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
     } catch (err) {
       if (err instanceof OciError) return sendError(ctx, err);
       if (err instanceof DomainError) {
-        const code = err.code === "UNAUTHORIZED" ? "UNAUTHORIZED" : err.code === "FORBIDDEN" ? "DENIED" : err.code === "NOT_FOUND" ? "NAME_UNKNOWN" : err.code === "UNAVAILABLE" ? "UNAVAILABLE" : err.code === "BAD_REQUEST" ? "BLOB_UPLOAD_INVALID" : null;
+        const code = err.code === "UNAUTHORIZED" ? "UNAUTHORIZED" : err.code === "FORBIDDEN" ? "DENIED" : err.code === "NOT_FOUND" ? "NAME_UNKNOWN" : err.code === "UNAVAILABLE" ? "UNAVAILABLE" : err.code === "BAD_REQUEST" ? "BLOB_UPLOAD_INVALID" : err.code === "TOO_MANY_REQUESTS" ? "TOOMANYREQUESTS" : null;
         if (code) {
           if (code === "UNAUTHORIZED") challenge(ctx);
+          if (err.retryAfter !== undefined) ctx.set("Retry-After", String(err.retryAfter));
           return sendError(ctx, ociError(code, err.message, undefined, err.status));
         }
       }
