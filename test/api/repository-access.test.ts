@@ -188,16 +188,17 @@ for (const backend of backends()) {
     });
 
     // Single-repository reads need only the API read and the repository's read grant.
-    const REPO_READS: { name: string; rest: (token: string) => Promise<Response>; gql: string; refusedGql?: unknown }[] = [
-      { name: "GET /repositories/:name", rest: (t) => s.api("GET", `/repositories/${REPO}`, { token: t }), gql: `query($n: String!) { repository(name: $n) { name } }` },
-      { name: "HEAD /repositories/:name", rest: (t) => s.api("HEAD", `/repositories/${REPO}`, { token: t }), gql: `query($n: String!) { repositoryExists(name: $n) }`, refusedGql: false },
-      { name: "GET /repositories/:name/members", rest: (t) => s.api("GET", `/repositories/${REPO}/members`, { token: t }), gql: `query($n: String!) { repositoryMembers(name: $n) { type } }` },
+    // `refusedGql`: what GraphQL answers instead of an error (existence is false, as for a missing repository).
+    const REPO_READS: { method: string; path: string; gql: string; refusedGql?: unknown }[] = [
+      { method: "GET", path: `/repositories/${REPO}`, gql: `query($n: String!) { repository(name: $n) { name } }` },
+      { method: "HEAD", path: `/repositories/${REPO}`, gql: `query($n: String!) { repositoryExists(name: $n) }`, refusedGql: false },
+      { method: "GET", path: `/repositories/${REPO}/members`, gql: `query($n: String!) { repositoryMembers(name: $n) { type } }` },
     ];
     for (const op of REPO_READS) {
-      it(`${op.name} (REST and GraphQL): a repository the caller may not read is not found`, async () => {
+      it(`${op.method} ${op.path} (REST and GraphQL): a repository the caller may not read is not found`, async () => {
         for (const c of CALLERS) {
           const token = tokens.get(c.name)!;
-          const rest = await op.rest(token);
+          const rest = await s.api(op.method, op.path, { token });
           const gql = await s.graphql(op.gql, { n: REPO }, token);
           const field = op.gql.match(/\{\s*(\w+)\(/)![1];
           if (c.read === "ok") {
