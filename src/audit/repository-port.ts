@@ -1,7 +1,8 @@
-// Audit of the repository port (8080): uploads and deletes by clients. Reads pass straight
-// through (no context, no database work), so proxy cache fills, which happen on reads, are never
-// counted as uploads. A write runs with an AuditRequest that ArtifactService.record/remove add the
-// artifacts they stored or removed to; the events are written once the response status is known.
+// Audit of the repository port (8080): uploads and deletes by clients, and Indy store API writes
+// (repository changes). Reads pass straight through (no context, no database work), so proxy cache
+// fills, which happen on reads, are never counted as uploads. A write runs with an AuditRequest that
+// ArtifactService.record/remove add the artifacts they stored or removed to; the events are written
+// once the response status is known.
 import type Koa from "koa";
 import { ERROR_STATUS } from "../errors.js";
 import { claimedUser } from "./identity.js";
@@ -28,10 +29,39 @@ export function repositoryPortAudit(audit: AuditService): Koa.Middleware {
   };
 }
 
+/** The Indy store API (/api/admin/...) changes repositories on this port, outside the GraphQL mutations. */
+const INDY_PREFIX = "/api/admin/";
+
+/** The store an Indy write names: the last path segment, or for a create the Location it answered with. */
+function indyStore(ctx: Koa.Context): string {
+  const segments = ctx.path.slice(INDY_PREFIX.length).split("/").filter(Boolean);
+  const named = segments[0] === "stores" ? segments.length >= 4 : segments.length >= 2;
+  const last = named ? segments[segments.length - 1] : (String(ctx.response.get("Location") || "").split("/").pop() ?? "");
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
 async function flush(audit: AuditService, request: AuditRequest, ctx: Koa.Context): Promise<void> {
   const status = ctx.status;
   const failed = status >= 400;
   const code = failed ? statusCode(status) : undefined;
+  if (ctx.path.startsWith(INDY_PREFIX) && (request.user || status !== 401)) {
+    await audit.record({
+      action: ctx.method === "DELETE" ? "deleteRepository" : "putRepository",
+      category: "configuration",
+      outcome: failed ? "failure" : "success",
+      errorCode: code,
+      user: request.user ?? null,
+      ip: request.ip,
+      target: indyStore(ctx),
+      details: { via: "indy", method: ctx.method },
+      urlPath: ctx.path,
+    });
+    return;
+  }
   for (const e of request.artifacts ?? []) {
     await audit.record(artifactEvent(e, request.ip, e.owner ?? request.user ?? null, failed ? "failure" : "success", code, ctx.path));
   }

@@ -192,6 +192,18 @@ for (const backend of backends()) {
       assert.equal((await rows()).length, before);
     });
 
+    it("repository port: Indy store API writes are repository changes", async () => {
+      let res = await s.repo("POST", "/api/admin/hosted", { basic: ["admin", ADMIN_PASSWORD], body: { key: "hosted:indy-local", type: "hosted", name: "indy-local" } });
+      assert.equal(res.status, 201, res.text);
+      await expectEvent("putRepository", "indy-local", { outcome: "success", userName: "admin", details: { via: "indy", method: "POST", urlPath: "/api/admin/hosted" } });
+      res = await s.repo("DELETE", "/api/admin/hosted/indy-local", { basic: ["admin", ADMIN_PASSWORD] });
+      assert.equal(res.status, 204, res.text);
+      await expectEvent("deleteRepository", "indy-local", { outcome: "success", userName: "admin" });
+      res = await s.repo("PUT", "/api/admin/hosted/indy-other", { token: reader, body: { key: "hosted:indy-other", type: "hosted", name: "indy-other" } });
+      assert.equal(res.status, 403, res.text);
+      await expectEvent("putRepository", "indy-other", { outcome: "failure", errorCode: "FORBIDDEN", userName: "reader" });
+    });
+
     it("management deletes and cooldown unblock", async () => {
       assert.equal((await s.repo("PUT", "/files/pkg/c.txt", { basic: ["admin", ADMIN_PASSWORD], raw: "c" })).status, 201);
       let res = await s.api("DELETE", "/repositories/files/artifacts", { token: admin, body: { path: "pkg/c.txt" } });
