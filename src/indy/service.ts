@@ -82,15 +82,16 @@ export class IndyService {
   }
 
   async get(actor: Principal | null, pkg: PackageType, type: StoreType, name: string, threePart: boolean) {
-    requireApi(actor, "api_repository_permissions", "read");
+    const me = requireApi(actor, "api_repository_permissions", "read");
     const rec = await this.app.repositories.find(name);
-    if (!rec || !this.matches(rec, pkg, type)) throw notFound(`Store '${pkg}:${type}:${name}' not found`);
+    // A store the caller may not read answers as a missing one, as /api/v1/repositories does.
+    if (!rec || !this.matches(rec, pkg, type) || !me.permissions.allowsRepository(name, "read")) throw notFound(`Store '${pkg}:${type}:${name}' not found`);
     return this.toStore(rec, threePart);
   }
 
   async exists(actor: Principal | null, pkg: PackageType, type: StoreType, name: string): Promise<boolean> {
-    requireApi(actor, "api_repository_permissions", "read");
-    return this.matches(await this.app.repositories.find(name), pkg, type);
+    const me = requireApi(actor, "api_repository_permissions", "read");
+    return me.permissions.allowsRepository(name, "read") && this.matches(await this.app.repositories.find(name), pkg, type);
   }
 
   /** Builds the repository `repo` object from an Indy store definition. */

@@ -153,18 +153,17 @@ export class StorageService {
   }
 
   async listScoped(actor: Principal | null, repo: string): Promise<AliasView[]> {
-    requireApi(actor, "api_alias_permissions", "read");
-    await this.requireRepository(repo);
+    await this.requireRepository(requireApi(actor, "api_alias_permissions", "read"), repo);
     const rows = await this.prisma.storageAlias.findMany({ where: { repository: repo }, orderBy: { name: "asc" } });
     return rows.map((r) => ({ name: r.name, config: maskSecrets(r.config) as AliasConfig }));
   }
 
   async put(actor: Principal | null, repo: string | null, name: string, raw: unknown): Promise<void> {
-    requireApi(actor, "api_alias_permissions", "create");
+    const me = requireApi(actor, "api_alias_permissions", "create");
     StorageService.validateName(name);
     const validated = this.validateConfig(raw);
     const repository = repo ?? "";
-    if (repo !== null) await this.requireRepository(repo);
+    if (repo !== null) await this.requireRepository(me, repo);
     const stored = await this.prisma.storageAlias.findUnique({ where: { repository_name: { repository, name } } });
     // Lists show secrets masked: a masked value sent back unchanged keeps the stored secret.
     const config = restoreMasked(validated, stored?.config, "config") as AliasConfig;
@@ -177,9 +176,9 @@ export class StorageService {
   }
 
   async delete(actor: Principal | null, repo: string | null, name: string): Promise<void> {
-    requireApi(actor, "api_alias_permissions", "delete");
+    const me = requireApi(actor, "api_alias_permissions", "delete");
     const repository = repo ?? "";
-    if (repo !== null) await this.requireRepository(repo);
+    if (repo !== null) await this.requireRepository(me, repo);
     const row = await this.prisma.storageAlias.findUnique({ where: { repository_name: { repository, name } } });
     if (!row && !(repo === null && name === DEFAULT_ALIAS)) {
       throw notFound(repo === null ? `Storage alias '${name}' not found` : `Storage alias '${name}' not found in repository '${repo}'`);
@@ -204,8 +203,9 @@ export class StorageService {
     return repos.map((r) => r.name).filter((n) => !s.has(n));
   }
 
-  private async requireRepository(name: string) {
-    const r = await this.prisma.repository.findUnique({ where: { name }, select: { id: true } });
+  /** The repository of a scoped alias; one the caller may not read answers as missing (no name probing). */
+  private async requireRepository(actor: Principal, name: string) {
+    const r = actor.permissions.allowsRepository(name, "read") ? await this.prisma.repository.findUnique({ where: { name }, select: { id: true } }) : null;
     if (!r) throw notFound(`Repository '${name}' not found`);
   }
 }

@@ -218,6 +218,37 @@ for (const backend of backends()) {
         }
       });
     }
+    it("Indy store reads and scoped storage aliases: a repository the caller may not read is not found", async () => {
+      const token = s.adminToken;
+      assert.equal((await s.api("PUT", "/repositories/acc-maven", { token, body: { repo: { type: "maven", storage: "default" } } })).status, 200);
+      assert.equal((await s.api("PUT", "/repositories/acc-maven/storages/acc-fs", { token, body: { type: "fs", path: "/tmp/acc-fs" } })).status, 200);
+      const perms = { api_repository_permissions: ["read"], api_alias_permissions: ["read", "create", "delete"] };
+      await userWithPermissions(s, "indy-none", perms, "pw-indy-none");
+      await userWithPermissions(s, "indy-granted", { ...perms, "acc-maven": ["read"] }, "pw-indy-granted");
+      const cases: [string, [string, string], boolean][] = [
+        ["no grant", ["indy-none", "pw-indy-none"], false],
+        ["grant", ["indy-granted", "pw-indy-granted"], true],
+      ];
+      for (const [label, creds, visible] of cases) {
+        const get = await s.repo("GET", "/api/admin/hosted/acc-maven", { basic: creds });
+        const head = await s.repo("HEAD", "/api/admin/hosted/acc-maven", { basic: creds });
+        assert.equal(get.status, visible ? 200 : 404, `${label}: ${get.text}`);
+        assert.equal(head.status, visible ? 200 : 404, label);
+        const bearer = await s.login(creds[0], creds[1]);
+        const missing = { error: "NOT_FOUND", message: "Repository 'acc-maven' not found", status: 404 };
+        const list = await s.api("GET", "/repositories/acc-maven/storages", { token: bearer });
+        const putAlias = await s.api("PUT", "/repositories/acc-maven/storages/acc-two", { token: bearer, body: { type: "fs", path: "/tmp/acc-two" } });
+        const delAlias = await s.api("DELETE", "/repositories/acc-maven/storages/acc-fs", { token: bearer });
+        if (visible) {
+          assert.equal(list.status, 200, list.text);
+          assert.deepEqual(list.body.map((a: { name: string }) => a.name), ["acc-fs"]);
+        } else {
+          for (const res of [list, putAlias, delAlias]) assert.deepEqual(res.body, missing, `${label}: ${res.text}`);
+          const row = await s.app.db.prisma.storageAlias.findUnique({ where: { repository_name: { repository: "acc-maven", name: "acc-fs" } } });
+          assert.ok(row, "a refused delete left the alias");
+        }
+      }
+    });
   });
 
   describe(`secrets in repository and storage configs are masked and survive a round trip [${backend}]`, () => {
