@@ -56,6 +56,8 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   const throttle = await LoginThrottle.create(settings, () => keys.hmacSecret, config.redisUrl, log);
   const auth = new AuthService(db.prisma, keys, settings, bus, throttle);
   const storages = new StorageService(db.prisma, bus, config.dataDir);
+  // Before the services so that those recording events of their own (SSO provisioning) can take it.
+  const audit = new AuditService(db.prisma, settings, log, config.dataDir);
   const ctx: AppContext = {
     config,
     log,
@@ -71,7 +73,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     roles: new RoleService(db.prisma, bus),
     storages,
     artifacts: new ArtifactService(db, bus, () => keys.hmacSecret),
-    audit: new AuditService(db.prisma, settings, log, config.dataDir),
+    audit,
     repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`),
     search: new SearchService(db, log, () => ctx),
     cooldown: new CooldownService(db, settings),

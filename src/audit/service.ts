@@ -147,9 +147,12 @@ export class AuditService {
     }
   }
 
-  /** SSO just-in-time provisioning: call once right after the user row was created by an SSO login. */
-  userProvisioned(user: string, provider: string): Promise<void> {
-    return this.record({ action: "provisionUser", category: "iam", outcome: "success", user, target: user, details: { provider } });
+  /**
+   * SSO just-in-time provisioning: call once, right after an SSO login created the user row. The
+   * client address comes from the request (the login mutation's context) unless given.
+   */
+  userProvisioned(user: string, provider: string, ip?: string): Promise<void> {
+    return this.record({ action: "provisionUser", category: "iam", outcome: "success", user, ip, target: user, details: { provider } });
   }
 
   private async writeLine(record: Record<string, unknown>): Promise<void> {

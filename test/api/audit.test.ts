@@ -88,6 +88,17 @@ for (const backend of backends()) {
       assert.ok(e.errorCode, "a failure carries its error code");
     });
 
+    it("SSO provisioning hook: provisionUser with the login request's address", async () => {
+      // The SSO login code calls this right after creating a user just in time, inside the ssoCallback
+      // (or login) mutation, whose wrapper supplies the address; here the request is simulated.
+      await s.app.audit.requests.run({ ip: "::ffff:10.1.2.3", user: null }, () => s.app.audit.userProvisioned("sso-jit", "okta"));
+      const e = await event("provisionUser", "sso-jit");
+      assert.equal(e.userName, "sso-jit");
+      assert.equal(e.sourceIp, "10.1.2.3");
+      assert.equal(e.category, "iam");
+      assert.deepEqual(e.details, { provider: "okta" });
+    });
+
     it("API tokens: create and revoke", async () => {
       const gen = await s.api("POST", "/auth/token/generate", { token: admin, body: { label: "ci", expiry_days: 7 } });
       assert.equal(gen.status, 200, gen.text);
