@@ -132,9 +132,15 @@ return out`;
 const REDIS_COMMAND_TIMEOUT_MS = 50;
 const SUSPEND_MS = 5_000;
 
+// The scripts, registered with defineCommand (EVALSHA: the script text is sent once per connection).
+type ScriptedRedis = Redis & {
+  loginPeek(numKeys: number, ...keys: string[]): Promise<number[]>;
+  loginFail(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
+};
+
 /** Redis-backed counts, with a per-node memory store standing in while Redis does not answer. */
 export class RedisThrottleStore implements ThrottleStore {
-  private client: Redis;
+  private client: ScriptedRedis;
   private fallback = new MemoryThrottleStore();
   private suspendedUntil = 0;
   private degraded = false;
@@ -144,7 +150,9 @@ export class RedisThrottleStore implements ThrottleStore {
     private log: Logger,
   ) {
     // No offline queue: while disconnected a command fails at once instead of waiting for the reconnect.
-    this.client = new Redis(url, { enableOfflineQueue: false, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0, connectTimeout: 2_000 });
+    this.client = new Redis(url, { enableOfflineQueue: false, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0, connectTimeout: 2_000 }) as ScriptedRedis;
+    this.client.defineCommand("loginPeek", { lua: PEEK_SCRIPT });
+    this.client.defineCommand("loginFail", { lua: FAIL_SCRIPT });
     this.client.on("error", (err) => this.degrade(err));
     this.client.on("ready", () => {
       if (this.degraded) this.log.info("login throttle: Redis reachable again, counting failures cluster-wide");
@@ -172,7 +180,7 @@ export class RedisThrottleStore implements ThrottleStore {
     this.degraded = true;
   }
 
-  private async use<T>(redis: (c: Redis) => Promise<T>, memory: (m: MemoryThrottleStore) => Promise<T>): Promise<T> {
+  private async use<T>(redis: (c: ScriptedRedis) => Promise<T>, memory: (m: MemoryThrottleStore) => Promise<T>): Promise<T> {
     if (this.client.status !== "ready" || Date.now() < this.suspendedUntil) return memory(this.fallback);
     try {
       return await redis(this.client);
@@ -186,7 +194,7 @@ export class RedisThrottleStore implements ThrottleStore {
   peek(keys: string[]): Promise<KeyState[]> {
     return this.use(
       async (c) => {
-        const raw = (await c.eval(PEEK_SCRIPT, keys.length * 2, ...keys.flatMap((k) => [k, k + ":lock"]))) as number[];
+        const raw = await c.loginPeek(keys.length * 2, ...keys.flatMap((k) => [k, k + ":lock"]));
         return keys.map((_, i) => ({ failures: Number(raw[2 * i]), lockedMs: Math.max(0, Number(raw[2 * i + 1])) }));
       },
       (m) => m.peek(keys),
@@ -198,7 +206,7 @@ export class RedisThrottleStore implements ThrottleStore {
       async (c) => {
         const redisKeys = keys.flatMap(({ key }) => [key, key + ":lock"]);
         const args = [limits.windowMs, limits.lockoutMs, limits.lockoutMaxMs, ...keys.map((k) => k.maxFailures)];
-        return ((await c.eval(FAIL_SCRIPT, redisKeys.length, ...redisKeys, ...args)) as number[]).map(Number);
+        return (await c.loginFail(redisKeys.length, ...redisKeys, ...args)).map(Number);
       },
       (m) => m.fail(keys, limits),
     );
