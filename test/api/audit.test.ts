@@ -323,16 +323,16 @@ for (const backend of backends()) {
     });
 
     it("an audit write failure never fails the action", async () => {
-      const audit = s.app.audit as unknown as { prisma: unknown };
-      const real = audit.prisma;
-      audit.prisma = { auditEvent: { create: () => Promise.reject(new Error("audit table unavailable")) } };
+      const audit = s.app.audit as unknown as { db: typeof s.app.db };
+      const real = audit.db;
+      audit.db = { ...real, sql: { ...real.sql, query: () => Promise.reject(new Error("audit table unavailable")) } };
       try {
         const res = await s.api("PUT", "/roles/while-down", { token: admin, body: { permissions: {} } });
         assert.equal(res.status, 201, res.text);
         const up = await s.repo("PUT", "/files/down.txt", { basic: ["admin", ADMIN_PASSWORD], raw: "d" });
         assert.equal(up.status, 201, up.text);
       } finally {
-        audit.prisma = real;
+        audit.db = real;
       }
       assert.ok(await s.app.db.prisma.role.findUnique({ where: { name: "while-down" } }));
     });
