@@ -90,12 +90,19 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   return ctx;
 }
 
-/** First start on an empty database: an all-powerful admin and the local auth provider. */
-async function bootstrap(ctx: AppContext): Promise<void> {
+/** First start on an empty database: an all-powerful admin and the auth provider rows. */
+export async function bootstrap(ctx: AppContext): Promise<void> {
   const { prisma } = ctx.db;
-  if ((await prisma.authProvider.count()) === 0) {
-    await prisma.authProvider.createMany({ data: [{ type: "local", priority: 0, enabled: true, config: {} }], skipDuplicates: true });
-  }
+  // Every start, not only the first: a database made before okta and keycloak had rows gets them,
+  // disabled until configured (PUT /auth-providers/:id/config needs a row to target).
+  await prisma.authProvider.createMany({
+    data: [
+      { type: "local", priority: 0, enabled: true, config: {} },
+      { type: "okta", priority: 1, enabled: false, config: {} },
+      { type: "keycloak", priority: 2, enabled: false, config: {} },
+    ],
+    skipDuplicates: true,
+  });
   if ((await prisma.user.count()) > 0) return;
   let password = ctx.config.adminPassword;
   const file = path.join(ctx.config.dataDir, "admin-password");

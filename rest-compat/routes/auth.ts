@@ -35,6 +35,7 @@ export function authRoutes(router: Router) {
       provider: field(body, "provider"),
       code: field(body, "code"),
       callbackUrl: field(body, "callback_url"),
+      state: field(body, "state"),
     });
     ctx.body = { token: ssoCallback.token, refresh_token: ssoCallback.refreshToken, expires_in: ssoCallback.expiresIn };
   });

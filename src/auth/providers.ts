@@ -1,38 +1,29 @@
-// Authentication providers (local, okta, keycloak) and the OAuth2/OIDC SSO flow.
+// Authentication providers (local, okta, keycloak): the OAuth2/OIDC SSO flow, the external
+// password logins (Keycloak direct grant, Okta Authn API), and the provider rows themselves.
 import { randomBytes } from "node:crypto";
-import { createRemoteJWKSet, jwtVerify } from "jose";
 import type { PrismaClient } from "../db/index.js";
 import { badRequest, notFound, unauthorized } from "../errors.js";
 import type { EventBus } from "../events/bus.js";
 import type { AuthService } from "./service.js";
 import { requireApi, type Principal } from "./permissions.js";
+import { provisionExternalUser, type ProvisioningConfig } from "./identities.js";
+import { endpoints, OidcError, pkceChallenge, randomToken, str, tokenRequest, verifyIdToken, type ProviderConfig } from "./oidc.js";
+import { keycloakPassword, oktaPassword } from "./password-providers.js";
 
-type ProviderConfig = Record<string, unknown>;
-const str = (c: ProviderConfig, k: string) => (typeof c[k] === "string" && (c[k] as string).length > 0 ? (c[k] as string) : undefined);
+/** How long a redirect's state (and its PKCE verifier and nonce) can be redeemed. */
+const STATE_TTL_MS = 10 * 60_000;
+export const SSO_PROVIDERS = ["okta", "keycloak"] as const;
 
-/** OIDC endpoints: explicit config wins, else the provider's conventional layout under its issuer. */
-function endpoints(type: string, c: ProviderConfig) {
-  const issuer = str(c, "issuer")?.replace(/\/+$/, "");
-  if (!issuer) return undefined;
-  const okta = issuer.includes("/oauth2/") ? issuer : `${issuer}/oauth2`;
-  const conventional =
-    type === "keycloak"
-      ? { auth: `${issuer}/protocol/openid-connect/auth`, token: `${issuer}/protocol/openid-connect/token`, jwks: `${issuer}/protocol/openid-connect/certs` }
-      : { auth: `${okta}/v1/authorize`, token: `${okta}/v1/token`, jwks: `${okta}/v1/keys` };
-  return {
-    issuer,
-    auth: str(c, "authorization-endpoint") ?? conventional.auth,
-    token: str(c, "token-endpoint") ?? conventional.token,
-    jwks: str(c, "jwks-uri") ?? conventional.jwks,
-  };
-}
+const provisioning = (c: ProviderConfig): ProvisioningConfig => ({ groupRoles: (c["group-roles"] ?? {}) as Record<string, string> });
 
 export class AuthProviderService {
   constructor(
     private prisma: PrismaClient,
     private auth: AuthService,
     private bus: EventBus,
-  ) {}
+  ) {
+    auth.addPasswordProvider((name, pass, mfaCode) => this.passwordLogin(name, pass, mfaCode));
+  }
 
   /** Public: which providers exist and whether they are enabled. `query` is Pothos' selection. */
   async list(query: object = {}) {
@@ -47,75 +38,112 @@ export class AuthProviderService {
     return { provider: p, config, ep, clientId: str(config, "client-id")! };
   }
 
+  /**
+   * The authorization URL, with a state Pantera keeps (sso_states, shared by every node) to find
+   * the nonce and PKCE verifier at the callback.
+   *
+   * PKCE needs the verifier at the callback, and only the state finds it. The documented callback
+   * body has no state (the UI checks it itself), so unless the provider sets `require-state: true`
+   * a callback may come without one; a code bound to a code_challenge cannot be redeemed without
+   * its verifier, so such providers get no PKCE. The nonce is always sent and checked whenever
+   * the callback names its state; a stateless callback cannot know it and leaves it unchecked.
+   */
   async redirect(name: string, callbackUrl: string) {
     if (!callbackUrl) throw badRequest("'callback_url' is required");
     if (!/^https?:\/\//.test(callbackUrl)) throw badRequest("'callback_url' must be an http(s) URL");
     const { config, ep, clientId } = await this.sso(name);
     const state = randomBytes(12).toString("hex");
+    const nonce = randomToken(16);
+    const verifier = config["require-state"] === true ? randomToken(32) : null;
+    await this.prisma.ssoState.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+    await this.prisma.ssoState.create({
+      data: { state, provider: name, redirectUri: callbackUrl, verifier, nonce, expiresAt: new Date(Date.now() + STATE_TTL_MS) },
+    });
     const url = new URL(ep.auth);
     url.searchParams.set("client_id", clientId);
     url.searchParams.set("response_type", "code");
     url.searchParams.set("scope", str(config, "scope") ?? "openid profile email");
     url.searchParams.set("redirect_uri", callbackUrl);
     url.searchParams.set("state", state);
+    url.searchParams.set("nonce", nonce);
+    if (verifier) {
+      url.searchParams.set("code_challenge", pkceChallenge(verifier));
+      url.searchParams.set("code_challenge_method", "S256");
+    }
     return { url: url.toString(), state };
   }
 
+  /** Marks a state Pantera issued for this provider and callback as used; returns its verifier and nonce. */
+  private async redeemState(name: string, state: string, callbackUrl: string) {
+    const row = await this.prisma.ssoState.findUnique({ where: { state } });
+    const now = new Date();
+    if (!row || row.provider !== name || row.expiresAt <= now) throw unauthorized("SSO state is unknown or expired; start the login again");
+    if (row.redirectUri !== callbackUrl) throw unauthorized("SSO state was issued for another callback_url");
+    const won = await this.prisma.ssoState.updateMany({ where: { state, usedAt: null }, data: { usedAt: now } });
+    if (won.count !== 1) throw unauthorized("SSO state was already used; start the login again");
+    return { verifier: row.verifier ?? undefined, nonce: row.nonce };
+  }
+
   /** Exchanges an authorization code at the IdP, verifies the id_token, provisions the user. */
-  async callback(name: string, code: string, callbackUrl: string) {
+  async callback(name: string, code: string, callbackUrl: string, state?: string | null) {
     if (!code) throw badRequest("'code' is required");
     if (!callbackUrl) throw badRequest("'callback_url' is required");
-    const { provider, config, ep, clientId } = await this.sso(name);
-    let idToken: string;
+    if (state !== undefined && state !== null && (typeof state !== "string" || !state)) throw badRequest("'state' must be a non-empty string");
+    const { config, ep } = await this.sso(name);
+    let login: { verifier?: string; nonce?: string } = {};
+    if (state) login = await this.redeemState(name, state, callbackUrl);
+    else if (config["require-state"] === true) throw badRequest(`Auth provider '${name}' requires the 'state' returned by the redirect`);
+    let claims;
     try {
-      const res = await fetch(ep.token, {
-        method: "POST",
-        headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json" },
-        body: new URLSearchParams({
-          grant_type: "authorization_code",
-          code,
-          redirect_uri: callbackUrl,
-          client_id: clientId,
-          client_secret: str(config, "client-secret") ?? "",
-        }),
-        signal: AbortSignal.timeout(15_000),
+      const idToken = await tokenRequest(ep, config, {
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: callbackUrl,
+        ...(login.verifier ? { code_verifier: login.verifier } : {}),
       });
-      const body = (await res.json().catch(() => ({}))) as { id_token?: string; error_description?: string; error?: string };
-      if (!res.ok || !body.id_token) throw new Error(body.error_description ?? body.error ?? `token endpoint answered ${res.status}`);
-      idToken = body.id_token;
+      claims = await verifyIdToken(idToken, ep, config, login.nonce);
     } catch (err) {
-      throw unauthorized(`SSO code exchange with '${name}' failed: ${(err as Error).message}`);
+      if (err instanceof OidcError) throw unauthorized(`SSO login with '${name}' failed: ${err.message}`);
+      throw err;
     }
-    let claims: Record<string, unknown>;
-    try {
-      ({ payload: claims } = await jwtVerify(idToken, createRemoteJWKSet(new URL(ep.jwks)), { issuer: ep.issuer, audience: clientId }));
-    } catch (err) {
-      throw unauthorized(`SSO id_token from '${name}' is invalid: ${(err as Error).message}`);
-    }
-    const username = (claims.preferred_username ?? claims.email ?? claims.sub) as string | undefined;
-    if (!username) throw unauthorized("SSO id_token carries no user name");
-    const groupsClaim = claims[str(config, "groups-claim") ?? "groups"];
-    const groups = Array.isArray(groupsClaim) ? groupsClaim.map(String) : [];
-    const mapping = (config["group-roles"] ?? {}) as Record<string, string>;
-    const roleNames = [...new Set(groups.map((g) => mapping[g]).filter(Boolean))];
-    const roles = await this.prisma.role.findMany({ where: { name: { in: roleNames } } });
-    const user = await this.prisma.user.upsert({
-      where: { name: username },
-      create: { name: username, email: (claims.email as string) ?? null, authType: provider.type, context: provider.type, groups },
-      update: { email: (claims.email as string) ?? undefined, groups, context: provider.type },
-    });
-    if (!user.enabled) throw unauthorized(`User '${username}' is disabled`);
-    await this.prisma.$transaction([
-      this.prisma.userRole.deleteMany({ where: { userId: user.id } }),
-      this.prisma.userRole.createMany({ data: roles.map((r) => ({ userId: user.id, roleId: r.id })) }),
-    ]);
-    await this.bus.publish({ type: "user.changed", userId: user.id });
+    const user = await provisionExternalUser(this.prisma, this.bus, name, claims, provisioning(config));
     return this.auth.sessionFor(user);
+  }
+
+  /**
+   * Password login at the enabled external providers, in the priority order of their rows (the
+   * local check runs first, in AuthService). A provider that is down or says no passes the login
+   * on to the next one; a DomainError of its own (MFA code required) ends the chain.
+   */
+  async passwordLogin(name: string, pass: string, mfaCode?: string): Promise<{ id: string; name: string } | null> {
+    const rows = await this.prisma.authProvider.findMany({
+      where: { enabled: true, type: { in: [...SSO_PROVIDERS] } },
+      orderBy: [{ priority: "asc" }, { id: "asc" }],
+    });
+    for (const row of rows) {
+      const config = (row.config ?? {}) as ProviderConfig;
+      let claims;
+      try {
+        claims = row.type === "keycloak" ? await keycloakPassword(config, name, pass) : await oktaPassword(config, name, pass, mfaCode);
+      } catch (err) {
+        if (err instanceof OidcError) continue;
+        throw err;
+      }
+      if (claims) return provisionExternalUser(this.prisma, this.bus, row.type, claims, provisioning(config));
+    }
+    return null;
   }
 }
 
 // ---- REST section 12: toggle and config of auth provider rows (permission: api_role_permissions:update) ----
 
+
+/** okta and keycloak need an issuer and a client id before they can take part in any login. */
+function requireUsable(type: string, config: ProviderConfig) {
+  if (!(SSO_PROVIDERS as readonly string[]).includes(type)) return;
+  const missing = ["issuer", "client-id"].filter((k) => !str(config, k));
+  if (missing.length) throw badRequest(`Auth provider '${type}' needs ${missing.map((k) => `'${k}'`).join(" and ")} in its config before it can be enabled`);
+}
 
 async function providerById(prisma: PrismaClient, id: number) {
   if (!Number.isInteger(id) || id < 1) throw badRequest("Auth provider id must be a positive integer");
@@ -131,6 +159,8 @@ export async function toggleAuthProvider(prisma: PrismaClient, bus: EventBus, ac
   if (!enabled && p.enabled && (await prisma.authProvider.count({ where: { enabled: true } })) === 1) {
     throw badRequest(`Auth provider '${p.type}' is the only enabled provider; enable another one first`);
   }
+  // An enabled provider is offered to users (GET /auth/providers): one that cannot work is refused.
+  if (enabled) requireUsable(p.type, (p.config ?? {}) as ProviderConfig);
   await prisma.authProvider.update({ where: { id }, data: { enabled } });
   await bus.publish({ type: "settings.changed", section: "auth_providers" });
 }
@@ -147,7 +177,7 @@ export async function updateAuthProviderConfig(prisma: PrismaClient, bus: EventB
     if (v === null) delete next[k];
     else next[k] = v;
   }
-  for (const k of ["issuer", "authorization-endpoint", "token-endpoint", "jwks-uri"]) {
+  for (const k of ["issuer", "authorization-endpoint", "token-endpoint", "jwks-uri", "redirect-uri", "org-url"]) {
     const v = next[k];
     if (v === undefined) continue;
     if (typeof v !== "string" || !/^https?:\/\/[^\s]+$/.test(v)) throw badRequest(`'${k}' must be an http(s) URL`);
@@ -155,9 +185,12 @@ export async function updateAuthProviderConfig(prisma: PrismaClient, bus: EventB
   for (const k of ["client-id", "client-secret", "scope", "groups-claim"]) {
     if (next[k] !== undefined && typeof next[k] !== "string") throw badRequest(`'${k}' must be a string`);
   }
-  if (next["group-roles"] !== undefined && (next["group-roles"] === null || typeof next["group-roles"] !== "object" || Array.isArray(next["group-roles"]))) {
+  if (next["group-roles"] !== undefined && (next["group-roles"] === null || typeof next["group-roles"] !== "object" || Array.isArray(next["group-roles"]) ||
+      Object.values(next["group-roles"] as object).some((v) => typeof v !== "string"))) {
     throw badRequest("'group-roles' must map IdP groups to role names");
   }
+  if (next["require-state"] !== undefined && typeof next["require-state"] !== "boolean") throw badRequest("'require-state' must be a boolean");
+  if (p.enabled) requireUsable(p.type, next);
   await prisma.authProvider.update({ where: { id }, data: { config: next as object } });
   await bus.publish({ type: "settings.changed", section: "auth_providers" });
 }

@@ -161,8 +161,13 @@ builder.mutationFields((t) => ({
   ssoCallback: t.field({
     type: Session,
     description: "Exchange an SSO authorization code for a session (public)",
-    args: { provider: t.arg.string({ required: true }), code: t.arg.string({ required: true }), callbackUrl: t.arg.string({ required: true }) },
-    resolve: (_r, a, ctx) => ctx.app.authProviders.callback(a.provider, a.code, a.callbackUrl),
+    args: {
+      provider: t.arg.string({ required: true }),
+      code: t.arg.string({ required: true }),
+      callbackUrl: t.arg.string({ required: true }),
+      state: t.arg.string({ description: "The state of the redirect; when given it must be one Pantera issued, unused (required by require-state)" }),
+    },
+    resolve: (_r, a, ctx) => ctx.app.authProviders.callback(a.provider, a.code, a.callbackUrl, a.state),
   }),
   generateApiToken: t.field({
     type: GeneratedApiToken,

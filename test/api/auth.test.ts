@@ -78,7 +78,14 @@ for (const backend of backends()) {
       it("GET /auth/providers lists providers without authentication", async () => {
         const res = await s.api("GET", "/auth/providers");
         assert.equal(res.status, 200);
-        assert.deepEqual(res.body, { providers: [{ type: "local", enabled: true }] });
+        // All three rows exist from the first start; okta and keycloak stay disabled until configured.
+        assert.deepEqual(res.body, {
+          providers: [
+            { type: "local", enabled: true },
+            { type: "okta", enabled: false },
+            { type: "keycloak", enabled: false },
+          ],
+        });
       });
 
       it("SSO redirect: 404 for an unconfigured provider, 400 without callback_url", async () => {
@@ -87,8 +94,9 @@ for (const backend of backends()) {
       });
 
       it("SSO redirect builds the authorization URL of a configured provider", async () => {
-        await s.app.db.prisma.authProvider.create({
-          data: { type: "keycloak", priority: 2, enabled: true, config: { issuer: "https://kc.example/realms/dev", "client-id": "pantera" } },
+        await s.app.db.prisma.authProvider.update({
+          where: { type: "keycloak" },
+          data: { enabled: true, config: { issuer: "https://kc.example/realms/dev", "client-id": "pantera" } },
         });
         const res = await s.api("GET", "/auth/providers/keycloak/redirect?callback_url=" + encodeURIComponent("http://ui/cb"));
         assert.equal(res.status, 200);
@@ -103,8 +111,9 @@ for (const backend of backends()) {
       it("SSO callback: 404 for an unconfigured provider, 400 for missing fields, 401 when the IdP is unreachable", async () => {
         expectError(await s.api("POST", "/auth/callback", { body: { code: "c", provider: "okta", callback_url: "http://ui/cb" } }), 404, "NOT_FOUND");
         expectError(await s.api("POST", "/auth/callback", { body: { provider: "okta" } }), 400, "BAD_REQUEST");
-        await s.app.db.prisma.authProvider.create({
-          data: { type: "okta", priority: 1, enabled: true, config: { issuer: "http://127.0.0.1:9/oauth2/default", "client-id": "p" } },
+        await s.app.db.prisma.authProvider.update({
+          where: { type: "okta" },
+          data: { enabled: true, config: { issuer: "http://127.0.0.1:9/oauth2/default", "client-id": "p" } },
         });
         expectError(await s.api("POST", "/auth/callback", { body: { code: "c", provider: "okta", callback_url: "http://ui/cb" } }), 401, "UNAUTHORIZED");
       });

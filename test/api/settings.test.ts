@@ -40,6 +40,8 @@ for (const backend of backends()) {
       assert.ok(Array.isArray(b.credentials));
       const local = b.credentials.find((c: { type: string }) => c.type === "local");
       assert.deepEqual(Object.keys(local).sort(), ["config", "enabled", "id", "priority", "type"]);
+      const rows = b.credentials.map((c: { type: string; priority: number; enabled: boolean }) => [c.type, c.priority, c.enabled]);
+      assert.deepEqual(rows, [["local", 0, true], ["okta", 1, false], ["keycloak", 2, false]]);
       assert.equal(b.database.configured, true);
       assert.deepEqual(b.caches, { valkey_configured: false });
     });
@@ -127,7 +129,11 @@ for (const backend of backends()) {
     it("toggles auth providers and updates their config; secrets come back masked", async () => {
       const settings = (await s.api("GET", "/settings", { token: admin })).body;
       const local = settings.credentials.find((c: { type: string }) => c.type === "local");
-      const okta = await s.app.db.prisma.authProvider.create({ data: { type: "okta", priority: 1, enabled: false, config: {} } });
+      // okta has a row from the first start, disabled, so the API can configure it.
+      const okta = settings.credentials.find((c: { type: string }) => c.type === "okta");
+      assert.deepEqual(okta, { id: okta.id, type: "okta", priority: 1, enabled: false, config: {} });
+      // Enabling it before it has an issuer and a client id would offer users a login that cannot work.
+      expectError(await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: true } }), 400, "BAD_REQUEST");
 
       let res = await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, body: { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "abcdefghxyz" } });
       assert.equal(res.status, 200);
