@@ -3,9 +3,13 @@
 // reads, and the retention purge.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { AuditService } from "../../src/audit/service.js";
+import { createLogger } from "../../src/log.js";
+import type { SettingsService } from "../../src/settings/service.js";
 import { ADMIN_PASSWORD, backends, expectError, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 interface Row {
@@ -254,6 +258,20 @@ for (const backend of backends()) {
       assert.equal(upload.pantera.audit.target, "files/dir/a.txt");
     });
 
+    it("the default sink: each event's ECS document goes to the logger's audit stream", async () => {
+      const documents: Record<string, any>[] = [];
+      const log = { ...createLogger("silent"), audit: (d: Record<string, unknown>) => documents.push(d) };
+      const settings = { get: async () => ({ retention_days: 90, log: "stdout" }) } as unknown as SettingsService;
+      const audit = new AuditService(s.app.db, settings, log, s.config.dataDir);
+      await audit.record({ action: "putRole", category: "iam", outcome: "success", user: "admin", ip: "127.0.0.1", target: "stdout-role" });
+      assert.equal(documents.length, 1);
+      assert.equal(documents[0].log.logger, "audit");
+      assert.equal(documents[0].event.action, "putRole");
+      assert.equal(documents[0].user.name, "admin");
+      assert.equal(documents[0].pantera.audit.target, "stdout-role");
+      await s.app.db.prisma.auditEvent.deleteMany({ where: { target: "stdout-role" } });
+    });
+
     it("GraphQL auditEvents and GET /admin/audit-events: filters and paging", async () => {
       const q = `query($action: String, $user: String, $outcome: String, $from: DateTime, $to: DateTime, $target: String, $page: Int, $size: Int) {
         auditEvents(action: $action, user: $user, outcome: $outcome, from: $from, to: $to, target: $target, page: $page, size: $size) {
@@ -353,3 +371,13 @@ for (const backend of backends()) {
     });
   });
 }
+
+describe("audit documents on stdout", () => {
+  it("createLogger writes them to stdout as JSON lines, apart from the diagnostics on stderr; silent writes none", () => {
+    const script = `import { createLogger } from "./src/log.ts";
+      createLogger("info").audit?.({ log: { logger: "audit" }, message: "one" });
+      createLogger("silent").audit?.({ log: { logger: "audit" }, message: "two" });`;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.deepEqual(out.trim().split("\n").map((l) => JSON.parse(l)), [{ log: { logger: "audit" }, message: "one" }]);
+  });
+});
