@@ -3,6 +3,9 @@ import SchemaBuilder from "@pothos/core";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import type PrismaTypes from "../db/generated/pothos-types.js";
 import { getDatamodel } from "../db/generated/pothos-types.js";
+import { Kind, valueFromASTUntyped, type ValueNode } from "graphql";
+import { badRequest } from "../errors.js";
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../json.js";
 import type { RequestContext } from "./context.js";
 
 export const builder = new SchemaBuilder<{
@@ -27,10 +30,32 @@ export const builder = new SchemaBuilder<{
 builder.queryType({});
 builder.mutationType({});
 
+/** A JSON input as is; 400 when it nests deeper than MAX_JSON_DEPTH (whatever walks it next would overflow the stack). */
+function checkedJson(v: unknown): unknown {
+  if (jsonDepthExceeds(v)) throw badRequest(`JSON value nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return v;
+}
+
+/** Whether a literal nests lists and objects deeper than MAX_JSON_DEPTH; iterative, like jsonDepthExceeds. */
+function literalTooDeep(node: ValueNode): boolean {
+  const pending: [ValueNode, number][] = [[node, 0]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [n, depth] = next;
+    if (n.kind !== Kind.LIST && n.kind !== Kind.OBJECT) continue;
+    if (depth + 1 > MAX_JSON_DEPTH) return true;
+    for (const child of n.kind === Kind.LIST ? n.values : n.fields.map((f) => f.value)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 builder.scalarType("JSON", {
   description: "Arbitrary JSON value",
   serialize: (v) => v,
-  parseValue: (v) => v,
+  parseValue: checkedJson,
+  parseLiteral: (node, variables) => {
+    if (literalTooDeep(node)) throw badRequest(`JSON value nests deeper than ${MAX_JSON_DEPTH} levels`);
+    return checkedJson(valueFromASTUntyped(node, variables));
+  },
 });
 
 builder.scalarType("DateTime", {

@@ -1,14 +1,17 @@
 // File-system storage driver. Writes stream into a temp file under `<root>/.pantera-tmp`
 // (same file system, so rename is atomic) while digests are computed; only a verified
-// file is renamed (or hard-linked, for ifNotExists) into place.
+// file is renamed (or hard-linked, for ifNotExists) into place. Temp names are UUIDs (36 bytes),
+// so no accepted key (segments up to NAME_MAX, see normaliseKey) is ever lengthened past it;
+// temp files a crash left behind are swept (stale-files.ts).
 import { randomUUID } from "node:crypto";
 import { close as closeFd, createReadStream, createWriteStream, fstat as fstatFd, open as openFile, read as readFd, statSync, type Stats } from "node:fs";
 import { link, mkdir, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { badRequest, conflict } from "../errors.js";
+import { badRequest, conflict, uriTooLong } from "../errors.js";
 import { DigestStream, toReadable, verifyDigests } from "./digest.js";
+import { keepSwept, stagingFile } from "./stale-files.js";
 import { onNetworkFileSystem, sharedFileCache, type SmallFileCache } from "./file-cache.js";
 import { BufferedObject, bufferedObject, deleteEach, directoryMoveKeys, finishListing, moveFilesUnder, normaliseKey, splitListPrefix, type GetResult, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
 
@@ -18,6 +21,10 @@ const isNotFound = (err: unknown) => {
   const code = (err as NodeJS.ErrnoException)?.code;
   return code === "ENOENT" || code === "ENOTDIR";
 };
+
+/** A name the file system cannot hold (a smaller NAME_MAX than normaliseKey allows, a deep root) as a 414, not a 500. */
+const nameError = (err: unknown) =>
+  (err as NodeJS.ErrnoException)?.code === "ENAMETOOLONG" ? uriTooLong("Path is too long for this storage's file system") : err;
 
 /**
  * Read-stream chunks: transfers up to MEDIUM_MAX in chunks of up to 1 MiB (a 1 MiB file in one
@@ -70,6 +77,8 @@ export class FsStorage implements Storage {
   /** Moving average of sync stat durations (ms). */
   private syncStatMs = 0;
   private readonly rootPrefix: string;
+  /** The sweep of stale temp files started with this driver (kept for tests to await). */
+  readonly tempSweep: Promise<number>;
 
   /** `cache`: the node's small-file cache (default: a process-wide one); never used on a network file system. */
   constructor(root: string, opts: { cache?: SmallFileCache | null } = {}) {
@@ -82,6 +91,7 @@ export class FsStorage implements Storage {
           this.probe = null;
         })
       : null;
+    this.tempSweep = keepSwept(path.join(this.root, TMP_DIR));
   }
 
   /** The small-file cache in use (null: none, or the root is on a network file system). */
@@ -131,7 +141,7 @@ export class FsStorage implements Storage {
           cache.delete(file);
           return null;
         }
-        throw err;
+        throw nameError(err);
       }
       if (!st.isFile()) return null;
       const data = cache.get(file, st);
@@ -142,7 +152,7 @@ export class FsStorage implements Storage {
       fd = await fsOpen(file);
     } catch (err) {
       if (isNotFound(err) || (err as NodeJS.ErrnoException).code === "EISDIR") return null;
-      throw err;
+      throw nameError(err);
     }
     let streaming = false;
     try {
@@ -174,6 +184,7 @@ export class FsStorage implements Storage {
     const tmpDir = path.join(this.root, TMP_DIR);
     await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomUUID());
+    const written = stagingFile(tmp);
     const digest = new DigestStream();
     try {
       await pipeline(toReadable(body), digest, createWriteStream(tmp, { flags: "wx" }));
@@ -183,7 +194,9 @@ export class FsStorage implements Storage {
       return { size: digest.size, digests };
     } catch (err) {
       await unlink(tmp).catch(() => {});
-      throw err;
+      throw nameError(err);
+    } finally {
+      written();
     }
   }
 
@@ -193,7 +206,7 @@ export class FsStorage implements Storage {
     try {
       await this.place(file, this.file(key), key, opts.ifNotExists);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EXDEV") throw nameError(err);
       return this.put(key, createReadStream(file), opts);
     }
     return { size: known.size, digests: known.digests };
@@ -232,7 +245,7 @@ export class FsStorage implements Storage {
       return { key: normaliseKey(key), size: st.size, modified: st.mtime };
     } catch (err) {
       if (isNotFound(err)) return null;
-      throw err;
+      throw nameError(err);
     }
   }
 
@@ -249,7 +262,7 @@ export class FsStorage implements Storage {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       if (isNotFound(err)) return [];
-      throw err;
+      throw nameError(err);
     }
     for (const e of entries) {
       if (!e.name.startsWith(namePrefix)) continue;
@@ -273,7 +286,7 @@ export class FsStorage implements Storage {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
       if (isNotFound(err)) return;
-      throw err;
+      throw nameError(err);
     }
     for (const e of entries) {
       const key = dirKey + "/" + e.name;
@@ -294,7 +307,7 @@ export class FsStorage implements Storage {
       this.cache?.delete(file);
     } catch (err) {
       if (isNotFound(err)) return false;
-      throw err;
+      throw nameError(err);
     }
     await this.pruneEmptyDirs(path.dirname(file));
     return true;
@@ -357,12 +370,12 @@ export class FsStorage implements Storage {
     }
     const src = this.file(from);
     const dst = this.file(to);
-    await mkdir(path.dirname(dst), { recursive: true });
     try {
+      await mkdir(path.dirname(dst), { recursive: true });
       await rename(src, dst);
     } catch (err) {
       if (isNotFound(err)) return;
-      throw err;
+      throw nameError(err);
     }
     this.cache?.delete(src);
     this.cache?.delete(dst);

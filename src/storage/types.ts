@@ -2,7 +2,7 @@
 // relative paths already normalised and confined by the caller (see normaliseKey).
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
-import { badRequest } from "../errors.js";
+import { badRequest, uriTooLong } from "../errors.js";
 
 export interface Digests {
   md5: string;
@@ -155,9 +155,14 @@ export async function moveFilesUnder(storage: Storage, src: string, dst: string)
 /** Anything normaliseKey would change or reject: '\', NUL, a leading, trailing or doubled '/', a '.' or '..' segment. */
 const NOT_NORMAL = /[\\\0]|^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
 
-/** Normalises a client-supplied path into a storage key confined to its repository. */
+/** Longest name of one path segment, in UTF-8 bytes: NAME_MAX of common file systems (ext4, xfs, btrfs). */
+export const MAX_SEGMENT_BYTES = 255;
+/** Longest key, in UTF-8 bytes: S3's key limit, well inside PATH_MAX once under a storage root. */
+export const MAX_KEY_BYTES = 1024;
+
+/** Normalises a client-supplied path into a storage key confined to its repository; 414 when no driver could store it. */
 export function normaliseKey(raw: string): string {
-  if (!NOT_NORMAL.test(raw)) return raw; // already normal (the hot path: keys normalised upstream)
+  if (!NOT_NORMAL.test(raw)) return checkKeyLength(raw); // already normal (the hot path: keys normalised upstream)
   if (raw.includes("\0")) throw badRequest("Path must not contain NUL bytes");
   const parts: string[] = [];
   for (const seg of raw.replace(/\\/g, "/").split("/")) {
@@ -165,7 +170,24 @@ export function normaliseKey(raw: string): string {
     if (seg === "..") throw badRequest("Path must not contain '..' segments");
     parts.push(seg);
   }
-  return parts.join("/");
+  return checkKeyLength(parts.join("/"));
+}
+
+/** `key` itself, or 414 when a segment or the whole is longer than MAX_SEGMENT_BYTES / MAX_KEY_BYTES. */
+function checkKeyLength(key: string): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: shorter strings need no byte count (the hot path).
+  const unitsSafe = MAX_SEGMENT_BYTES / 3;
+  if (key.length <= unitsSafe) return key;
+  if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) throw uriTooLong(`Path is longer than ${MAX_KEY_BYTES} bytes`);
+  for (let start = 0; start < key.length; ) {
+    const slash = key.indexOf("/", start);
+    const end = slash < 0 ? key.length : slash;
+    if (end - start > unitsSafe && Buffer.byteLength(key.slice(start, end)) > MAX_SEGMENT_BYTES) {
+      throw uriTooLong(`Path segment '${key.slice(start, start + 32)}…' is longer than ${MAX_SEGMENT_BYTES} bytes`);
+    }
+    start = end + 1;
+  }
+  return key;
 }
 
 /** Reads a small stored JSON document; null when it is missing or not valid JSON. */

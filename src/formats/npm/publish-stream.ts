@@ -13,6 +13,7 @@ import { mkdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { badRequest } from "../../errors.js";
 import { Digester } from "../../storage/digest.js";
+import { keepSwept, stagingDone, stagingFile } from "../../storage/stale-files.js";
 import type { Digests } from "../../storage/types.js";
 
 export interface StagedAttachment {
@@ -47,6 +48,7 @@ const notBase64 = (name: string) => badRequest(`Attachment '${name}' data is not
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_KEY_BYTES = 4096;
+const STAGING_PREFIX = "npm-publish-";
 
 interface Frame {
   object: boolean;
@@ -66,6 +68,7 @@ class AttachmentSink {
     readonly file: string,
     private limit: number,
   ) {
+    stagingFile(file);
     this.out = createWriteStream(file, { flags: "wx" });
     // Errors surface through finish(); keep an early one from being unhandled.
     this.out.on("error", () => {});
@@ -103,6 +106,7 @@ class AttachmentSink {
       await closed;
     }
     await unlink(this.file).catch(() => {});
+    stagingDone(this.file);
   }
 
   async finish(): Promise<StagedAttachment> {
@@ -122,6 +126,8 @@ class AttachmentSink {
  */
 export async function scanPublishBody(source: AsyncIterable<Buffer | string>, limits: ScanLimits): Promise<ScannedPublish> {
   await mkdir(limits.stagingDir, { recursive: true });
+  // Staging files of a publish a crash interrupted are swept from here on.
+  void keepSwept(limits.stagingDir, (name) => name.startsWith(STAGING_PREFIX));
   const staged = new Map<string, StagedAttachment>();
   const open: AttachmentSink[] = [];
   const meta: Buffer[] = [];
@@ -150,7 +156,7 @@ export async function scanPublishBody(source: AsyncIterable<Buffer | string>, li
     if (!root?.object || root.key !== "_attachments" || !atts?.object || !att?.object || att.key !== "data") return null;
     const name = atts.key!;
     if (staged.has(name) || open.some((s) => s.name === name)) throw badRequest(`Attachment '${name}' appears twice`);
-    const s = new AttachmentSink(name, path.join(limits.stagingDir, `npm-publish-${randomUUID()}`), limits.attachmentLimit);
+    const s = new AttachmentSink(name, path.join(limits.stagingDir, STAGING_PREFIX + randomUUID()), limits.attachmentLimit);
     open.push(s);
     return s;
   };
@@ -293,5 +299,5 @@ export async function scanPublishBody(source: AsyncIterable<Buffer | string>, li
 /** Removes the staging files of a scanned publish. */
 export async function discardStaged(scanned: ScannedPublish | undefined): Promise<void> {
   if (!scanned) return;
-  await Promise.allSettled([...scanned.attachments.values()].map((a) => unlink(a.file)));
+  await Promise.allSettled([...scanned.attachments.values()].map((a) => unlink(a.file).finally(() => stagingDone(a.file))));
 }

@@ -1,0 +1,210 @@
+// Input limits: names longer than a file system stores (414 before any body is read), JSON nested
+// too deeply (400), bodies over the size limit (413 that the client really receives, not a reset).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { ADMIN_PASSWORD, backends, expectError, request, startServer, type TestServer } from "../helpers/server.js";
+import { TMP_DIR } from "../../src/storage/fs.js";
+
+const LONG = "x".repeat(300);
+/** Tests whose requests would wait forever on a server that reads the body before refusing it. */
+const WAITS = { timeout: 30_000 };
+const MiB = 1024 * 1024;
+
+/** `[`×n `]`×n as a JSON value nested n levels deep (objects when `key` is given). */
+const nested = (n: number, key?: string) => (key ? `{"${key}":`.repeat(n) + "1" + "}".repeat(n) : "[".repeat(n) + "]".repeat(n));
+
+/** A body stream of `size` bytes in 64 KiB chunks: fetch sends it chunked (no Content-Length). */
+function chunkedBody(size: number, fill = "a"): ReadableStream<Uint8Array> {
+  let sent = 0;
+  const chunk = new TextEncoder().encode(fill.repeat(64 * 1024));
+  return new ReadableStream({
+    pull(c) {
+      if (sent >= size) return c.close();
+      sent += chunk.length;
+      c.enqueue(chunk);
+    },
+  });
+}
+
+/** A body stream that sends `first` and then never ends (the server must answer without reading on). */
+function endlessBody(first: string): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(c) {
+      c.enqueue(new TextEncoder().encode(first));
+    },
+  });
+}
+
+interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Sends only the head of a request (its body never comes) and reads the answer to it. */
+function headOnly(url: string, head: string): Promise<RawResponse> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname, () => socket.write(head.replace(/\n/g, "\r\n") + "\r\n"));
+    let data = Buffer.alloc(0);
+    const done = (res: RawResponse) => {
+      socket.destroy();
+      resolve(res);
+    };
+    socket.on("data", (d: Buffer) => {
+      data = Buffer.concat([data, d]);
+      const end = data.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const [statusLine, ...lines] = data.subarray(0, end).toString().split("\r\n");
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+      const length = Number(headers["content-length"] ?? 0);
+      if (data.length - end - 4 >= length) done({ status: Number(statusLine.split(" ")[1]), headers, body: data.subarray(end + 4, end + 4 + length).toString() });
+    });
+    socket.on("error", reject);
+    socket.on("close", () => reject(new Error(`connection closed without an answer: ${data.toString().slice(0, 200)}`)));
+  });
+}
+
+/** The documented error body of a raw answer. */
+function assertErrorBody(res: RawResponse, status: number, code: string) {
+  assert.equal(res.status, status, res.body);
+  assert.deepEqual({ ...JSON.parse(res.body), message: "" }, { error: code, message: "", status });
+}
+
+for (const backend of backends()) {
+  describe(`input limits [${backend}]`, () => {
+    let s: TestServer;
+    let basic: string;
+    before(async () => {
+      s = await startServer({ backend });
+      basic = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
+      const admin = await s.app.auth.authenticateToken(s.adminToken);
+      for (const [name, type] of [["m", "maven"], ["n", "npm"], ["p", "pypi"], ["f", "file"], ["d", "docker"]] as const) {
+        await s.app.repositories.put(admin, name, { type, storage: "default" });
+      }
+    });
+    after(() => s?.close());
+
+    const tmpFiles = () => {
+      try {
+        return readdirSync(path.join(s.config.dataDir, "storage", TMP_DIR));
+      } catch {
+        return [];
+      }
+    };
+
+    it("a path segment over 255 bytes gets 414 on every format, before the body is read", WAITS, async () => {
+      const paths = [`/m/com/x/1.0/${LONG}.jar`, `/n/${LONG}`, `/n/pkg/-/${LONG}.tgz`, `/p/simple/${LONG}/`, `/p/packages/${LONG}.whl`, `/f/dir/${LONG}`];
+      for (const p of paths) {
+        for (const method of ["GET", "HEAD", "DELETE"]) {
+          const res = await fetch(s.repoUrl + p, { method, headers: { authorization: basic } });
+          assert.equal(res.status, 414, `${method} ${p}: ${res.status}`);
+          if (method !== "HEAD") expectError({ status: res.status, headers: res.headers, body: await res.json(), text: "" }, 414, "URI_TOO_LONG");
+        }
+        // The body never ends: only an answer given before reading it can arrive.
+        const res = await fetch(s.repoUrl + p, { method: "PUT", headers: { authorization: basic }, body: endlessBody("data"), duplex: "half" } as RequestInit);
+        assert.equal(res.status, 414, `PUT ${p}`);
+        assert.equal((await res.json()).error, "URI_TOO_LONG");
+      }
+      // Multi-byte names count in UTF-8 bytes: 128 × 'é' is 256 bytes.
+      const res = await s.repo("GET", `/f/${encodeURIComponent("é".repeat(128))}`, { basic: ["admin", ADMIN_PASSWORD] });
+      expectError(res, 414, "URI_TOO_LONG");
+      // 255 bytes is a legal name: stored and served.
+      const ok = "y".repeat(255);
+      assert.equal((await s.repo("PUT", `/f/${ok}`, { basic: ["admin", ADMIN_PASSWORD], raw: "hello" })).status, 201);
+      assert.equal((await s.repo("GET", `/f/${ok}`, { basic: ["admin", ADMIN_PASSWORD] })).text, "hello");
+      assert.deepEqual(tmpFiles(), []);
+    });
+
+    it("a path over 1024 bytes in total gets 414", WAITS, async () => {
+      const deep = Array.from({ length: 12 }, () => "d".repeat(100)).join("/");
+      expectError(await s.repo("GET", `/f/${deep}`, { basic: ["admin", ADMIN_PASSWORD] }), 414, "URI_TOO_LONG");
+      const res = await headOnly(s.repoUrl, `PUT /f/${deep} HTTP/1.1\nHost: x\nAuthorization: ${basic}\nContent-Length: ${100 * MiB}\n`);
+      assertErrorBody(res, 414, "URI_TOO_LONG");
+    });
+
+    it("/.import refuses an over-long name before the body", WAITS, async () => {
+      const headers = `Authorization: ${basic}\nX-Pantera-Repo-Type: file\nX-Pantera-Idempotency-Key: k-long\nContent-Length: ${100 * MiB}\n`;
+      const res = await headOnly(s.repoUrl, `PUT /.import/f/dir/${LONG} HTTP/1.1\nHost: x\n${headers}`);
+      assert.equal(res.status, 400, res.body);
+      assert.match(JSON.parse(res.body).message, /255 bytes/);
+    });
+
+    it("the management artifact endpoints answer 414 for an over-long path", async () => {
+      for (const route of ["/repositories/f/artifact", "/repositories/f/artifact/download", "/repositories/f/tree"]) {
+        expectError(await s.api("GET", `${route}?path=dir/${LONG}`, { token: s.adminToken }), 414, "URI_TOO_LONG");
+      }
+      expectError(await s.api("DELETE", "/repositories/f/artifacts", { token: s.adminToken, body: { path: `dir/${LONG}` } }), 414, "URI_TOO_LONG");
+    });
+
+    it("JSON nested deeper than 64 levels gets 400 in repository and storage configs", async () => {
+      for (const depth of [1_000, 100_000]) {
+        const config = `{"type":"file","storage":"default","extra":${nested(depth)}}`;
+        let res = await s.api("PUT", "/repositories/deep", { token: s.adminToken, raw: `{"repo":${config}}`, headers: { "content-type": "application/json" } });
+        expectError(res, 400, "BAD_REQUEST");
+        assert.match(res.body.message, /64 levels/);
+        res = await s.api("PUT", "/storages/deep", { token: s.adminToken, raw: `{"type":"fs","path":"deep","x":${nested(depth, "a")}}`, headers: { "content-type": "application/json" } });
+        expectError(res, 400, "BAD_REQUEST");
+        res = await s.repo("PUT", "/api/admin/stores/maven/hosted/deep", { basic: ["admin", ADMIN_PASSWORD], raw: `{"key":"maven:hosted:deep","x":${nested(depth)}}`, headers: { "content-type": "application/json" } });
+        expectError(res, 400, "BAD_REQUEST");
+      }
+      // 64 levels are fine (and nothing of the refused ones was stored).
+      const res = await s.api("PUT", "/storages/deep", { token: s.adminToken, raw: `{"type":"fs","path":"deep","x":${nested(63)}}`, headers: { "content-type": "application/json" } });
+      assert.equal(res.status, 200, res.text);
+      assert.equal((await s.api("GET", "/repositories/deep", { token: s.adminToken })).status, 404);
+    });
+
+    it("GraphQL JSON inputs nested too deeply are a BAD_REQUEST error, as variables and as literals", async () => {
+      const mutation = "mutation($c: JSON!) { putStorageAlias(name: \"deepgql\", config: $c) }";
+      for (const depth of [1_000, 100_000]) {
+        const res = await request("POST", `${s.apiUrl}/graphql`, {
+          token: s.adminToken,
+          headers: { "content-type": "application/json" },
+          raw: `{"query":${JSON.stringify(mutation)},"variables":{"c":{"type":"fs","path":"p","x":${nested(depth)}}}}`,
+        });
+        assert.ok(res.status < 500, `${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.body.errors?.[0]?.extensions?.code, "BAD_REQUEST", res.text.slice(0, 300));
+        assert.match(res.body.errors[0].message, /64 levels/);
+      }
+      const literal = `mutation { putStorageAlias(name: "deepgql", config: {type: "fs", path: "p", x: ${"[".repeat(100)}${"]".repeat(100)}}) }`;
+      const res = await s.graphql(literal, undefined, s.adminToken);
+      assert.equal(res.body.errors?.[0]?.extensions?.code, "BAD_REQUEST", res.text.slice(0, 300));
+      assert.match(res.body.errors[0].message, /64 levels/);
+      assert.equal((await s.api("GET", "/storages", { token: s.adminToken })).body.some((a: { name: string }) => a.name === "deepgql"), false);
+    });
+
+    it("an /api/v1 body over 1 MiB gets 413 with Connection: close, chunked or with Content-Length", WAITS, async () => {
+      const url = `${s.apiUrl}/api/v1/repositories/big`;
+      const headers = { authorization: `Bearer ${s.adminToken}`, "content-type": "application/json" };
+      const padded = `{"repo":{"type":"file","storage":"default"},"pad":"${"a".repeat(2 * MiB)}"}`;
+      for (const body of [padded, chunkedBody(2 * MiB)]) {
+        const res = await fetch(url, { method: "PUT", headers, body, duplex: "half" } as RequestInit);
+        assert.equal(res.status, 413);
+        assert.equal(res.headers.get("connection"), "close");
+        const doc = await res.json();
+        assert.equal(doc.error, "PAYLOAD_TOO_LARGE");
+        assert.equal(doc.status, 413);
+      }
+      // A declared length too large is refused at once: the body is never waited for.
+      const res = await headOnly(s.apiUrl, `PUT /api/v1/repositories/big HTTP/1.1\nHost: x\nAuthorization: Bearer ${s.adminToken}\nContent-Type: application/json\nContent-Length: ${2 * MiB}\n`);
+      assertErrorBody(res, 413, "PAYLOAD_TOO_LARGE");
+      assert.equal(res.headers.connection, "close");
+      // The node still answers, and nothing was created.
+      assert.equal((await s.api("GET", "/repositories/big", { token: s.adminToken })).status, 404);
+    });
+
+    it("npm and OCI bodies over their limits get their 413, not a reset", WAITS, async () => {
+      for (const body of ["x".repeat(2 * MiB), chunkedBody(2 * MiB)]) {
+        const res = await fetch(`${s.repoUrl}/n/-/user/org.couchdb.user:someone`, { method: "PUT", headers: { authorization: basic, "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+        assert.equal(res.status, 413);
+        await res.text();
+      }
+      const res = await fetch(`${s.repoUrl}/v2/d/img/manifests/1`, { method: "PUT", headers: { authorization: basic, "content-type": "application/vnd.oci.image.manifest.v1+json" }, body: chunkedBody(5 * MiB), duplex: "half" } as RequestInit);
+      assert.equal(res.status, 413);
+      assert.equal((await res.json()).errors[0].code, "SIZE_INVALID");
+    });
+  });
+}
