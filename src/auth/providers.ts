@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import type { PrismaClient } from "../db/index.js";
 import { badRequest, notFound, unauthorized } from "../errors.js";
 import type { EventBus } from "../events/bus.js";
+import type { Logger } from "../log.js";
 import type { AuthService } from "./service.js";
 import { requireApi, type Principal } from "./permissions.js";
 import { provisionExternalUser, type ProvisioningConfig } from "./identities.js";
@@ -21,6 +22,7 @@ export class AuthProviderService {
     private prisma: PrismaClient,
     private auth: AuthService,
     private bus: EventBus,
+    private log?: Logger,
   ) {
     auth.addPasswordProvider((name, pass, mfaCode) => this.passwordLogin(name, pass, mfaCode));
   }
@@ -126,7 +128,11 @@ export class AuthProviderService {
       try {
         claims = row.type === "keycloak" ? await keycloakPassword(config, name, pass) : await oktaPassword(config, name, pass, mfaCode);
       } catch (err) {
-        if (err instanceof OidcError) continue;
+        if (err instanceof OidcError) {
+          // Down or refusing: the next provider may know the user. The message is safe to log (no secret, no upstream body).
+          this.log?.warn(`auth provider '${row.type}': password login passed on: ${err.message}`);
+          continue;
+        }
         throw err;
       }
       if (claims) return provisionExternalUser(this.prisma, this.bus, row.type, claims, provisioning(config));

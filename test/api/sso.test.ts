@@ -53,6 +53,7 @@ for (const backend of backends()) {
           { sub: "00u-admin-impostor", username: "admin" },
           { sub: "00u-alice", username: "alice", email: "alice@okta.test", groups: ["devs"] },
           { sub: "00u-dora", username: "dora" },
+          { sub: "00u-lee", username: "lee" },
         ],
       });
       keycloak = await startOp({
@@ -147,6 +148,17 @@ for (const backend of backends()) {
         assert.deepEqual(await userRoles("alice"), ["manual-role:"]);
         // The admin's own grants survive any SSO login of any user.
         assert.deepEqual(await userRoles("admin"), ["admin:"]);
+      });
+
+      it("a user provisioned by name before migration 0004 is re-keyed by its provider's first login", async () => {
+        // What 0004 leaves for an okta-provisioned user: a link keyed by name, not yet by subject.
+        const lee = await s.app.db.prisma.user.create({
+          data: { name: "lee", authType: "okta", context: "okta", identities: { create: [{ provider: "okta", subject: "name:lee" }] } },
+        });
+        const { res } = await sso("okta", "00u-lee", { sendState: false });
+        assert.equal(res.status, 200, res.text);
+        const links = await s.app.db.prisma.externalIdentity.findMany({ where: { userId: lee.id } });
+        assert.deepEqual(links.map((l) => [l.provider, l.subject]), [["okta", "00u-lee"]]);
       });
 
       it("a disabled user is refused", async () => {
