@@ -21,6 +21,9 @@ export const NOT_AUDITED = new Set(["artifactDownloadToken", "refreshToken"]);
 
 const keysOf = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v).sort() : []);
 const str = (v: unknown) => (typeof v === "string" ? v : undefined);
+/** Whether a put created its object, once it succeeded. */
+const created = (r: unknown) => (r && typeof r === "object" && "created" in r ? { created: (r as { created: unknown }).created } : {});
+const provider = (a: Args) => `auth-provider/${a.id}`;
 
 export const MUTATION_AUDIT: Record<string, MutationAudit> = {
   login: { category: "authentication", target: (a) => a.name, user: (a) => str(a.name) },
@@ -42,12 +45,12 @@ export const MUTATION_AUDIT: Record<string, MutationAudit> = {
   putUser: {
     category: "iam",
     target: (a) => a.name,
-    details: (a, r) => ({ type: a.input?.type, email: a.input?.email, roles: a.input?.roles, enabled: a.input?.enabled, ...(r ? { created: r.created } : {}) }),
+    details: (a, r) => ({ type: a.input?.type, email: a.input?.email, roles: a.input?.roles, enabled: a.input?.enabled, ...created(r) }),
   },
   deleteUser: { category: "iam", target: (a) => a.name },
   changePassword: { category: "iam", target: (a) => a.name },
   setUserEnabled: { category: "iam", target: (a) => a.name, details: (a) => ({ enabled: a.enabled }) },
-  putRole: { category: "iam", target: (a) => a.name, details: (a, r) => ({ permissions: a.permissions, enabled: a.enabled, ...(r ? { created: r.created } : {}) }) },
+  putRole: { category: "iam", target: (a) => a.name, details: (a, r) => ({ permissions: a.permissions, enabled: a.enabled, ...created(r) }) },
   deleteRole: { category: "iam", target: (a) => a.name },
   setRoleEnabled: { category: "iam", target: (a) => a.name, details: (a) => ({ enabled: a.enabled }) },
 
@@ -55,26 +58,34 @@ export const MUTATION_AUDIT: Record<string, MutationAudit> = {
   putRepository: {
     category: "configuration",
     target: (a) => a.name,
-    details: (a, r) => ({ type: str(a.repo?.type), storage: str(a.repo?.storage), ...(r && typeof r === "object" && "created" in r ? { created: r.created } : {}) }),
+    details: (a, r) => ({ type: str(a.repo?.type), storage: str(a.repo?.storage), ...created(r) }),
   },
   deleteRepository: { category: "configuration", target: (a) => a.name },
   moveRepository: { category: "configuration", target: (a) => a.name, details: (a) => ({ newName: a.newName }) },
   // Storage configs hold keys and passwords: only the driver type.
-  putStorageAlias: { category: "configuration", target: (a) => a.name, details: (a) => ({ repository: a.repository, type: str(a.config?.type) }) },
+  putStorageAlias: {
+    category: "configuration",
+    target: (a) => a.name,
+    details: (a) => ({ repository: a.repository, type: str(a.config?.type) }),
+  },
   deleteStorageAlias: { category: "configuration", target: (a) => a.name, details: (a) => ({ repository: a.repository }) },
 
   updatePrefixes: { category: "configuration", target: () => "prefixes", details: (a) => ({ prefixes: a.prefixes }) },
   updateSettingsSection: { category: "configuration", target: (a) => a.section, details: (a) => ({ values: maskSecrets(a.values) }) },
-  toggleAuthProvider: { category: "configuration", target: (a) => `auth-provider/${a.id}`, details: (a) => ({ id: a.id, enabled: a.enabled }) },
+  toggleAuthProvider: { category: "configuration", target: provider, details: (a) => ({ id: a.id, enabled: a.enabled }) },
   // Provider configs carry client secrets: only which keys were set.
-  updateAuthProviderConfig: { category: "configuration", target: (a) => `auth-provider/${a.id}`, details: (a) => ({ id: a.id, keys: keysOf(a.config) }) },
+  updateAuthProviderConfig: { category: "configuration", target: provider, details: (a) => ({ id: a.id, keys: keysOf(a.config) }) },
   setCooldownConfig: { category: "configuration", target: () => "cooldown", details: (a) => ({ ...a.input }) },
   cooldownUnblock: {
     category: "configuration",
     target: (a) => `${a.repo}/${a.artifact}@${a.version}`,
     details: (a) => ({ repository: a.repo, artifact: a.artifact, version: a.version }),
   },
-  cooldownUnblockAll: { category: "configuration", target: (a) => a.repo, details: (a, r) => ({ repository: a.repo, ...(typeof r === "number" ? { unblocked: r } : {}) }) },
+  cooldownUnblockAll: {
+    category: "configuration",
+    target: (a) => a.repo,
+    details: (a, r) => ({ repository: a.repo, ...(typeof r === "number" ? { unblocked: r } : {}) }),
+  },
 
   deleteArtifact: { category: "file", target: (a) => `${a.name}/${a.path}`, details: (a) => ({ repository: a.name, path: a.path }) },
   deletePackage: { category: "file", target: (a) => `${a.name}/${a.path}`, details: (a) => ({ repository: a.name, path: a.path }) },

@@ -340,6 +340,15 @@ for (const backend of backends()) {
       assert.equal(g.body.errors?.[0]?.extensions?.code, "FORBIDDEN");
     });
 
+    it("what a caller sent cannot keep its event out of the table (NUL, huge values)", async () => {
+      await s.app.audit.record({ action: "putRole", category: "iam", outcome: "failure", errorCode: "BAD_REQUEST", user: "ad\0min", target: "nul\0role", details: { note: "x\0y", big: "z".repeat(5000) } });
+      const e = await event("putRole", "nulrole");
+      assert.equal(e.userName, "admin");
+      assert.equal(e.details.note, "xy");
+      assert.ok(e.details.big.length < 1100, "long values are cut");
+      await s.app.db.prisma.auditEvent.deleteMany({ where: { target: "nulrole" } });
+    });
+
     it("an audit write failure never fails the action", async () => {
       const audit = s.app.audit as unknown as { db: typeof s.app.db };
       const real = audit.db;
