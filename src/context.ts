@@ -67,7 +67,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     keys,
     settings,
     auth,
-    authProviders: new AuthProviderService(db.prisma, auth, bus, log),
+    authProviders: new AuthProviderService(db.prisma, auth, bus, log, audit),
     tokenPolicy: new TokenPolicyService(settings),
     users: new UserService(db.prisma, bus),
     roles: new RoleService(db.prisma, bus),

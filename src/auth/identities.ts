@@ -27,12 +27,13 @@ export async function provisionExternalUser(
   provider: string,
   claims: ExternalClaims,
   cfg: ProvisioningConfig,
-): Promise<{ id: string; name: string }> {
+): Promise<{ id: string; name: string; created: boolean }> {
   const { subject, username, groups } = claims;
   const email = claims.email || undefined;
   let identity = await prisma.externalIdentity.findUnique({ where: { provider_subject: { provider, subject } }, include: { user: true } });
   if (!identity) identity = await claimLegacyLink(prisma, provider, subject, username);
   let user = identity?.user;
+  let created = false;
   if (user) {
     user = await prisma.user.update({ where: { id: user.id }, data: { email, groups, context: provider } });
     await prisma.externalIdentity.update({ where: { provider_subject: { provider, subject } }, data: { lastLoginAt: new Date() } });
@@ -54,6 +55,7 @@ export async function provisionExternalUser(
           identities: { create: [{ provider, subject }] },
         },
       });
+      created = true;
     } catch (err) {
       // Unique name: someone took the name in between; unique (provider, subject): a parallel
       // first login of the same person won, and this login can simply use its account.
@@ -65,7 +67,7 @@ export async function provisionExternalUser(
   if (!user.enabled) throw unauthorized(`User '${user.name}' is disabled`);
   await syncProviderRoles(prisma, user.id, provider, groups, cfg.groupRoles);
   await bus.publish({ type: "user.changed", userId: user.id });
-  return { id: user.id, name: user.name };
+  return { id: user.id, name: user.name, created };
 }
 
 function nameTaken(provider: string, username: string, cause?: unknown) {

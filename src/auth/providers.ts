@@ -7,7 +7,7 @@ import type { EventBus } from "../events/bus.js";
 import type { Logger } from "../log.js";
 import type { AuthService } from "./service.js";
 import { requireApi, type Principal } from "./permissions.js";
-import { provisionExternalUser, type ProvisioningConfig } from "./identities.js";
+import { provisionExternalUser, type ExternalClaims, type ProvisioningConfig } from "./identities.js";
 import { endpoints, OidcError, pkceChallenge, randomToken, str, tokenRequest, verifyIdToken, type ProviderConfig } from "./oidc.js";
 import { keycloakPassword, oktaPassword } from "./password-providers.js";
 
@@ -23,6 +23,8 @@ export class AuthProviderService {
     private auth: AuthService,
     private bus: EventBus,
     private log?: Logger,
+    /** The audit trail's hook for users created just in time (src/audit/service.ts userProvisioned). */
+    private audit?: { userProvisioned(user: string, provider: string): Promise<void> },
   ) {
     auth.addPasswordProvider((name, pass, mfaCode) => this.passwordLogin(name, pass, mfaCode));
   }
@@ -108,8 +110,14 @@ export class AuthProviderService {
       if (err instanceof OidcError) throw unauthorized(`SSO login with '${name}' failed: ${err.message}`);
       throw err;
     }
-    const user = await provisionExternalUser(this.prisma, this.bus, name, claims, provisioning(config));
+    const user = await this.provision(name, claims, config);
     return this.auth.sessionFor(user);
+  }
+
+  private async provision(provider: string, claims: ExternalClaims, config: ProviderConfig) {
+    const user = await provisionExternalUser(this.prisma, this.bus, provider, claims, provisioning(config));
+    if (user.created) await this.audit?.userProvisioned(user.name, provider);
+    return { id: user.id, name: user.name };
   }
 
   /**
@@ -135,7 +143,7 @@ export class AuthProviderService {
         }
         throw err;
       }
-      if (claims) return provisionExternalUser(this.prisma, this.bus, row.type, claims, provisioning(config));
+      if (claims) return this.provision(row.type, claims, config);
     }
     return null;
   }

@@ -114,6 +114,9 @@ for (const backend of backends()) {
         assert.equal(user.authType, "okta");
         assert.equal(user.passwordHash, null);
         assert.deepEqual(user.identities.map((i) => [i.provider, i.subject]), [["okta", "00u-alice"]]);
+        // The audit trail records the provisioning once (not the later logins).
+        const provisioned = () => s.app.db.prisma.auditEvent.count({ where: { action: "provisionUser", target: "alice" } });
+        assert.equal(await provisioned(), 1);
         // The IdP renames the account: the same subject still reaches the same Pantera user.
         okta.accounts.get("00u-alice")!.username = "alice.renamed";
         const again = await sso("okta", "00u-alice", { sendState: false });
@@ -121,6 +124,7 @@ for (const backend of backends()) {
         assert.equal((await me(again.res.body.token)).name, "alice");
         okta.accounts.get("00u-alice")!.username = "alice";
         assert.equal(await s.app.db.prisma.user.count({ where: { name: "alice.renamed" } }), 0);
+        assert.equal(await provisioned(), 1);
       });
 
       it("keycloak's alice does not get okta's alice's account", async () => {
@@ -189,6 +193,20 @@ for (const backend of backends()) {
         const profile = await me(res.body.token);
         assert.equal(profile.name, "bob");
         assert.deepEqual(await userRoles("bob"), ["ops-role:keycloak"]);
+      });
+
+      it("the state is shared by every node: redirect on one, callback on another", { skip: backend !== "postgres" }, async () => {
+        const other = await startServer({ backend: "postgres", databaseUrl: s.config.databaseUrl });
+        try {
+          const r = await redirect("keycloak");
+          const back = await browserLogin(r.url, "kc-bob", CALLBACK);
+          const body = { code: back.searchParams.get("code"), provider: "keycloak", callback_url: CALLBACK, state: r.state };
+          const res = await other.api("POST", "/auth/callback", { body });
+          assert.equal(res.status, 200, res.text);
+          expectError(await s.api("POST", "/auth/callback", { body }), 401, "UNAUTHORIZED");
+        } finally {
+          await other.close();
+        }
       });
 
       it("an id_token whose nonce is not the login's is refused", async () => {
