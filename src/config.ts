@@ -17,11 +17,59 @@ export interface Config {
   publicRepoUrl?: string;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   version: string;
+  graphql: GraphqlLimits;
+}
+
+/** Who may run introspection (`__schema`, `__type`) on /graphql. */
+export type IntrospectionAccess = "anonymous" | "authenticated" | "off";
+
+/** Bounds on one /graphql request (the trusted rest-compat documents do not pass through them). */
+export interface GraphqlLimits {
+  maxDepth: number;
+  maxAliases: number;
+  /** Static estimate: one per field, list fields multiplied by their page size (see src/graphql/limits.ts). */
+  maxCost: number;
+  maxTokens: number;
+  maxBodyBytes: number;
+  /** Concurrent /graphql requests per node; more are answered 503 with Retry-After. */
+  maxConcurrent: number;
+  /** Execution time budget; a request past it is aborted with 503. */
+  timeoutMs: number;
+  introspection: IntrospectionAccess;
 }
 
 function readVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
+}
+
+function positiveInt(name: string, value: string | number | undefined, fallback: number): number {
+  if (value === undefined || value === "") return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`Invalid ${name}: ${value} (a positive integer)`);
+  return n;
+}
+
+const INTROSPECTION_ACCESS: readonly IntrospectionAccess[] = ["anonymous", "authenticated", "off"];
+
+function graphqlLimits(env: NodeJS.ProcessEnv, file: Record<string, any>): GraphqlLimits {
+  const limit = (suffix: string, key: string, fallback: number) =>
+    positiveInt(`PANTERA_GRAPHQL_${suffix}`, env[`PANTERA_GRAPHQL_${suffix}`] ?? file[key], fallback);
+  // Production hides the schema from anonymous callers; signed-in users keep the explorer.
+  const introspection = env.PANTERA_GRAPHQL_INTROSPECTION ?? file.introspection ?? (env.NODE_ENV === "production" ? "authenticated" : "anonymous");
+  if (!INTROSPECTION_ACCESS.includes(introspection)) {
+    throw new Error(`Invalid PANTERA_GRAPHQL_INTROSPECTION: ${introspection} (${INTROSPECTION_ACCESS.join(", ")})`);
+  }
+  return {
+    maxDepth: limit("MAX_DEPTH", "max_depth", 15),
+    maxAliases: limit("MAX_ALIASES", "max_aliases", 30),
+    maxCost: limit("MAX_COST", "max_cost", 5000),
+    maxTokens: limit("MAX_TOKENS", "max_tokens", 5000),
+    maxBodyBytes: limit("MAX_BODY_BYTES", "max_body_bytes", 1 << 20), // as REST JSON bodies
+    maxConcurrent: limit("MAX_CONCURRENT", "max_concurrent", 16),
+    timeoutMs: limit("TIMEOUT_MS", "timeout_ms", 10_000),
+    introspection,
+  };
 }
 
 function port(value: string | number | undefined, fallback: number): number {
@@ -51,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicRepoUrl: env.PANTERA_PUBLIC_URL ?? meta.base_url,
     logLevel: (env.PANTERA_LOG_LEVEL ?? meta.log_level ?? "info") as Config["logLevel"],
     version: readVersion(),
+    graphql: graphqlLimits(env, meta.graphql ?? {}),
     ...overrides,
   };
   return config;

@@ -1,11 +1,13 @@
 // The management app (8086): /graphql (Yoga + GraphiQL) and the REST layer under /api/v1.
-import { Readable } from "node:stream";
 import Koa from "koa";
 import Router from "@koa/router";
 import { createYoga } from "graphql-yoga";
 import type { AppContext } from "../context.js";
 import { schema } from "../graphql/schema.js";
 import { createRequestContext, type RequestContext } from "../graphql/context.js";
+import { createConcurrencyGate, useGraphqlLimits } from "../graphql/limits.js";
+import { payloadTooLarge, unavailable } from "../errors.js";
+import { readBounded } from "../streams.js";
 import { restCompatRouter, cors } from "../../rest-compat/index.js";
 import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
@@ -13,6 +15,7 @@ import type { HttpMetrics } from "../metrics/http.js";
 export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
   const koa = new Koa();
   koa.proxy = true;
+  const limits = app.config.graphql;
   const yoga = createYoga<{ koa: Koa.Context }>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -20,7 +23,12 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
     landingPage: false,
     logging: false,
     context: ({ koa: k }) => k.state.gql as RequestContext,
+    batching: false,
+    // Limits depend on the caller and the variables, so a cached verdict for the same text would be wrong.
+    parserAndValidationCache: { validationCache: false },
+    plugins: [useGraphqlLimits(limits)],
   });
+  const executions = createConcurrencyGate(limits.maxConcurrent);
 
   // Every request gets its caller resolved once; bad credentials are kept as the reason for a later 401.
   const authenticate: Koa.Middleware = async (ctx, next) => {
@@ -34,12 +42,28 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
   const root = new Router();
   root.all("/graphql", authenticate, async (ctx) => {
     ctx.state.route = "/graphql";
-    const response = await yoga.handleNodeRequestAndResponse(ctx.req, ctx.res, { koa: ctx });
-    ctx.status = response.status;
-    response.headers.forEach((value, key) => {
-      if (key !== "content-length") ctx.set(key, value);
-    });
-    ctx.body = response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>) : null;
+    const declared = Number(ctx.get("Content-Length") || 0);
+    const tooLarge = () => payloadTooLarge(`GraphQL request body exceeds ${limits.maxBodyBytes} bytes`);
+    if (declared > limits.maxBodyBytes) throw tooLarge();
+    // Read before taking a slot, so slow uploads cannot hold the gate.
+    const body = ctx.method === "GET" || ctx.method === "HEAD" ? undefined : await readBounded(ctx.req, limits.maxBodyBytes, tooLarge);
+    if (!executions.enter()) throw unavailable("Too many concurrent GraphQL requests on this node", 1);
+    try {
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(ctx.req.headers)) {
+        if (value !== undefined && name !== "content-length") headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+      }
+      const url = new URL(ctx.originalUrl, `${ctx.protocol}://${ctx.host || "localhost"}`);
+      const response = await yoga.fetch(url, { method: ctx.method, headers, body: body?.toString("utf8") }, { koa: ctx });
+      ctx.status = response.status;
+      response.headers.forEach((value, key) => {
+        if (key !== "content-length") ctx.set(key, value);
+      });
+      // Buffered so the slot is held until the whole answer is built.
+      ctx.body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
+    } finally {
+      executions.leave();
+    }
   });
 
   koa.use(metrics.middleware("api"));
