@@ -63,7 +63,8 @@ async function flush(audit: AuditService, request: AuditRequest, ctx: Koa.Contex
     return;
   }
   for (const e of request.artifacts ?? []) {
-    await audit.record(artifactEvent(e, request.ip, e.owner ?? request.user ?? null, failed ? "failure" : "success", code, ctx.path));
+    // The caller who sent the credentials; the recorded owner (an import may name another) only without them.
+    await audit.record(artifactEvent(e, request.ip, request.user ?? e.owner ?? null, failed ? "failure" : "success", code, ctx.path));
   }
   // A write refused to someone who sent credentials (a bad password, a missing permission). A 401
   // without credentials is the challenge clients answer by retrying with them: not worth an event.

@@ -205,7 +205,7 @@ export class AuditService {
       if (!request.artifacts.some((p) => p.action === e.action && p.repo === e.repo && p.path === e.path)) request.artifacts.push(e);
       return;
     }
-    void this.record(artifactEvent(e, request.ip, e.owner ?? request.user ?? null, "success"));
+    void this.record(artifactEvent(e, request.ip, request.user ?? e.owner ?? null, "success"));
   }
 
   // ---- reading and retention -------------------------------------------------------------
@@ -285,7 +285,7 @@ export function artifactEvent(
     user,
     ip,
     target: `${e.repo}/${e.path}`,
-    details: { repository: e.repo, path: e.path },
+    details: { repository: e.repo, path: e.path, ...(e.owner ? { owner: e.owner } : {}) },
     urlPath,
   };
 }

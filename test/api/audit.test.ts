@@ -207,6 +207,17 @@ for (const backend of backends()) {
       assert.equal((await rows()).length, before);
     });
 
+    it("repository port: an import is an upload by the caller, the owner it names kept beside", async () => {
+      const res = await s.repo("PUT", "/.import/files/imported/x.txt", {
+        basic: ["admin", ADMIN_PASSWORD],
+        raw: "imported",
+        headers: { "X-Pantera-Repo-Type": "file", "X-Pantera-Idempotency-Key": "audit-1", "X-Pantera-Artifact-Owner": "legacy-user" },
+      });
+      assert.ok(res.status === 200 || res.status === 201, res.text);
+      const e = await expectEvent("uploadArtifact", "files/imported/x.txt", { outcome: "success", userName: "admin" });
+      assert.equal(e.details.owner, "legacy-user");
+    });
+
     it("repository port: Indy store API writes are repository changes", async () => {
       let res = await s.repo("POST", "/api/admin/hosted", { basic: ["admin", ADMIN_PASSWORD], body: { key: "hosted:indy-local", type: "hosted", name: "indy-local" } });
       assert.equal(res.status, 201, res.text);
