@@ -7,6 +7,7 @@ import type { EventBus } from "../events/bus.js";
 import type { Logger } from "../log.js";
 import type { AuthService } from "./service.js";
 import { requireApi, type Principal } from "./permissions.js";
+import { restoreMasked } from "../settings/mask.js";
 import { provisionExternalUser, type ExternalClaims, type ProvisioningConfig } from "./identities.js";
 import { endpoints, OidcError, pkceChallenge, randomToken, str, tokenRequest, verifyIdToken, type ProviderConfig } from "./oidc.js";
 import { keycloakPassword, oktaPassword } from "./password-providers.js";
@@ -179,15 +180,22 @@ export async function toggleAuthProvider(prisma: PrismaClient, bus: EventBus, ac
   await bus.publish({ type: "settings.changed", section: "auth_providers" });
 }
 
-/** Merges `config` into the provider's config; masked values sent back unchanged ("ab***yz") keep the stored secret. */
+/**
+ * Merges `config` into the provider's config (null removes a key); masked secrets sent back as
+ * GET /settings showed them ("ab***yz") keep the stored value. okta/keycloak keys: issuer,
+ * client-id, client-secret, scope, groups-claim, group-roles {group: role}, require-state
+ * (callbacks must name the redirect's state; enables PKCE), authorization-endpoint,
+ * token-endpoint, jwks-uri (override the conventional layout), and for Okta password logins
+ * redirect-uri (registered at Okta for the session-token exchange) and org-url (Authn API base,
+ * default the issuer's origin).
+ */
 export async function updateAuthProviderConfig(prisma: PrismaClient, bus: EventBus, actor: Principal | null, id: number, config: unknown): Promise<void> {
   requireApi(actor, "api_role_permissions", "update");
   if (config === null || typeof config !== "object" || Array.isArray(config)) throw badRequest("Auth provider config must be a JSON object");
   const p = await providerById(prisma, id);
   const current = (p.config ?? {}) as Record<string, unknown>;
   const next: Record<string, unknown> = { ...current };
-  for (const [k, v] of Object.entries(config as Record<string, unknown>)) {
-    if (typeof v === "string" && /^.{0,2}\*\*\*.{0,2}$/.test(v) && typeof current[k] === "string") continue;
+  for (const [k, v] of Object.entries(restoreMasked(config, current, "config") as Record<string, unknown>)) {
     if (v === null) delete next[k];
     else next[k] = v;
   }

@@ -327,6 +327,8 @@ for (const backend of backends()) {
         expectError(await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { "client-id": null } }), 400, "BAD_REQUEST");
         expectError(await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { "require-state": "yes" } }), 400, "BAD_REQUEST");
         expectError(await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { "group-roles": { ops: 1 } } }), 400, "BAD_REQUEST");
+        // A mask that is not the stored secret's is never saved as the secret.
+        expectError(await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { "client-secret": "zz***zz" } }), 400, "BAD_REQUEST");
       });
     });
 
