@@ -68,6 +68,42 @@ function headOnly(url: string, head: string): Promise<RawResponse> {
   });
 }
 
+/**
+ * Sends a request head and then `size` body bytes (chunked, or as declared by the head) before
+ * reading anything, as blocking clients (urllib, http.client) do, then reads the answer.
+ */
+function sendAllThenRead(url: string, head: string, size: number, chunked: boolean): Promise<RawResponse> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), hostname);
+    socket.pause(); // nothing is read until the whole body is written
+    let data = Buffer.alloc(0);
+    socket.on("error", (err) => reject(new Error(`${(err as NodeJS.ErrnoException).code} after ${data.length} bytes of answer`)));
+    socket.on("data", (d: Buffer) => (data = Buffer.concat([data, d])));
+    socket.on("end", () => {
+      const end = data.indexOf("\r\n\r\n");
+      if (end < 0) return reject(new Error(`no answer: ${data.toString().slice(0, 200)}`));
+      const [statusLine, ...lines] = data.subarray(0, end).toString().split("\r\n");
+      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: data.subarray(end + 4).toString() });
+    });
+    socket.on("connect", async () => {
+      socket.write(head.replace(/\n/g, "\r\n") + "\r\n");
+      const piece = Buffer.alloc(64 * 1024, "a");
+      const framed = chunked ? Buffer.concat([Buffer.from(piece.length.toString(16) + "\r\n"), piece, Buffer.from("\r\n")]) : piece;
+      try {
+        for (let sent = 0; sent < size; sent += piece.length) {
+          if (!socket.write(framed)) await new Promise((ok, fail) => socket.once("drain", ok).once("error", fail));
+        }
+        if (chunked) socket.write("0\r\n\r\n");
+      } catch {
+        return; // reported by the error listener
+      }
+      socket.resume();
+    });
+  });
+}
+
 /** The documented error body of a raw answer. */
 function assertErrorBody(res: RawResponse, status: number, code: string) {
   assert.equal(res.status, status, res.body);
@@ -194,6 +230,15 @@ for (const backend of backends()) {
       assert.equal(res.headers.connection, "close");
       // The node still answers, and nothing was created.
       assert.equal((await s.api("GET", "/repositories/big", { token: s.adminToken })).status, 404);
+    });
+
+    it("a client that writes its whole body before reading still gets the 413", WAITS, async () => {
+      const head = `PUT /api/v1/repositories/big HTTP/1.1\nHost: x\nAuthorization: Bearer ${s.adminToken}\nContent-Type: application/json\n`;
+      for (const [size, chunked] of [[2 * MiB, false], [8 * MiB, false], [2 * MiB, true], [8 * MiB, true]] as const) {
+        const res = await sendAllThenRead(s.apiUrl, head + (chunked ? "Transfer-Encoding: chunked\n" : `Content-Length: ${size}\n`), size, chunked);
+        assertErrorBody(res, 413, "PAYLOAD_TOO_LARGE");
+        assert.equal(res.headers.connection, "close");
+      }
     });
 
     it("npm and OCI bodies over their limits get their 413, not a reset", WAITS, async () => {
