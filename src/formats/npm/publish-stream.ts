@@ -127,7 +127,7 @@ class AttachmentSink {
 export async function scanPublishBody(source: AsyncIterable<Buffer | string>, limits: ScanLimits): Promise<ScannedPublish> {
   await mkdir(limits.stagingDir, { recursive: true });
   // Staging files of a publish a crash interrupted are swept from here on.
-  void keepSwept(limits.stagingDir, (name) => name.startsWith(STAGING_PREFIX));
+  await keepSwept(limits.stagingDir, (name) => name.startsWith(STAGING_PREFIX));
   const staged = new Map<string, StagedAttachment>();
   const open: AttachmentSink[] = [];
   const meta: Buffer[] = [];
