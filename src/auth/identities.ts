@@ -2,9 +2,13 @@
 // (provider, subject). A name only names the account created on the first login: a local user or
 // another provider's user with the same name is never taken over.
 import type { PrismaClient } from "../db/index.js";
-import { conflict, unauthorized } from "../errors.js";
+import { badRequest, conflict, notFound, unauthorized } from "../errors.js";
 import type { EventBus } from "../events/bus.js";
 import { validatePrincipalName } from "../names.js";
+import { requireApi, type Principal } from "./permissions.js";
+
+/** Providers whose accounts become external identities (SSO and password logins). */
+export const SSO_PROVIDERS = ["okta", "keycloak"] as const;
 
 export interface ExternalClaims {
   /** The id_token's `sub`: stable and unique per provider, unlike a user name. */
@@ -73,7 +77,7 @@ export async function provisionExternalUser(
 function nameTaken(provider: string, username: string, cause?: unknown) {
   const err = conflict(
     `A Pantera user named '${username}' already exists and is not linked to this ${provider} account; ` +
-      "an administrator must rename or remove it before this account can sign in",
+      "an administrator must link the account to that user (linkExternalIdentity) or remove the user before it can sign in",
   );
   if (cause) (err as { cause?: unknown }).cause = cause;
   return err;
@@ -103,4 +107,32 @@ async function syncProviderRoles(prisma: PrismaClient, userId: string, provider:
     prisma.userRole.deleteMany({ where: { userId, source: provider, roleId: { notIn: ids } } }),
     prisma.userRole.createMany({ data: ids.map((roleId) => ({ userId, roleId, source: provider })), skipDuplicates: true }),
   ]);
+}
+
+/**
+ * The explicit admin action that lets an IdP account sign in as an existing user (a local one, or
+ * another provider's): links (provider, subject) to `username`, replacing that user's earlier
+ * link to the same provider. A subject linked to someone else is a 409, never moved silently.
+ */
+export async function linkExternalIdentity(
+  prisma: PrismaClient,
+  bus: EventBus,
+  actor: Principal | null,
+  username: string,
+  provider: string,
+  subject: string,
+): Promise<void> {
+  requireApi(actor, "api_user_permissions", "update");
+  if (!(SSO_PROVIDERS as readonly string[]).includes(provider)) throw badRequest(`'provider' must be one of ${SSO_PROVIDERS.join(", ")}`);
+  if (!subject || subject.length > 255) throw badRequest("'subject' must be the account's id_token subject (1-255 characters)");
+  const user = await prisma.user.findUnique({ where: { name: username }, select: { id: true } });
+  if (!user) throw notFound(`User '${username}' not found`);
+  const taken = await prisma.externalIdentity.findUnique({ where: { provider_subject: { provider, subject } } });
+  if (taken && taken.userId !== user.id) throw conflict(`That ${provider} account is already linked to another user`);
+  if (taken) return;
+  await prisma.$transaction([
+    prisma.externalIdentity.deleteMany({ where: { userId: user.id, provider } }),
+    prisma.externalIdentity.create({ data: { provider, subject, userId: user.id } }),
+  ]);
+  await bus.publish({ type: "user.changed", userId: user.id });
 }

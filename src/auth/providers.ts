@@ -8,13 +8,12 @@ import type { Logger } from "../log.js";
 import type { AuthService } from "./service.js";
 import { requireApi, type Principal } from "./permissions.js";
 import { restoreMasked } from "../settings/mask.js";
-import { provisionExternalUser, type ExternalClaims, type ProvisioningConfig } from "./identities.js";
+import { provisionExternalUser, SSO_PROVIDERS, type ExternalClaims, type ProvisioningConfig } from "./identities.js";
 import { endpoints, OidcError, pkceChallenge, randomToken, str, tokenRequest, verifyIdToken, type ProviderConfig } from "./oidc.js";
 import { keycloakPassword, oktaPassword } from "./password-providers.js";
 
 /** How long a redirect's state (and its PKCE verifier and nonce) can be redeemed. */
 const STATE_TTL_MS = 10 * 60_000;
-export const SSO_PROVIDERS = ["okta", "keycloak"] as const;
 
 const provisioning = (c: ProviderConfig): ProvisioningConfig => ({ groupRoles: (c["group-roles"] ?? {}) as Record<string, string> });
 

@@ -2,6 +2,7 @@
 import { builder, StatusRef } from "./builder.js";
 import { caller } from "./caller.js";
 import { requireActor } from "../auth/permissions.js";
+import { linkExternalIdentity } from "../auth/identities.js";
 import { LOGIN_THROTTLE_DEFAULTS, type JwtSettings } from "../settings/service.js";
 
 const Session = builder.objectRef<{ token: string; refreshToken: string; expiresIn: number }>("Session").implement({
@@ -168,6 +169,15 @@ builder.mutationFields((t) => ({
       state: t.arg.string({ description: "The state of the redirect; when given it must be one Pantera issued, unused (required by require-state)" }),
     },
     resolve: (_r, a, ctx) => ctx.app.authProviders.callback(a.provider, a.code, a.callbackUrl, a.state),
+  }),
+  linkExternalIdentity: t.boolean({
+    description:
+      "Let an IdP account (provider okta or keycloak, its id_token subject) sign in as an existing user; needs api_user_permissions:update",
+    args: { username: t.arg.string({ required: true }), provider: t.arg.string({ required: true }), subject: t.arg.string({ required: true }) },
+    resolve: async (_r, a, ctx) => {
+      await linkExternalIdentity(ctx.app.db.prisma, ctx.app.bus, caller(ctx), a.username, a.provider, a.subject);
+      return true;
+    },
   }),
   generateApiToken: t.field({
     type: GeneratedApiToken,

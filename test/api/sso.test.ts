@@ -62,6 +62,7 @@ for (const backend of backends()) {
         accounts: [
           { sub: "kc-alice", username: "alice" },
           { sub: "kc-bob", username: "bob", groups: ["ops"] },
+          { sub: "kc-carl", username: "carl" },
         ],
       });
       for (const p of (await s.api("GET", "/settings", { token: s.adminToken })).body.credentials) ids[p.type] = p.id;
@@ -133,6 +134,25 @@ for (const backend of backends()) {
         const user = await s.app.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
         assert.deepEqual(user.identities.map((i) => i.provider), ["okta"]);
         assert.equal(user.context, "okta");
+      });
+
+      it("only an explicit admin action links an IdP account to an existing user", async () => {
+        assert.equal((await s.api("PUT", "/users/carl", { token: s.adminToken, body: { pass: "carl-local-pw" } })).status, 201);
+        expectError((await sso("keycloak", "kc-carl")).res, 409, "CONFLICT");
+        const link = `mutation($u: String!, $p: String!, $s: String!) { linkExternalIdentity(username: $u, provider: $p, subject: $s) }`;
+        const reader = (await s.api("POST", "/auth/token", { body: { name: "carl", pass: "carl-local-pw" } })).body.token;
+        const denied = await s.graphql(link, { u: "carl", p: "keycloak", s: "kc-carl" }, reader);
+        assert.equal(denied.body.errors?.[0]?.extensions?.code, "FORBIDDEN");
+        const bad = await s.graphql(link, { u: "carl", p: "local", s: "kc-carl" }, s.adminToken);
+        assert.equal(bad.body.errors?.[0]?.extensions?.code, "BAD_REQUEST");
+        const ok = await s.graphql(link, { u: "carl", p: "keycloak", s: "kc-carl" }, s.adminToken);
+        assert.deepEqual(ok.body, { data: { linkExternalIdentity: true } });
+        const { res } = await sso("keycloak", "kc-carl");
+        assert.equal(res.status, 200, res.text);
+        assert.equal((await me(res.body.token)).name, "carl");
+        // A subject linked to one user is not moved to another by a second link.
+        const moved = await s.graphql(link, { u: "admin", p: "keycloak", s: "kc-carl" }, s.adminToken);
+        assert.equal(moved.body.errors?.[0]?.extensions?.code, "CONFLICT");
       });
 
       it("role sync re-applies group-roles at each login and leaves manual grants alone", async () => {
