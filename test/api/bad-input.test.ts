@@ -56,7 +56,9 @@ PUT /users/:name`
 const NAMES = ["no-such", "%ZZ", "a%2Fb", "..", "x".repeat(300), "99999999999999999999"];
 // Queries go with GET routes, bodies with the others.
 const QUERIES = ["", "?page=-1&size=abc&path=../../etc", "?page=1e99&size=0&path=%00", "?q=(((", "?q=name:", "?token=" + "a".repeat(300), "?marker=zz&limit=-3"];
-const BODIES = [undefined, "{", "null", "[]", '"s"', '{"path":1,"name":[],"pass":{},"permissions":"x","new_name":"","expiry_days":-1}', '{"path":"../x","repo":{"type":1},"enabled":"yes","minimum_allowed_age":5,"prefixes":[1],"repo_types":[]}'];
+/** JSON nested `n` levels deep inside the fields configs are read from (deep enough to overflow a recursive walk). */
+const deepJson = (n: number) => `{"repo":{"type":"file","storage":"default","x":${"[".repeat(n)}${"]".repeat(n)}},"type":"fs","path":"p","permissions":${"[".repeat(n)}${"]".repeat(n)}}`;
+const BODIES = [undefined, "{", "null", "[]", '"s"', '{"path":1,"name":[],"pass":{},"permissions":"x","new_name":"","expiry_days":-1}', '{"path":"../x","repo":{"type":1},"enabled":"yes","minimum_allowed_age":5,"prefixes":[1],"repo_types":[]}', deepJson(20_000), `{"path":"${"x".repeat(300)}"}`];
 
 describe("bad input gets a 4xx in the documented format, never a 500", () => {
   let s: TestServer;
@@ -104,8 +106,8 @@ describe("bad input gets a 4xx in the documented format, never a 500", () => {
 
   it("package formats on the repository port (hosted, proxy with its upstream down, group)", async () => {
     const basic = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
-    const paths = ["/", "/%ZZ", "/../etc/passwd", "/-/v1/search?text=%25&size=abc&from=-5", "/-/v1/search?text=a%00b&size=2.5", "/-/user/org.couchdb.user:x", "/@scope%2fpkg", "/pkg/-/pkg-1.0.0.tgz", "/pkg/-rev/1", "/-/package/%40x/dist-tags/latest", "/simple/Foo_Bar/", "/com/x/1.0/x-1.0.jar.sha1"];
-    const bodies = [undefined, "{", Buffer.from([0xff, 0xfe, 0x00]), '{"name":"x","versions":{"1.0.0":{}},"_attachments":{"x-1.0.0.tgz":{"data":"!!"}}}', '{"versions":null}', "a".repeat(70_000)];
+    const paths = ["/", "/%ZZ", "/../etc/passwd", "/-/v1/search?text=%25&size=abc&from=-5", "/-/v1/search?text=a%00b&size=2.5", "/-/user/org.couchdb.user:x", "/@scope%2fpkg", "/pkg/-/pkg-1.0.0.tgz", "/pkg/-rev/1", "/-/package/%40x/dist-tags/latest", "/simple/Foo_Bar/", "/com/x/1.0/x-1.0.jar.sha1", "/" + "x".repeat(300), "/com/x/1.0/" + "é".repeat(200) + ".jar", "/" + Array.from({ length: 12 }, () => "d".repeat(100)).join("/")];
+    const bodies = [undefined, "{", Buffer.from([0xff, 0xfe, 0x00]), '{"name":"x","versions":{"1.0.0":{}},"_attachments":{"x-1.0.0.tgz":{"data":"!!"}}}', '{"versions":null}', "a".repeat(70_000), `{"name":"x","versions":{"1.0.0":{"name":"x","version":"1.0.0","x":${"[".repeat(20_000)}${"]".repeat(20_000)}}},"_attachments":{"x-1.0.0.tgz":{"data":"AAAA"}}}`];
     const types = ["application/json", "multipart/form-data; boundary=xx"];
     const problems: string[] = [];
     for (const repo of ["m", "n", "p", "f", "mx", "nx", "px", "fx", "mg", "ng", "pg", "fg"]) {
