@@ -54,7 +54,7 @@ export function discardRequestBody(req: IncomingMessage): void {
 /** Node's HTTP server ends a `Connection: close` exchange with destroySoon(): make it end, then linger. */
 function lingerOnClose(socket: Socket): void {
   socket.destroySoon = function lingeringClose(this: Socket) {
-    this.end();
+    if (this.writable) this.end();
     const timer = setTimeout(() => this.destroy(), LINGER_MS);
     timer.unref();
     this.once("close", () => clearTimeout(timer));
