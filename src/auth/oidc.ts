@@ -23,7 +23,11 @@ export function endpoints(type: string, c: ProviderConfig): OidcEndpoints | unde
   const okta = issuer.includes("/oauth2/") ? issuer : `${issuer}/oauth2`;
   const conventional =
     type === "keycloak"
-      ? { auth: `${issuer}/protocol/openid-connect/auth`, token: `${issuer}/protocol/openid-connect/token`, jwks: `${issuer}/protocol/openid-connect/certs` }
+      ? {
+          auth: `${issuer}/protocol/openid-connect/auth`,
+          token: `${issuer}/protocol/openid-connect/token`,
+          jwks: `${issuer}/protocol/openid-connect/certs`,
+        }
       : { auth: `${okta}/v1/authorize`, token: `${okta}/v1/token`, jwks: `${okta}/v1/keys` };
   return {
     issuer,
@@ -111,7 +115,9 @@ export async function verifyIdToken(idToken: string, ep: OidcEndpoints, c: Provi
     throw new OidcError(`the id_token is invalid${code ? ` (${code})` : ""}`, "invalid");
   }
   // Several audiences: the token must have been issued to us (OIDC Core 3.1.3.7, azp).
-  if (Array.isArray(claims.aud) && claims.aud.length > 1 && claims.azp !== clientId) throw new OidcError("the id_token was issued to another client", "invalid");
+  if (Array.isArray(claims.aud) && claims.aud.length > 1 && claims.azp !== clientId) {
+    throw new OidcError("the id_token was issued to another client", "invalid");
+  }
   if (nonce !== undefined && claims.nonce !== nonce) throw new OidcError("the id_token's nonce does not match the login", "invalid");
   const subject = claims.sub;
   if (typeof subject !== "string" || !subject) throw new OidcError("the id_token carries no subject", "invalid");

@@ -56,7 +56,8 @@ export async function oktaPassword(c: ProviderConfig, username: string, password
     if (!factor) throw unauthorized("Okta requires an MFA factor other than a TOTP code, which password login cannot answer");
     if (!mfaCode) throw unauthorized("MFA code required: send 'mfa_code'");
     // Built from the org rather than followed from the answer's links, so the state token goes nowhere else.
-    ({ status, tx } = await authnPost(`${org}/api/v1/authn/factors/${encodeURIComponent(factor.id!)}/verify`, { stateToken: tx.stateToken, passCode: mfaCode }));
+    const verifyUrl = `${org}/api/v1/authn/factors/${encodeURIComponent(factor.id!)}/verify`;
+    ({ status, tx } = await authnPost(verifyUrl, { stateToken: tx.stateToken, passCode: mfaCode }));
     if (status === 401 || status === 403) throw unauthorized("Invalid MFA code");
     if (status !== 200) throw new OidcError(`the Okta Authn API refused the MFA code (status ${status})`, "rejected");
   }

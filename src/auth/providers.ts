@@ -8,6 +8,7 @@ import type { Logger } from "../log.js";
 import type { AuthService } from "./service.js";
 import { requireApi, type Principal } from "./permissions.js";
 import { restoreMasked } from "../settings/mask.js";
+import { isObject } from "../json.js";
 import { provisionExternalUser, SSO_PROVIDERS, type ExternalClaims, type ProvisioningConfig } from "./identities.js";
 import { endpoints, OidcError, pkceChallenge, randomToken, str, tokenRequest, verifyIdToken, type ProviderConfig } from "./oidc.js";
 import { keycloakPassword, oktaPassword } from "./password-providers.js";
@@ -156,7 +157,10 @@ export class AuthProviderService {
 function requireUsable(type: string, config: ProviderConfig) {
   if (!(SSO_PROVIDERS as readonly string[]).includes(type)) return;
   const missing = ["issuer", "client-id"].filter((k) => !str(config, k));
-  if (missing.length) throw badRequest(`Auth provider '${type}' needs ${missing.map((k) => `'${k}'`).join(" and ")} in its config before it can be enabled`);
+  if (missing.length) {
+    const keys = missing.map((k) => `'${k}'`).join(" and ");
+    throw badRequest(`Auth provider '${type}' needs ${keys} in its config before it can be enabled`);
+  }
 }
 
 async function providerById(prisma: PrismaClient, id: number) {
@@ -206,8 +210,8 @@ export async function updateAuthProviderConfig(prisma: PrismaClient, bus: EventB
   for (const k of ["client-id", "client-secret", "scope", "groups-claim"]) {
     if (next[k] !== undefined && typeof next[k] !== "string") throw badRequest(`'${k}' must be a string`);
   }
-  if (next["group-roles"] !== undefined && (next["group-roles"] === null || typeof next["group-roles"] !== "object" || Array.isArray(next["group-roles"]) ||
-      Object.values(next["group-roles"] as object).some((v) => typeof v !== "string"))) {
+  const groupRoles = next["group-roles"];
+  if (groupRoles !== undefined && (!isObject(groupRoles) || Object.values(groupRoles).some((v) => typeof v !== "string"))) {
     throw badRequest("'group-roles' must map IdP groups to role names");
   }
   if (next["require-state"] !== undefined && typeof next["require-state"] !== "boolean") throw badRequest("'require-state' must be a boolean");

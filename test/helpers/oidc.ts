@@ -101,7 +101,9 @@ export async function startOp(opts: TestOpOptions): Promise<TestOp> {
     },
   });
   provider.on("grant.success", (ctx: { oidc: { params: Record<string, string | undefined> } }) => grants.push({ ...ctx.oidc.params }));
-  provider.on("grant.error", (_ctx: unknown, err: { error?: string; error_description?: string }) => grantErrors.push(`${err.error}: ${err.error_description}`));
+  provider.on("grant.error", (_ctx: unknown, err: { error?: string; error_description?: string }) => {
+    grantErrors.push(`${err.error}: ${err.error_description}`);
+  });
 
   if (opts.passwordGrant) {
     provider.registerGrantType(
