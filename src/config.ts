@@ -62,11 +62,11 @@ function graphqlLimits(env: NodeJS.ProcessEnv, file: Record<string, any>): Graph
   }
   return {
     maxDepth: limit("MAX_DEPTH", "max_depth", 15),
-    maxAliases: limit("MAX_ALIASES", "max_aliases", 30),
+    maxAliases: limit("MAX_ALIASES", "max_aliases", 15),
     maxCost: limit("MAX_COST", "max_cost", 5000),
     maxTokens: limit("MAX_TOKENS", "max_tokens", 5000),
     maxBodyBytes: limit("MAX_BODY_BYTES", "max_body_bytes", 1 << 20), // as REST JSON bodies
-    maxConcurrent: limit("MAX_CONCURRENT", "max_concurrent", 16),
+    maxConcurrent: limit("MAX_CONCURRENT", "max_concurrent", 8),
     timeoutMs: limit("TIMEOUT_MS", "timeout_ms", 10_000),
     introspection,
   };

@@ -6,11 +6,21 @@ import type { AppContext } from "../context.js";
 import { schema } from "../graphql/schema.js";
 import { createRequestContext, type RequestContext } from "../graphql/context.js";
 import { createConcurrencyGate, useGraphqlLimits } from "../graphql/limits.js";
-import { payloadTooLarge, unavailable } from "../errors.js";
+import { badRequest, payloadTooLarge, unavailable } from "../errors.js";
 import { readBounded } from "../streams.js";
 import { restCompatRouter, cors } from "../../rest-compat/index.js";
 import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
+
+/** The request body up to `limit` bytes; a client that hung up mid-body is answered 400 (nobody reads it). */
+async function readBody(ctx: Koa.Context, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  try {
+    return await readBounded(ctx.req, limit, tooLarge);
+  } catch (err) {
+    if (ctx.req.aborted || (err as NodeJS.ErrnoException).code === "ECONNRESET") throw badRequest("Request body ended early");
+    throw err;
+  }
+}
 
 export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
   const koa = new Koa();
@@ -46,7 +56,7 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
     const tooLarge = () => payloadTooLarge(`GraphQL request body exceeds ${limits.maxBodyBytes} bytes`);
     if (declared > limits.maxBodyBytes) throw tooLarge();
     // Read before taking a slot, so slow uploads cannot hold the gate.
-    const body = ctx.method === "GET" || ctx.method === "HEAD" ? undefined : await readBounded(ctx.req, limits.maxBodyBytes, tooLarge);
+    const body = ctx.method === "GET" || ctx.method === "HEAD" ? undefined : await readBody(ctx, limits.maxBodyBytes, tooLarge);
     if (!executions.enter()) throw unavailable("Too many concurrent GraphQL requests on this node", 1);
     try {
       const headers = new Headers();
