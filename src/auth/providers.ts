@@ -27,7 +27,7 @@ export class AuthProviderService {
     /** The audit trail's hook for users created just in time (src/audit/service.ts userProvisioned). */
     private audit?: { userProvisioned(user: string, provider: string): Promise<void> },
   ) {
-    auth.addPasswordProvider((name, pass, mfaCode) => this.passwordLogin(name, pass, mfaCode));
+    auth.usePasswordChain((name, pass, mfaCode, local) => this.passwordLogin(name, pass, mfaCode, local));
   }
 
   /** Public: which providers exist and whether they are enabled. `query` is Pothos' selection. */
@@ -122,16 +122,26 @@ export class AuthProviderService {
   }
 
   /**
-   * Password login at the enabled external providers, in the priority order of their rows (the
-   * local check runs first, in AuthService). A provider that is down or says no passes the login
-   * on to the next one; a DomainError of its own (MFA code required) ends the chain.
+   * Password login at the enabled providers, in the priority order of their rows; `local` is
+   * Pantera's own password check (AuthService). A provider that is down or says no passes the
+   * login on to the next one; a DomainError of its own (MFA code required) ends the chain.
    */
-  async passwordLogin(name: string, pass: string, mfaCode?: string): Promise<{ id: string; name: string } | null> {
+  async passwordLogin(
+    name: string,
+    pass: string,
+    mfaCode: string | undefined,
+    local: () => Promise<{ id: string; name: string } | null>,
+  ): Promise<{ id: string; name: string } | null> {
     const rows = await this.prisma.authProvider.findMany({
-      where: { enabled: true, type: { in: [...SSO_PROVIDERS] } },
+      where: { enabled: true, type: { in: ["local", ...SSO_PROVIDERS] } },
       orderBy: [{ priority: "asc" }, { id: "asc" }],
     });
     for (const row of rows) {
+      if (row.type === "local") {
+        const user = await local();
+        if (user) return user;
+        continue;
+      }
       const config = (row.config ?? {}) as ProviderConfig;
       let claims;
       try {

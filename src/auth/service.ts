@@ -35,7 +35,16 @@ interface CachedPrincipal {
  * An external password check (Okta, Keycloak...): the user it proved, or null when it does not know the
  * name/password. A DomainError it throws (say, "MFA code required") is passed to the caller.
  */
-export type PasswordProvider = (name: string, pass: string, mfaCode: string | undefined) => Promise<{ id: string; name: string } | null>;
+/**
+ * The password chain of a login: the providers in their rows' order. `local` checks Pantera's own
+ * password (so a chain decides where the local provider stands and whether it is asked at all).
+ */
+export type PasswordChain = (
+  name: string,
+  pass: string,
+  mfaCode: string | undefined,
+  local: () => Promise<{ id: string; name: string } | null>,
+) => Promise<{ id: string; name: string } | null>;
 
 export interface LoginOptions {
   /** The client's address, for per-address throttling. */
@@ -61,7 +70,8 @@ export class AuthService {
   private apiTokens = new Map<string, { userId: string; expiresAt: number | null; until: number }>();
   /** Verified name:password pairs (HMAC under a node-shared secret), so Basic auth does not re-run scrypt per request. */
   private passwords = new Map<string, { userId: string; until: number }>();
-  private passwordProviders: PasswordProvider[] = [];
+  /** Without one (tests of this service alone), a login checks the local password only. */
+  private passwordChain?: PasswordChain;
 
   constructor(
     private prisma: PrismaClient,
@@ -209,22 +219,19 @@ export class AuthService {
 
   // ---- operations -------------------------------------------------------
 
-  /** Registers a password check tried, in registration order, when the local password did not match. */
-  addPasswordProvider(provider: PasswordProvider): void {
-    this.passwordProviders.push(provider);
+  /** Sets the chain a password login goes through (the auth providers, in priority order). */
+  usePasswordChain(chain: PasswordChain): void {
+    this.passwordChain = chain;
   }
 
-  /** Password login, throttled: the local password first, then each registered provider. */
+  /** Password login, throttled: through the provider chain, or the local password alone. */
   async login(name: string, pass: string, opts: LoginOptions = {}): Promise<{ token: string; refreshToken: string; expiresIn: number }> {
     if (!name || !pass) throw badRequest("Both 'name' and 'pass' are required");
-    const user = await this.checkPassword(name, pass, opts.ip, async () => {
-      let found = await this.verifyLocal(name, pass);
-      for (const provider of this.passwordProviders) {
-        if (found) break;
-        found = await provider(name, pass, opts.mfaCode);
-      }
-      return found;
-    });
+    const chain = this.passwordChain;
+    // A chain is asked every time (not the Basic cache): which providers may answer can change between logins.
+    const user = chain
+      ? await this.throttle.guard(name, opts.ip, () => chain(name, pass, opts.mfaCode, () => this.verifyLocal(name, pass)))
+      : await this.checkPassword(name, pass, opts.ip);
     if (!user) throw unauthorized("Invalid credentials");
     return this.issueSession(user);
   }
@@ -235,15 +242,10 @@ export class AuthService {
   }
 
   /**
-   * A throttled password check: a pair verified recently (cache) only needs the lockout check; anything
-   * else runs `verify` (the local password by default) under the throttle, which counts the outcome.
+   * A throttled local password check: a pair verified recently (cache) only needs the lockout check;
+   * anything else is verified under the throttle, which counts the outcome.
    */
-  private async checkPassword(
-    name: string,
-    pass: string,
-    ip: string | undefined,
-    verify = () => this.verifyLocal(name, pass),
-  ): Promise<{ id: string; name: string } | null> {
+  private async checkPassword(name: string, pass: string, ip: string | undefined): Promise<{ id: string; name: string } | null> {
     const cacheKey = this.passwordCacheKey(name, pass);
     const hit = this.passwords.get(cacheKey);
     if (hit && hit.until > Date.now()) {
@@ -253,7 +255,7 @@ export class AuthService {
         return { id: hit.userId, name };
       }
     }
-    return this.throttle.guard(name, ip, verify);
+    return this.throttle.guard(name, ip, () => this.verifyLocal(name, pass));
   }
 
   private passwordCacheKey(name: string, pass: string): string {

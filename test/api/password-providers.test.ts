@@ -264,6 +264,21 @@ for (const backend of backends()) {
       assert.equal((await login("frank", "frank-pass")).status, 200);
       assert.equal(okta.calls.authn, authn, "a disabled provider is not asked");
       expectError(await login("carol", "carol-pass"), 401, "UNAUTHORIZED");
+      await setRow("okta", { enabled: true });
+    });
+
+    it("the local provider takes its row's place too: after an IdP when ranked lower, not asked when disabled", async () => {
+      try {
+        await setRow("local", { priority: 10 });
+        const before = okta.calls.authn;
+        assert.equal((await login("admin", ADMIN_PASSWORD)).status, 200);
+        assert.equal(okta.calls.authn, before + 1, "Okta (1) was asked before local (10)");
+        await setRow("local", { enabled: false });
+        expectError(await login("admin", ADMIN_PASSWORD), 401, "UNAUTHORIZED");
+        assert.equal((await login("kc-user", "kc-pass")).status, 200, "the IdPs still log in");
+      } finally {
+        await setRow("local", { enabled: true, priority: 0 });
+      }
     });
 
     it("a provider that is down passes the login on; the answer names nothing secret", async () => {
