@@ -2,7 +2,7 @@
 // password logins (Keycloak direct grant, Okta Authn API), and the provider rows themselves.
 import { randomBytes } from "node:crypto";
 import type { PrismaClient } from "../db/index.js";
-import { badRequest, notFound, unauthorized } from "../errors.js";
+import { badRequest, notFound, tooManyRequests, unauthorized } from "../errors.js";
 import type { EventBus } from "../events/bus.js";
 import type { Logger } from "../log.js";
 import type { AuthService } from "./service.js";
@@ -15,6 +15,8 @@ import { keycloakPassword, oktaPassword } from "./password-providers.js";
 
 /** How long a redirect's state (and its PKCE verifier and nonce) can be redeemed. */
 const STATE_TTL_MS = 10 * 60_000;
+/** The redirect is public: this bounds the rows anonymous callers can make within one state lifetime. */
+export const MAX_PENDING_SSO_STATES = 10_000;
 
 const provisioning = (c: ProviderConfig): ProvisioningConfig => ({ groupRoles: (c["group-roles"] ?? {}) as Record<string, string> });
 
@@ -61,6 +63,9 @@ export class AuthProviderService {
     const nonce = randomToken(16);
     const verifier = config["require-state"] === true ? randomToken(32) : null;
     await this.prisma.ssoState.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+    if ((await this.prisma.ssoState.count()) >= MAX_PENDING_SSO_STATES) {
+      throw tooManyRequests("Too many SSO logins are in progress; try again in a minute", 60);
+    }
     await this.prisma.ssoState.create({
       data: { state, provider: name, redirectUri: callbackUrl, verifier, nonce, expiresAt: new Date(Date.now() + STATE_TTL_MS) },
     });

@@ -8,6 +8,7 @@ import http from "node:http";
 import { ADMIN_PASSWORD, backends, expectError, listenLocal, startServer, type TestServer } from "../helpers/server.js";
 import { browserLogin, startOp, type TestOp } from "../helpers/oidc.js";
 import * as context from "../../src/context.js";
+import { MAX_PENDING_SSO_STATES } from "../../src/auth/providers.js";
 
 const CALLBACK = "http://ui.test/callback";
 
@@ -256,6 +257,22 @@ for (const backend of backends()) {
         const res = await s.api("POST", "/auth/callback", { body: { ...base, state: r.state } });
         expectError(res, 401, "UNAUTHORIZED");
         assert.match(res.body.message, /unknown or expired/);
+      });
+
+      it("the public redirect cannot fill the state table: past the cap it answers 429 with Retry-After", async () => {
+        await s.app.db.sql.query(
+          `INSERT INTO "sso_states" ("state", "provider", "redirect_uri", "nonce", "expires_at")
+           SELECT 'flood-' || i, 'okta', $1, 'n', now() + interval '5 minutes' FROM generate_series(1, $2::int) AS i`,
+          [CALLBACK, MAX_PENDING_SSO_STATES],
+        );
+        try {
+          const res = await s.api("GET", `/auth/providers/okta/redirect?callback_url=${encodeURIComponent(CALLBACK)}`);
+          expectError(res, 429, "TOO_MANY_REQUESTS");
+          assert.equal(res.headers.get("retry-after"), "60");
+        } finally {
+          await s.app.db.sql.query(`DELETE FROM "sso_states" WHERE "state" LIKE 'flood-%'`);
+        }
+        assert.ok((await redirect("okta")).state, "redirects work again once states are spent or expired");
       });
 
       it("a replayed callback is refused: the state is spent, and the OP will not redeem a code twice", async () => {
