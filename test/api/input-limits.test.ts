@@ -2,10 +2,14 @@
 // too deeply (400), bodies over the size limit (413 that the client really receives, not a reset).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import http from "node:http";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
-import { ADMIN_PASSWORD, backends, expectError, request, startServer, type TestServer } from "../helpers/server.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ADMIN_PASSWORD, backends, createPostgresDatabase, expectError, request, startServer, type TestServer } from "../helpers/server.js";
 import { TMP_DIR } from "../../src/storage/fs.js";
 
 const LONG = "x".repeat(300);
@@ -253,3 +257,68 @@ for (const backend of backends()) {
     });
   });
 }
+
+/** `npm start`'s entry in a child process on `dataDir`; resolves with its ports once it serves. */
+function startNode(dataDir: string, databaseUrl: string | undefined): Promise<{ child: ChildProcess; api: number; repo: number }> {
+  const env = { ...process.env, PANTERA_DATA_DIR: dataDir, PANTERA_ADMIN_PASSWORD: ADMIN_PASSWORD, PANTERA_HOST: "127.0.0.1", PANTERA_LOG_LEVEL: "info" };
+  Object.assign(env, { PANTERA_API_PORT: "0", PANTERA_REPO_PORT: "0", PANTERA_METRICS_PORT: "0", DATABASE_URL: databaseUrl ?? "" });
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { env, stdio: ["ignore", "ignore", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let log = "";
+    child.stderr!.on("data", (d: Buffer) => {
+      log += d;
+      const line = log.split("\n").find((l) => l.includes('"pantera started"'));
+      if (line) {
+        const { api, repository } = JSON.parse(line);
+        resolve({ child, api, repo: repository });
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`node exited (${code}): ${log.slice(-500)}`)));
+  });
+}
+
+describe("a crash mid-upload", () => {
+  it("leaves a temp file that a restarted node sweeps once it is stale", { timeout: 180_000 }, async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), "pantera-crash-"));
+    const db = process.env.TEST_DATABASE_URL ? await createPostgresDatabase() : undefined;
+    const tmp = path.join(dataDir, "storage", TMP_DIR);
+    let node = await startNode(dataDir, db?.url);
+    try {
+      const login = await request("POST", `http://127.0.0.1:${node.api}/api/v1/auth/token`, { body: { name: "admin", pass: ADMIN_PASSWORD } });
+      const token = login.body.token as string;
+      const created = await request("PUT", `http://127.0.0.1:${node.api}/api/v1/repositories/f`, { token, body: { repo: { type: "file", storage: "default" } } });
+      assert.ok(created.status < 300, created.text);
+      // A large upload in progress: chunks keep coming until the node is killed.
+      const upload = http.request({ host: "127.0.0.1", port: node.repo, method: "PUT", path: "/f/big.bin", auth: `admin:${ADMIN_PASSWORD}` });
+      upload.on("error", () => {}); // the node dies under it
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      const tempSize = () => (existsSync(tmp) ? readdirSync(tmp).reduce((n, f) => n + statSync(path.join(tmp, f)).size, 0) : 0);
+      while (tempSize() < 16 * MiB) {
+        if (!upload.write(chunk)) await new Promise((r) => upload.once("drain", r));
+      }
+      node.child.kill("SIGKILL");
+      await new Promise((r) => node.child.once("exit", r));
+      upload.destroy();
+      const [left] = readdirSync(tmp);
+      assert.ok(left && statSync(path.join(tmp, left)).size >= 16 * MiB, "the killed upload's temp file is left behind");
+      // Restarted at once, the file is too fresh to be sure it is dead: kept.
+      node = await startNode(dataDir, db?.url);
+      await fetch(`http://127.0.0.1:${node.repo}/f/other`, { headers: { authorization: `Bearer ${token}` } }); // the storage is in use
+      assert.deepEqual(readdirSync(tmp), [left]);
+      node.child.kill("SIGKILL");
+      await new Promise((r) => node.child.once("exit", r));
+      // An hour and more later nothing has written to it: the next start sweeps it.
+      const old = new Date(Date.now() - 2 * 3600_000);
+      utimesSync(path.join(tmp, left), old, old);
+      node = await startNode(dataDir, db?.url);
+      await fetch(`http://127.0.0.1:${node.repo}/f/other`, { headers: { authorization: `Bearer ${token}` } });
+      // The sweep runs beside the request: wait for it (a generous bound, only so a failure reads clearly).
+      for (let i = 0; i < 1500 && readdirSync(tmp).length; i++) await sleep(20);
+      assert.deepEqual(readdirSync(tmp), [], "the stale temp file is swept");
+    } finally {
+      node.child.kill("SIGKILL");
+      await db?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
