@@ -180,7 +180,7 @@ for (const backend of backends()) {
       expectError(await s.api("DELETE", "/repositories/f/artifacts", { token: s.adminToken, body: { path: `dir/${LONG}` } }), 414, "URI_TOO_LONG");
     });
 
-    it("JSON nested deeper than 64 levels gets 400 in repository and storage configs", async () => {
+    it("JSON nested deeper than 64 levels gets 400 in repository and storage configs, Indy stores and npm publish", async () => {
       for (const depth of [1_000, 100_000]) {
         const config = `{"type":"file","storage":"default","extra":${nested(depth)}}`;
         let res = await s.api("PUT", "/repositories/deep", { token: s.adminToken, raw: `{"repo":${config}}`, headers: { "content-type": "application/json" } });
@@ -189,6 +189,12 @@ for (const backend of backends()) {
         res = await s.api("PUT", "/storages/deep", { token: s.adminToken, raw: `{"type":"fs","path":"deep","x":${nested(depth, "a")}}`, headers: { "content-type": "application/json" } });
         expectError(res, 400, "BAD_REQUEST");
         res = await s.repo("PUT", "/api/admin/stores/maven/hosted/deep", { basic: ["admin", ADMIN_PASSWORD], raw: `{"key":"maven:hosted:deep","x":${nested(depth)}}`, headers: { "content-type": "application/json" } });
+        expectError(res, 400, "BAD_REQUEST");
+      }
+      // npm publish documents are parsed by their own reader, and their manifests stored as JSON again.
+      for (const depth of [1_000, 100_000]) {
+        const doc = `{"name":"deep","versions":{"1.0.0":{"name":"deep","version":"1.0.0","x":${nested(depth)}}},"_attachments":{"deep-1.0.0.tgz":{"data":"aGVsbG8="}}}`;
+        const res = await s.repo("PUT", "/n/deep", { basic: ["admin", ADMIN_PASSWORD], raw: doc, headers: { "content-type": "application/json" } });
         expectError(res, 400, "BAD_REQUEST");
       }
       // 64 levels are fine (and nothing of the refused ones was stored).

@@ -12,6 +12,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, unlink } from "node:fs/promises";
 import path from "node:path";
 import { badRequest } from "../../errors.js";
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../../json.js";
 import { Digester } from "../../storage/digest.js";
 import { keepSwept, stagingDone, stagingFile } from "../../storage/stale-files.js";
 import type { Digests } from "../../storage/types.js";
@@ -286,6 +287,8 @@ export async function scanPublishBody(source: AsyncIterable<Buffer | string>, li
     } catch {
       throw badRequest("Malformed JSON body");
     }
+    // The manifests are stored as JSON again: deeper nesting would overflow JSON.stringify.
+    if (jsonDepthExceeds(body)) throw badRequest(`JSON body nests deeper than ${MAX_JSON_DEPTH} levels`);
     return { body, attachments: staged };
   } catch (err) {
     await Promise.allSettled(finishes);
