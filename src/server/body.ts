@@ -9,7 +9,7 @@ const MAX_JSON_BYTES = 1 << 20;
 /** The parsed body, or undefined when it is empty; 413 when too large, 400 when not JSON or nested too deeply. */
 export async function readJsonBody(ctx: Koa.Context): Promise<unknown> {
   const tooLarge = () => {
-    // The rest of the body is dropped, not read: this connection cannot carry another request.
+    // The rest of the body is drained unread (up to a bound), then the connection closes.
     ctx.set("Connection", "close");
     return payloadTooLarge(`Request body exceeds ${MAX_JSON_BYTES} bytes`);
   };

@@ -149,6 +149,10 @@ for (const backend of backends()) {
         assert.equal(res.status, 414, `PUT ${p}`);
         assert.equal((await res.json()).error, "URI_TOO_LONG");
       }
+      // OCI names are bounded by their own grammar (255 characters), answered in the OCI error shape.
+      const oci = await fetch(`${s.repoUrl}/v2/d/${LONG}/manifests/latest`, { headers: { authorization: basic } });
+      assert.equal(oci.status, 400);
+      assert.equal((await oci.json()).errors[0].code, "NAME_INVALID");
       // Multi-byte names count in UTF-8 bytes: 128 × 'é' is 256 bytes.
       const res = await s.repo("GET", `/f/${encodeURIComponent("é".repeat(128))}`, { basic: ["admin", ADMIN_PASSWORD] });
       expectError(res, 414, "URI_TOO_LONG");
