@@ -50,31 +50,36 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
 
   const rest = restCompatRouter(schema);
   const root = new Router();
-  root.all("/graphql", authenticate, async (ctx) => {
+  const graphql: Koa.Middleware = async (ctx) => {
     ctx.state.route = "/graphql";
     const declared = Number(ctx.get("Content-Length") || 0);
     const tooLarge = () => payloadTooLarge(`GraphQL request body exceeds ${limits.maxBodyBytes} bytes`);
     if (declared > limits.maxBodyBytes) throw tooLarge();
     // Read before taking a slot, so slow uploads cannot hold the gate.
     const body = ctx.method === "GET" || ctx.method === "HEAD" ? undefined : await readBody(ctx, limits.maxBodyBytes, tooLarge);
+    // The slot covers authentication too: with PGlite its queries queue with every other app's.
     if (!executions.enter()) throw unavailable("Too many concurrent GraphQL requests on this node", 1);
     try {
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(ctx.req.headers)) {
-        if (value !== undefined && name !== "content-length") headers.set(name, Array.isArray(value) ? value.join(", ") : value);
-      }
-      const url = new URL(ctx.originalUrl, `${ctx.protocol}://${ctx.host || "localhost"}`);
-      const response = await yoga.fetch(url, { method: ctx.method, headers, body: body?.toString("utf8") }, { koa: ctx });
-      ctx.status = response.status;
-      response.headers.forEach((value, key) => {
-        if (key !== "content-length") ctx.set(key, value);
-      });
-      // Buffered so the slot is held until the whole answer is built.
-      ctx.body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
+      await authenticate(ctx, () => respond(ctx, body));
     } finally {
       executions.leave();
     }
-  });
+  };
+  const respond = async (ctx: Koa.Context, body: Buffer | undefined) => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(ctx.req.headers)) {
+      if (value !== undefined && name !== "content-length") headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const url = new URL(ctx.originalUrl, `${ctx.protocol}://${ctx.host || "localhost"}`);
+    const response = await yoga.fetch(url, { method: ctx.method, headers, body: body?.toString("utf8") }, { koa: ctx });
+    ctx.status = response.status;
+    response.headers.forEach((value, key) => {
+      if (key !== "content-length") ctx.set(key, value);
+    });
+    // Buffered so the slot is held until the whole answer is built.
+    ctx.body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
+  };
+  root.all("/graphql", graphql);
 
   koa.use(metrics.middleware("api"));
   koa.use(errorHandler(app.log));
