@@ -36,6 +36,9 @@ function expectRefused(res: Response, status: number, code: string, message: Reg
 }
 
 const aliases = (n: number, selection: string) => Array.from({ length: n }, (_, i) => `a${i}: ${selection}`).join(" ");
+/** Fragment Fi spreads F(i+1) twice: 2^n fields once expanded, in a few hundred tokens. */
+const nested = (n: number) =>
+  Array.from({ length: n }, (_, i) => `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`).join(" ") + ` fragment F${n} on Query { version }`;
 const typeChain = (n: number) => "ofType { ".repeat(n) + "name" + " }".repeat(n);
 
 function percentile(sorted: number[], p: number): number {
@@ -64,6 +67,7 @@ for (const backend of backends()) {
         ["depth", `{ __type(name: "Query") { fields { type { ${typeChain(14)} } } } }`, /depth 18 exceeds the limit of 15/],
         ["cost", `{ repositoryTree(name: "files", limit: 10000) { items { name path } } }`, /cost 20002 exceeds the limit of 5000/],
         ["repeated __schema", `{ a: __schema { queryType { name } } b: __schema { queryType { name } } }`, /__schema 2 times/],
+        ["fragments doubling 40 times", `{ ...F0 } ${nested(40)}`, /cost 1099511627776 exceeds/],
         ["fragments expand", `query { ...R } fragment R on Query { repositories(size: 100) { items { ${"name type ".repeat(30)} } } }`, /cost 6002/],
       ];
       for (const [name, query, message] of cases) {
@@ -76,6 +80,10 @@ for (const backend of backends()) {
       }
       assert.equal(lists.count, 0, "repositories.list never ran");
       assert.equal(trees.count, 0, "artifacts.tree never ran");
+      // A fragment cycle is left to validation (a 200 with the spec's error, as before), not walked forever.
+      const cycle = await s.graphql("{ ...A } fragment A on Query { version ...B } fragment B on Query { ...A }");
+      assert.match(cycle.body.errors[0].message, /Cannot spread fragment/);
+      assert.equal("data" in cycle.body, false);
       // A page size that arrives in a variable counts too.
       const res = await s.graphql("query($n: Int) { repositoryTree(name: \"files\", limit: $n) { items { name } } }", { n: 9000 }, s.adminToken);
       expectRefused(res, 400, "BAD_REQUEST", /cost 9002/);
