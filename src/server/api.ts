@@ -7,7 +7,7 @@ import { schema } from "../graphql/schema.js";
 import { createRequestContext, type RequestContext } from "../graphql/context.js";
 import { createConcurrencyGate, useGraphqlLimits } from "../graphql/limits.js";
 import { badRequest, payloadTooLarge, unavailable } from "../errors.js";
-import { readBounded } from "../streams.js";
+import { discardRequestBody, readBounded } from "../streams.js";
 import { restCompatRouter, cors } from "../../rest-compat/index.js";
 import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
@@ -53,8 +53,14 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
   const graphql: Koa.Middleware = async (ctx) => {
     ctx.state.route = "/graphql";
     const declared = Number(ctx.get("Content-Length") || 0);
-    const tooLarge = () => payloadTooLarge(`GraphQL request body exceeds ${limits.maxBodyBytes} bytes`);
-    if (declared > limits.maxBodyBytes) throw tooLarge();
+    const tooLarge = () => {
+      ctx.set("Connection", "close"); // as readJsonBody: the rest is drained unread, then the connection closes
+      return payloadTooLarge(`GraphQL request body exceeds ${limits.maxBodyBytes} bytes`);
+    };
+    if (declared > limits.maxBodyBytes) {
+      discardRequestBody(ctx.req);
+      throw tooLarge();
+    }
     // Read before taking a slot, so slow uploads cannot hold the gate.
     const body = ctx.method === "GET" || ctx.method === "HEAD" ? undefined : await readBody(ctx, limits.maxBodyBytes, tooLarge);
     // The slot covers authentication too: with PGlite its queries queue with every other app's.

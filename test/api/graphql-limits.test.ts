@@ -113,7 +113,9 @@ for (const backend of backends()) {
 
     it("caps the body size (declared or chunked) with a documented 413, and refuses batches", async () => {
       const big = JSON.stringify({ query: "{ version }", variables: { pad: "x".repeat(1 << 20) } });
-      expectError(await request("POST", `${s.apiUrl}/graphql`, { raw: big, headers: { "content-type": "application/json" } }), 413, "PAYLOAD_TOO_LARGE");
+      const declared = await request("POST", `${s.apiUrl}/graphql`, { raw: big, headers: { "content-type": "application/json" } });
+      expectError(declared, 413, "PAYLOAD_TOO_LARGE");
+      assert.equal(declared.headers.get("connection"), "close");
       const chunked = new ReadableStream({
         start(c) {
           c.enqueue(new TextEncoder().encode(big));
