@@ -22,6 +22,7 @@ import { SearchService } from "./search/service.js";
 import { CooldownService } from "./cooldown/service.js";
 import { ArtifactService } from "./artifacts/service.js";
 import { AuditService } from "./audit/service.js";
+import { keepStagingSwept } from "./formats/npm/publish-stream.js";
 
 export interface AppContext {
   config: Config;
@@ -87,6 +88,9 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   ctx.artifacts.attach(ctx);
   ctx.audit.startRetention();
   await bootstrap(ctx);
+  // Drivers and npm staging are otherwise first touched by an upload: sweep crash left-overs now.
+  void storages.openAll().catch((err) => log.warn("storage sweep at start failed", { err: String(err) }));
+  void keepStagingSwept(path.join(config.dataDir, "tmp"));
   return ctx;
 }
 

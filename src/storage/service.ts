@@ -142,6 +142,12 @@ export class StorageService {
     return s;
   }
 
+  /** Builds every alias's driver once, so fs drivers sweep what a crash left in their temp dirs at start. */
+  async openAll(): Promise<void> {
+    const rows = await this.prisma.storageAlias.findMany({ select: { repository: true, name: true } });
+    for (const a of [{ repository: "", name: DEFAULT_ALIAS }, ...rows]) await this.forAlias(a.repository, a.name).catch(() => undefined);
+  }
+
   // ---- management (REST section 7) ----
 
   async listGlobal(actor: Principal | null): Promise<AliasView[]> {

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -322,11 +322,16 @@ describe("a crash mid-upload", () => {
       // An hour and more later nothing has written to it: the next start sweeps it.
       const old = new Date(Date.now() - 2 * 3600_000);
       utimesSync(path.join(tmp, left), old, old);
+      // npm publish staging a crash left behind goes the same way.
+      const staging = path.join(dataDir, "tmp");
+      mkdirSync(staging, { recursive: true });
+      writeFileSync(path.join(staging, "npm-publish-left-over"), "x");
+      utimesSync(path.join(staging, "npm-publish-left-over"), old, old);
       node = await startNode(dataDir, db?.url);
-      await fetch(`http://127.0.0.1:${node.repo}/f/other`, { headers: { authorization: `Bearer ${token}` } });
-      // The sweep runs beside the request: wait for it (a generous bound, only so a failure reads clearly).
-      for (let i = 0; i < 1500 && readdirSync(tmp).length; i++) await sleep(20);
+      // No request touches the storage: the start itself sweeps (beside serving; a generous bound, only so a failure reads clearly).
+      for (let i = 0; i < 1500 && readdirSync(tmp).length + readdirSync(staging).length; i++) await sleep(20);
       assert.deepEqual(readdirSync(tmp), [], "the stale temp file is swept");
+      assert.deepEqual(readdirSync(staging), [], "the stale npm staging file is swept");
     } finally {
       node.child.kill("SIGKILL");
       await db?.drop();

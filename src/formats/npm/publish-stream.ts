@@ -125,10 +125,15 @@ class AttachmentSink {
  * Reads a publish body from `source`. On any failure every staging file is removed before the
  * error propagates; on success the caller owns the staging files (see discardStaged).
  */
+/** Sweeps publish staging files a crash left in `dir`, now and periodically (stale-files.ts). */
+export function keepStagingSwept(dir: string): Promise<number> {
+  return keepSwept(dir, (name) => name.startsWith(STAGING_PREFIX));
+}
+
 export async function scanPublishBody(source: AsyncIterable<Buffer | string>, limits: ScanLimits): Promise<ScannedPublish> {
   await mkdir(limits.stagingDir, { recursive: true });
   // Staging files of a publish a crash interrupted are swept from here on.
-  await keepSwept(limits.stagingDir, (name) => name.startsWith(STAGING_PREFIX));
+  await keepStagingSwept(limits.stagingDir);
   const staged = new Map<string, StagedAttachment>();
   const open: AttachmentSink[] = [];
   const meta: Buffer[] = [];
