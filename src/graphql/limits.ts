@@ -55,7 +55,7 @@ const refusals = new WeakMap<GraphQLError, { status: number; headers: Record<str
 export interface DocumentMeasure {
   /** Deepest field nesting of any operation (fragments expanded). */
   depth: number;
-  /** Aliased fields written in the document. */
+  /** Aliased fields as written (a fragment's once per operation and page size it is spread under, not per spread). */
   aliases: number;
   /** Estimated cost summed over the document's operations (fragments expanded). */
   cost: number;
@@ -79,12 +79,14 @@ export function measureDocument(schema: GraphQLSchema, doc: DocumentNode, variab
   const visiting = new Set<string>();
   let aliases = 0;
   let introspection = false;
+  /** The walked operation's variable values, with its declared defaults for those not sent. */
+  let values: Record<string, unknown> = {};
 
   const pageSize = (field: GraphQLField<unknown, unknown>, node: FieldNode): number | undefined => {
     const arg = field.args.find((a) => PAGE_ARGS.includes(a.name));
     if (!arg) return undefined;
     const given = node.arguments?.find((a) => a.name.value === arg.name)?.value;
-    let n = given ? intValue(given, variables) : undefined;
+    let n = given ? intValue(given, values) : undefined;
     if (n === undefined && typeof arg.defaultValue === "number") n = arg.defaultValue;
     n = n === undefined || n < 1 ? DEFAULT_LIST_SIZE : n;
     return arg.name === "size" ? Math.min(n, MAX_PAGE_SIZE) : n; // pageRequest caps `size`
@@ -153,13 +155,17 @@ export function measureDocument(schema: GraphQLSchema, doc: DocumentNode, variab
   let schemaSelections = 0;
   for (const def of doc.definitions) {
     if (def.kind !== Kind.OPERATION_DEFINITION) continue;
+    values = { ...variables };
+    for (const v of def.variableDefinitions ?? []) {
+      if (values[v.variable.name.value] === undefined && v.defaultValue) values[v.variable.name.value] = intValue(v.defaultValue, {});
+    }
+    memo.clear(); // fragments may read this operation's variables
     const root = def.operation === "query" ? schema.getQueryType() : def.operation === "mutation" ? schema.getMutationType() : schema.getSubscriptionType();
     const m = selection(def.selectionSet, root ?? undefined, undefined);
     depth = Math.max(depth, m.depth);
     cost += m.cost;
     schemaSelections += m.schemas;
   }
-  // Aliases inside fragments are counted where the fragment is written, once.
   return { depth, aliases, cost, introspection, schemaSelections };
 }
 
@@ -230,6 +236,7 @@ export function useGraphqlLimits(limits: GraphqlLimits): Plugin<LimitsContext> {
         () => budget.abort(requestError("UNAVAILABLE", `GraphQL execution exceeded its time budget of ${limits.timeoutMs} ms`, 1)),
         limits.timeoutMs,
       );
+      timer.unref();
       const withSignal = args as typeof args & { signal?: AbortSignal };
       withSignal.signal = withSignal.signal ? AbortSignal.any([withSignal.signal, budget.signal]) : budget.signal;
       return { onExecuteDone: () => clearTimeout(timer) };

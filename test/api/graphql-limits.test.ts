@@ -87,6 +87,8 @@ for (const backend of backends()) {
       // A page size that arrives in a variable counts too.
       const res = await s.graphql("query($n: Int) { repositoryTree(name: \"files\", limit: $n) { items { name } } }", { n: 9000 }, s.adminToken);
       expectRefused(res, 400, "BAD_REQUEST", /cost 9002/);
+      const byDefault = await s.graphql("query($n: Int = 9000) { repositoryTree(name: \"files\", limit: $n) { items { name } } }", {}, s.adminToken);
+      expectRefused(byDefault, 400, "BAD_REQUEST", /cost 9002/);
       assert.equal(trees.count, 0);
     });
 
