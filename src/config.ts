@@ -66,7 +66,7 @@ function graphqlLimits(env: NodeJS.ProcessEnv, file: Record<string, any>): Graph
     maxCost: limit("MAX_COST", "max_cost", 5000),
     maxTokens: limit("MAX_TOKENS", "max_tokens", 5000),
     maxBodyBytes: limit("MAX_BODY_BYTES", "max_body_bytes", 1 << 20), // as REST JSON bodies
-    maxConcurrent: limit("MAX_CONCURRENT", "max_concurrent", 8),
+    maxConcurrent: limit("MAX_CONCURRENT", "max_concurrent", 16), // bench/rest-vs-graphql.ts drives 16 connections
     timeoutMs: limit("TIMEOUT_MS", "timeout_ms", 10_000),
     introspection,
   };
