@@ -3,6 +3,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { execute, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
 import type Koa from "koa";
 import { DomainError, isErrorCode } from "../src/errors.js";
+import { containsNul, NUL_MESSAGE } from "../src/json.js";
 import type { RequestContext } from "../src/graphql/context.js";
 
 /** Checks every document against the schema once, at start-up. */
@@ -43,6 +44,7 @@ export async function run<TResult, TVars>(
   variables?: TVars,
 ): Promise<TResult> {
   const gql = ctx.state.gql as RequestContext;
+  if (containsNul(variables)) throw new DomainError("BAD_REQUEST", NUL_MESSAGE);
   const result = await execute({
     schema: ctx.state.schema as GraphQLSchema,
     document: doc as DocumentNode,

@@ -27,3 +27,28 @@ export function jsonDepthExceeds(value: unknown, max = MAX_JSON_DEPTH): boolean 
   }
   return false;
 }
+
+/**
+ * Whether any string (value or object key) in `value` holds a NUL character, which PostgreSQL
+ * cannot store in text or jsonb: such input is refused as a bad request instead of failing in SQL.
+ * Iterative, like jsonDepthExceeds.
+ */
+export const NUL_MESSAGE = "Text must not contain NUL characters";
+
+export function containsNul(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length) {
+    const v = pending.pop();
+    if (typeof v === "string") {
+      if (v.includes("\0")) return true;
+    } else if (v !== null && typeof v === "object") {
+      if (Array.isArray(v)) pending.push(...v);
+      else
+        for (const [k, child] of Object.entries(v)) {
+          if (k.includes("\0")) return true;
+          pending.push(child);
+        }
+    }
+  }
+  return false;
+}

@@ -53,12 +53,12 @@ PUT /users/:name`
   .split("\n")
   .map((l) => l.split(" ") as [string, string]);
 
-const NAMES = ["no-such", "%ZZ", "a%2Fb", "..", "x".repeat(300), "99999999999999999999"];
+const NAMES = ["no-such", "%ZZ", "a%2Fb", "..", "x".repeat(300), "99999999999999999999", "bad%00name"];
 // Queries go with GET routes, bodies with the others.
 const QUERIES = ["", "?page=-1&size=abc&path=../../etc", "?page=1e99&size=0&path=%00", "?q=(((", "?q=name:", "?token=" + "a".repeat(300), "?marker=zz&limit=-3"];
 /** JSON nested `n` levels deep inside the fields configs are read from (deep enough to overflow a recursive walk). */
 const deepJson = (n: number) => `{"repo":{"type":"file","storage":"default","x":${"[".repeat(n)}${"]".repeat(n)}},"type":"fs","path":"p","permissions":${"[".repeat(n)}${"]".repeat(n)}}`;
-const BODIES = [undefined, "{", "null", "[]", '"s"', '{"path":1,"name":[],"pass":{},"permissions":"x","new_name":"","expiry_days":-1}', '{"path":"../x","repo":{"type":1},"enabled":"yes","minimum_allowed_age":5,"prefixes":[1],"repo_types":[]}', deepJson(20_000), `{"path":"${"x".repeat(300)}"}`];
+const BODIES = [undefined, "{", "null", "[]", '"s"', '{"path":1,"name":[],"pass":{},"permissions":"x","new_name":"","expiry_days":-1}', '{"path":"../x","repo":{"type":1},"enabled":"yes","minimum_allowed_age":5,"prefixes":[1],"repo_types":[]}', deepJson(20_000), `{"path":"${"x".repeat(300)}"}`, '{"path":"a\\u0000b","pass":"p\\u0000","repo":{"type":"file","storage":"default","x":"\\u0000"},"permissions":{"r\\u0000":["read"]}}'];
 
 describe("bad input gets a 4xx in the documented format, never a 500", () => {
   let s: TestServer;
