@@ -2,6 +2,7 @@
 // cost estimate, anonymous introspection, and an execution time budget. The three apps of a node share one event
 // loop, so an unbounded query would stall artifact serving on the repository port too.
 import {
+  BREAK,
   GraphQLError,
   Kind,
   SchemaMetaFieldDef,
@@ -21,11 +22,13 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
   type ValueNode,
+  visit,
 } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { GraphqlLimits } from "../config.js";
 import { ERROR_STATUS, type ErrorCode } from "../errors.js";
 import { MAX_PAGE_SIZE } from "../pagination.js";
+import { containsNul, NUL_MESSAGE } from "../json.js";
 import type { RequestContext } from "./context.js";
 
 /** Arguments that set how many items a list field returns (page size, tree listing limit). */
@@ -192,6 +195,19 @@ export function checkDocument(measure: DocumentMeasure, limits: GraphqlLimits, a
   return undefined;
 }
 
+/** Whether a string literal of the document holds a NUL character. */
+function hasNulLiteral(doc: DocumentNode): boolean {
+  let found = false;
+  visit(doc, {
+    StringValue(node) {
+      if (!node.value.includes("\0")) return undefined;
+      found = true;
+      return BREAK;
+    },
+  });
+  return found;
+}
+
 /** What the plugin reads from Yoga's initial context: the request's variables and the Koa state. */
 interface LimitsContext {
   params?: { variables?: Record<string, unknown> | null };
@@ -222,6 +238,8 @@ export function useGraphqlLimits(limits: GraphqlLimits): Plugin<LimitsContext> {
       const measure = measureDocument(params.schema, params.documentAST, variables && typeof variables === "object" ? variables : {});
       const error = checkDocument(measure, limits, !context.koa?.state.gql?.actor);
       if (error) setResult([error]);
+      // PostgreSQL stores no NUL in text or jsonb: refused here, as rest-compat refuses it, not failed in SQL.
+      else if (containsNul(variables) || hasNulLiteral(params.documentAST)) setResult([requestError("BAD_REQUEST", NUL_MESSAGE)]);
     },
     // Yoga marks parse and validation errors as spec errors and then answers 200 to application/json clients;
     // a status on the result itself is always honoured.

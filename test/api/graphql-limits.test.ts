@@ -113,6 +113,21 @@ for (const backend of backends()) {
       }
     });
 
+    it("a NUL character in a variable or a string literal is a 400, not a database error", async () => {
+      const put = `mutation($n: String!) { putRole(name: $n, permissions: {}) { created } }`;
+      for (const [query, variables] of [
+        [put, { n: "bad\u0000role" }],
+        [`mutation { putRole(name: "bad\\u0000role", permissions: {}) { created } }`, {}],
+        [`mutation($p: JSON!) { putRole(name: "nul-keys", permissions: $p) { created } }`, { p: { "r\u0000": ["read"] } }],
+      ] as const) {
+        const res = await s.graphql(query, variables, s.adminToken);
+        assert.equal(res.status, 400, res.text);
+        assert.equal(res.body.errors[0].extensions.code, "BAD_REQUEST", res.text);
+        assert.match(res.body.errors[0].message, /NUL/);
+      }
+      assert.equal(await s.app.db.prisma.role.count({ where: { name: { in: ["nul-keys"] } } }), 0);
+    });
+
     it("caps the body size (declared or chunked) with a documented 413, and refuses batches", async () => {
       const big = JSON.stringify({ query: "{ version }", variables: { pad: "x".repeat(1 << 20) } });
       const declared = await request("POST", `${s.apiUrl}/graphql`, { raw: big, headers: { "content-type": "application/json" } });
