@@ -18,6 +18,12 @@ export interface Config {
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   version: string;
   graphql: GraphqlLimits;
+  /**
+   * Reverse proxies in front of the node whose X-Forwarded-For/-Proto/-Host are believed (0: none; the
+   * client address is the socket's). Believing a header no proxy overwrote lets any client pick its
+   * address, and so slip past per-address login throttling and forge the audit trail's source.
+   */
+  trustedProxies: number;
 }
 
 /** Who may run introspection (`__schema`, `__type`) on /graphql. */
@@ -72,6 +78,13 @@ function graphqlLimits(env: NodeJS.ProcessEnv, file: Record<string, any>): Graph
   };
 }
 
+function proxyHops(value: string | number | undefined): number {
+  if (value === undefined || value === "") return 0;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 10) throw new Error(`Invalid PANTERA_TRUSTED_PROXIES (0-10 proxies): ${value}`);
+  return n;
+}
+
 function port(value: string | number | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
   const n = Number(value);
@@ -100,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: (env.PANTERA_LOG_LEVEL ?? meta.log_level ?? "info") as Config["logLevel"],
     version: readVersion(),
     graphql: graphqlLimits(env, meta.graphql ?? {}),
+    trustedProxies: proxyHops(env.PANTERA_TRUSTED_PROXIES ?? meta.trusted_proxies),
     ...overrides,
   };
   return config;

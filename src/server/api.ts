@@ -24,7 +24,9 @@ async function readBody(ctx: Koa.Context, limit: number, tooLarge: () => Error):
 
 export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
   const koa = new Koa();
-  koa.proxy = true;
+  // X-Forwarded-* only from the configured proxies; maxIpsCount takes the address the nearest one appended.
+  koa.proxy = app.config.trustedProxies > 0;
+  koa.maxIpsCount = app.config.trustedProxies;
   const limits = app.config.graphql;
   const yoga = createYoga<{ koa: Koa.Context }>({
     schema,

@@ -136,7 +136,9 @@ function dispatcher(app: AppContext): Koa.Middleware {
 
 export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa {
   const koa = new Koa();
-  koa.proxy = true;
+  // X-Forwarded-* only from the configured proxies; maxIpsCount takes the address the nearest one appended.
+  koa.proxy = app.config.trustedProxies > 0;
+  koa.maxIpsCount = app.config.trustedProxies;
   // Clients hanging up mid-transfer are routine on this port: log quietly instead of to stderr.
   koa.on("error", (err: Error & { code?: string }) => app.log.debug("repository port stream error", { code: err.code, err: err.message }));
   const router = new Router();

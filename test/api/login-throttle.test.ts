@@ -21,7 +21,8 @@ for (const backend of backends()) {
     let s: TestServer;
     let defaultSettings: Response;
     before(async () => {
-      s = await startServer({ backend });
+      // One trusted proxy: each case's X-Forwarded-For is its client address.
+      s = await startServer({ backend, config: { trustedProxies: 1 } });
       defaultSettings = await s.api("GET", "/admin/auth-settings", { token: s.adminToken });
       // Not asserted here: the settings case checks these limits took effect.
       await s.api("PUT", "/admin/auth-settings", { token: s.adminToken, body: LIMITS });
@@ -32,7 +33,7 @@ for (const backend of backends()) {
     });
     after(() => s.close());
 
-    // Each case sends its own X-Forwarded-For (koa.proxy), so the per-address counts do not mix.
+    // Each case sends its own X-Forwarded-For (as the trusted proxy would), so the per-address counts do not mix.
     const login = (name: string, pass: string, ip: string) =>
       request("POST", `${s.apiUrl}/api/v1/auth/token`, { body: { name, pass }, headers: { "x-forwarded-for": ip } });
     const gqlLogin = (name: string, pass: string, ip: string) =>
@@ -179,6 +180,25 @@ for (const backend of backends()) {
       assert.equal((await put({ access_token_expiry_seconds: 1800 })).status, 200);
       assert.equal((await s.api("GET", "/admin/auth-settings", { token: s.adminToken })).body.access_token_expiry_seconds, 1800);
       await put({ access_token_expiry_seconds: 3600 });
+    });
+  });
+
+  describe(`login throttling without a trusted proxy [${backend}]`, () => {
+    let s: TestServer;
+    before(async () => {
+      s = await startServer({ backend });
+      await s.api("PUT", "/admin/auth-settings", { token: s.adminToken, body: { ...LIMITS, login_max_failures_per_address: 4 } });
+    });
+    after(() => s.close());
+
+    it("a client cannot choose its address with X-Forwarded-For: the socket's address is counted", async () => {
+      for (let i = 0; i < 4; i++) {
+        const res = await request("POST", `${s.apiUrl}/api/v1/auth/token`, { body: { name: `spoof-${i}`, pass: "wrong" }, headers: { "x-forwarded-for": `192.0.2.${i}` } });
+        expectError(res, 401, "UNAUTHORIZED");
+      }
+      const res = await request("POST", `${s.apiUrl}/api/v1/auth/token`, { body: { name: "spoof-9", pass: "wrong" }, headers: { "x-forwarded-for": "192.0.2.200" } });
+      expectError(res, 429, "TOO_MANY_REQUESTS");
+      assert.match(res.body.message, /address/);
     });
   });
 }
