@@ -10,7 +10,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
-import { freePort, load, startNode, table, type Result } from "./lib.js";
+import { adminToken, freePort, load, startNode, table, type Result } from "./lib.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const SIZES: Array<[string, number, number]> = [
@@ -89,7 +89,7 @@ async function main() {
   const auth = "Basic " + Buffer.from("admin:bench-admin").toString("base64");
   try {
     await waitFor(`http://127.0.0.1:${nginxPort}/`);
-    const token = ((await (await fetch(`${pantera.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: "bench-admin" }) })).json()) as { token: string }).token;
+    const token = await adminToken(pantera);
     const created = await fetch(`${pantera.api}/api/v1/repositories/bench`, {
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

@@ -8,7 +8,7 @@
 // `repositories { total }` (admin), and what the default limits let through (15 such aliases; one full introspection).
 import { getIntrospectionQuery } from "graphql";
 import autocannon from "autocannon";
-import { startNode } from "./lib.js";
+import { adminToken, startNode } from "./lib.js";
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.argv[3] ?? 4);
@@ -45,12 +45,7 @@ async function sample(urls: string[], headers: Record<string, string>, seconds: 
 async function main() {
   const node = await startNode();
   try {
-    const login = await fetch(`${node.api}/api/v1/auth/token`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: "admin", pass: node.adminPassword }),
-    });
-    const { token } = (await login.json()) as { token: string };
+    const token = await adminToken(node);
     const bearer = { authorization: `Bearer ${token}`, "content-type": "application/json" };
     const put = await fetch(`${node.api}/api/v1/repositories/files`, {
       method: "PUT",

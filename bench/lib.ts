@@ -66,6 +66,17 @@ export async function startNode(env: Record<string, string> = {}): Promise<Node>
   };
 }
 
+/** An access token of the node's bootstrapped admin. */
+export async function adminToken(node: Pick<Node, "api" | "adminPassword">): Promise<string> {
+  const res = await fetch(`${node.api}/api/v1/auth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name: "admin", pass: node.adminPassword }),
+  });
+  if (res.status !== 200) throw new Error(`admin login failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
 export interface Result {
   name: string;
   rps: number;

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startNode } from "./lib.js";
+import { adminToken, startNode } from "./lib.js";
 import { startVerdaccio, type Verdaccio } from "./verdaccio.js";
 
 export interface NpmPeers {
@@ -22,8 +22,7 @@ export async function withNpmPeers(fn: (peers: NpmPeers) => Promise<void>): Prom
   const verdaccio = await startVerdaccio(path.join(tmp, "verdaccio"));
   const node = await startNode();
   try {
-    const login = await fetch(`${node.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: node.adminPassword }) });
-    const { token } = (await login.json()) as { token: string };
+    const token = await adminToken(node);
     const auth = { authorization: `Bearer ${token}` };
     const created = await fetch(`${node.api}/api/v1/repositories/npm-bench`, { method: "PUT", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ repo: { type: "npm", storage: "default" } }) });
     if (created.status >= 300) throw new Error(`create repo: ${created.status} ${await created.text()}`);

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { startNode } from "./lib.js";
+import { adminToken, startNode } from "./lib.js";
 import { startVerdaccio } from "./verdaccio.js";
 
 const MiB = 1024 * 1024;
@@ -76,8 +76,7 @@ const row = (server: string, size: number, r: Awaited<ReturnType<typeof publish>
 try {
   const pantera = await startNode();
   try {
-    const tokenRes = await fetch(`${pantera.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: pantera.adminPassword }) });
-    const token = ((await tokenRes.json()) as { token: string }).token;
+    const token = await adminToken(pantera);
     const created = await fetch(`${pantera.api}/api/v1/repositories/npm-bench`, {
       method: "PUT",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

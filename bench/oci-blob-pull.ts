@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { freePort, load, startNode, table, type Result } from "./lib.js";
+import { adminToken, freePort, load, startNode, table, type Result } from "./lib.js";
 
 const KIB = Number(process.argv[2] ?? 1024);
 const SECONDS = Number(process.argv[3] ?? 10);
@@ -43,8 +43,7 @@ async function main() {
 
   const node = await startNode();
   try {
-    const login = await fetch(`${node.api}/api/v1/auth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "admin", pass: node.adminPassword }) });
-    const { token: apiToken } = (await login.json()) as { token: string };
+    const apiToken = await adminToken(node);
     const created = await fetch(`${node.api}/api/v1/repositories/bench`, {
       method: "PUT",
       headers: { authorization: `Bearer ${apiToken}`, "content-type": "application/json" },

@@ -1,16 +1,11 @@
 // Cost of the REST compatibility layer: the same operations through /api/v1 and through
 // POST /graphql directly, side by side in one run against one node.
 //   npm run bench            (PGlite)   DATABASE_URL=postgres://... npm run bench   (PostgreSQL)
-import { load, startNode, table, type Result } from "./lib.js";
+import { adminToken, load, startNode, table, type Result } from "./lib.js";
 
 const node = await startNode(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {});
 try {
-  const login = await fetch(`${node.api}/api/v1/auth/token`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name: "admin", pass: node.adminPassword }),
-  });
-  const { token } = (await login.json()) as { token: string };
+  const token = await adminToken(node);
   const auth = { authorization: `Bearer ${token}` };
   // A list with some rows in it.
   for (let i = 0; i < 50; i++) {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { LoginThrottle, RedisThrottleStore } from "../../src/auth/throttle.js";
 import { createLogger } from "../../src/log.js";
 import type { SettingsService } from "../../src/settings/service.js";
-import { createPostgresDatabase, expectError, postgresUrl, redisUrl, request, startServer, type TestServer } from "../helpers/server.js";
+import { expectError, postgresUrl, redisUrl, request, startNodePair, type NodePair, type TestServer } from "../helpers/server.js";
 
 const pg = postgresUrl();
 const redis = redisUrl();
@@ -14,22 +14,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe("cluster: login throttling through Redis", { skip: !pg || !redis ? "TEST_DATABASE_URL and TEST_REDIS_URL are needed" : false }, () => {
   let a: TestServer;
   let b: TestServer;
-  let drop: () => Promise<void>;
+  let pair: NodePair;
   before(async () => {
-    const db = await createPostgresDatabase();
-    drop = db.drop;
-    a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
-    b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+    pair = await startNodePair(redis);
+    ({ a, b } = pair);
     const limits = { login_max_failures_per_user: 3, login_lockout_seconds: 1, login_lockout_max_seconds: 1 };
     assert.equal((await a.api("PUT", "/admin/auth-settings", { token: a.adminToken, body: limits })).status, 200);
     await a.api("PUT", "/users/hank", { token: a.adminToken, body: { pass: "hank-pass" } });
     await sleep(200); // settings.changed reaches node B's cache
   });
-  after(async () => {
-    await a.close();
-    await b.close();
-    await drop();
-  });
+  after(() => pair.close());
 
   const login = (s: TestServer, pass: string) => request("POST", `${s.apiUrl}/api/v1/auth/token`, { body: { name: "hank", pass } });
 

@@ -2,7 +2,7 @@
 // and revocations and role changes made on one node apply on the other at once.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createPostgresDatabase, expectError, postgresUrl, redisUrl, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
+import { expectError, postgresUrl, redisUrl, startNodePair, userWithPermissions, type NodePair, type TestServer } from "../helpers/server.js";
 
 const pg = postgresUrl();
 const redis = redisUrl();
@@ -10,18 +10,12 @@ const redis = redisUrl();
 describe("cluster: PostgreSQL + Redis", { skip: !pg || !redis ? "TEST_DATABASE_URL and TEST_REDIS_URL are needed" : false }, () => {
   let a: TestServer;
   let b: TestServer;
-  let drop: () => Promise<void>;
+  let pair: NodePair;
   before(async () => {
-    const db = await createPostgresDatabase();
-    drop = db.drop;
-    a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
-    b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+    pair = await startNodePair(redis);
+    ({ a, b } = pair);
   });
-  after(async () => {
-    await a.close();
-    await b.close();
-    await drop();
-  });
+  after(() => pair.close());
 
   it("both nodes share one signing key: a token from node A works on node B", async () => {
     assert.equal(a.app.keys.signingKey().kid, b.app.keys.signingKey().kid);

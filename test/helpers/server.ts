@@ -205,25 +205,36 @@ export function expectError(res: Response, status: number, code: string): void {
   }
 }
 
-export interface SharedStorageCluster {
+export interface NodePair {
   a: TestServer;
   b: TestServer;
+  /** Stops both nodes and drops their database. */
   close(): Promise<void>;
 }
+export type SharedStorageCluster = NodePair;
 
-/**
- * Two nodes on one fresh PostgreSQL database (no event bus unless `redisUrl` is given) and one
- * repository `repoName` of `repoType` on an fs storage alias both nodes share.
- */
-export async function startSharedStorageCluster(repoName: string, repoType: string, redis?: string): Promise<SharedStorageCluster> {
+/** Two nodes on one fresh PostgreSQL database, joined by Redis when `redis` is given. */
+export async function startNodePair(redis?: string): Promise<NodePair> {
   const db = await createPostgresDatabase();
   const a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
   const b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
+  return {
+    a,
+    b,
+    async close() {
+      await a.close();
+      await b.close();
+      await db.drop();
+    },
+  };
+}
+
+/** A node pair (startNodePair) and one repository `repoName` of `repoType` on an fs storage alias both share. */
+export async function startSharedStorageCluster(repoName: string, repoType: string, redis?: string): Promise<SharedStorageCluster> {
+  const { a, b, close: stop } = await startNodePair(redis);
   const shared = mkdtempSync(path.join(os.tmpdir(), "pantera-shared-"));
   const close = async () => {
-    await a.close();
-    await b.close();
-    await db.drop();
+    await stop();
     rmSync(shared, { recursive: true, force: true });
   };
   let res = await a.api("PUT", "/storages/shared", { token: a.adminToken, body: { type: "fs", path: shared } });
