@@ -24,6 +24,10 @@ export interface Config {
    * address, and so slip past per-address login throttling and forge the audit trail's source.
    */
   trustedProxies: number;
+  /** How long a request waits for a cluster lock (package metadata) before it is answered 503 with Retry-After. */
+  lockTimeoutMs: number;
+  /** How often a node reads the change feed (src/cluster/change-feed.ts): the bound on staleness after a missed event. */
+  changePollMs: number;
 }
 
 /** Who may run introspection (`__schema`, `__type`) on /graphql. */
@@ -114,6 +118,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     version: readVersion(),
     graphql: graphqlLimits(env, meta.graphql ?? {}),
     trustedProxies: proxyHops(env.PANTERA_TRUSTED_PROXIES ?? meta.trusted_proxies),
+    lockTimeoutMs: positiveInt("PANTERA_LOCK_TIMEOUT_MS", env.PANTERA_LOCK_TIMEOUT_MS ?? meta.lock_timeout_ms, 30_000),
+    changePollMs: positiveInt("PANTERA_CHANGE_POLL_MS", env.PANTERA_CHANGE_POLL_MS ?? meta.change_poll_ms, 2_000),
     ...overrides,
   };
   return config;

@@ -22,6 +22,7 @@ import { SearchService } from "./search/service.js";
 import { CooldownService } from "./cooldown/service.js";
 import { ArtifactService } from "./artifacts/service.js";
 import { AuditService } from "./audit/service.js";
+import { ChangeFeed } from "./cluster/change-feed.js";
 import { keepStagingSwept } from "./formats/npm/publish-stream.js";
 
 export interface AppContext {
@@ -48,9 +49,13 @@ export interface AppContext {
 
 export async function createAppContext(config: Config, log: Logger = createLogger(config.logLevel)): Promise<AppContext> {
   mkdirSync(config.dataDir, { recursive: true });
-  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, lockTimeoutMs: config.lockTimeoutMs, log });
   const bus = new EventBus(log);
   if (config.redisUrl) await bus.connectRedis(config.redisUrl);
+  // Before anything is cached, so every later change reaches this node's caches even when Redis misses it.
+  const changeFeed = new ChangeFeed(db.sql, (e) => bus.dispatchLocal(e), log, { intervalMs: config.changePollMs });
+  await changeFeed.start();
+  bus.onReconnect(() => changeFeed.poll());
   const keys = new KeyStore(db.prisma);
   await keys.init();
   const settings = new SettingsService(db.prisma, bus);
@@ -75,11 +80,15 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     storages,
     artifacts: new ArtifactService(db, bus, () => keys.hmacSecret),
     audit,
-    repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`),
+    repositories: new RepositoryService(db.prisma, bus, storages, () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`, {
+      missMs: config.changePollMs,
+      hitMs: 60_000,
+    }),
     search: new SearchService(db, log, () => ctx),
     cooldown: new CooldownService(db, settings),
     async close() {
       ctx.audit.stop();
+      await changeFeed.stop();
       await bus.close();
       await throttle.close();
       await db.close();

@@ -7,6 +7,8 @@ import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
+import { unavailable } from "../errors.js";
+import type { Logger } from "../log.js";
 import { PrismaClient } from "./generated/client.js";
 import { applyMigrations, type SqlRunner } from "./migrate.js";
 
@@ -21,6 +23,7 @@ export interface Database {
   /**
    * Runs `fn` holding an exclusive lock on `key` for every node on this database: a
    * PostgreSQL advisory lock, or a process-local lock on PGlite (which only one process opens).
+   * Waiting longer than the lock timeout throws 503 UNAVAILABLE with Retry-After.
    */
   withLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -31,35 +34,194 @@ function lockId(key: string): string {
   return createHash("sha256").update(key).digest().readBigInt64BE(0).toString();
 }
 
-/** Serialises sections per key within this process. */
-function processLocks(): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
-  const tails = new Map<string, Promise<unknown>>();
+export interface DatabaseOptions {
+  url?: string;
+  dataDir: string;
+  /** How long withLock waits for a lock before it gives up with 503 (config lockTimeoutMs). */
+  lockTimeoutMs?: number;
+  /** Where connection-state changes are logged. */
+  log?: Logger;
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+/** Seconds a client is told to wait (Retry-After) after a lock timeout. */
+const LOCK_RETRY_AFTER_S = 5;
+const BACKOFF_FIRST_MS = 5;
+const BACKOFF_MAX_MS = 200;
+
+/**
+ * The pause after failed try number `attempt` (0-based) at an advisory lock: doubling from 5 ms up to
+ * 200 ms, each jittered down by up to half so that waiters on different nodes do not retry in step.
+ */
+export function lockBackoffMs(attempt: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(Math.max(attempt, 0), 16));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+function lockTimeout(timeoutMs: number) {
+  return unavailable(`Timed out after ${timeoutMs} ms waiting for a lock another request holds; retry later`, LOCK_RETRY_AFTER_S);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Per-key FIFO locks within this process; a waiter that reaches its deadline leaves the queue (503) without breaking it. */
+class LocalLocks {
+  /** The keys held in this process, each with its queue of waiters (their grant functions). */
+  private readonly held = new Map<string, Array<() => void>>();
+
+  acquire(key: string, deadline: number, timeoutMs: number): Promise<() => void> {
+    const queue = this.held.get(key);
+    if (!queue) {
+      this.held.set(key, []);
+      return Promise.resolve(this.releaser(key));
+    }
+    return new Promise((resolve, reject) => {
+      const grant = () => {
+        clearTimeout(timer);
+        resolve(this.releaser(key));
+      };
+      const timer = setTimeout(() => {
+        const i = queue.indexOf(grant);
+        if (i >= 0) queue.splice(i, 1);
+        reject(lockTimeout(timeoutMs));
+      }, Math.max(0, deadline - Date.now()));
+      queue.push(grant);
+    });
+  }
+
+  /** Hands the key to the next waiter, or frees it; calling it twice is harmless. */
+  private releaser(key: string): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.held.get(key)?.shift();
+      if (next) next();
+      else this.held.delete(key);
+    };
+  }
+}
+
+/** Serialises sections per key within this process, giving up after `timeoutMs`. */
+export function processLocks(timeoutMs: number): <T>(key: string, fn: () => Promise<T>) => Promise<T> {
+  const locks = new LocalLocks();
   return async (key, fn) => {
-    const prev = tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const chained = prev.then(() => mine);
-    tails.set(key, chained);
-    await prev.catch(() => undefined);
+    const release = await locks.acquire(key, Date.now() + timeoutMs, timeoutMs);
     try {
       return await fn();
     } finally {
       release();
-      if (tails.get(key) === chained) tails.delete(key);
     }
   };
+}
+
+/** Logs the database connection going and coming back once per transition, however many connections fail. */
+class ConnectionState {
+  private down = false;
+  constructor(private readonly log: Logger | undefined) {}
+  lost(err: unknown): void {
+    if (this.down) return;
+    this.down = true;
+    this.log?.warn("database connection lost", { err: String(err) });
+  }
+  /** A new connection was established. */
+  restored(): void {
+    if (!this.down) return;
+    this.down = false;
+    this.log?.info("database connection restored");
+  }
+}
+
+/** Checks out a connection within the deadline; one that arrives after it goes straight back to the pool. */
+async function connectBefore(pool: pg.Pool, deadline: number, timeoutMs: number, state: ConnectionState): Promise<pg.PoolClient> {
+  const pending = pool.connect();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(lockTimeout(timeoutMs)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([pending, expired]);
+  } catch (err) {
+    pending.then((c) => c.release(), (e) => state.lost(e));
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs `fn` holding the advisory lock for `key`. Waiting uses pg_try_advisory_lock with backoff and gives
+ * the connection back between tries, so a waiter holds no connection while it waits; only the holder does.
+ */
+async function withAdvisoryLock<T>(
+  pool: pg.Pool,
+  key: string,
+  deadline: number,
+  timeoutMs: number,
+  state: ConnectionState,
+  log: Logger | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const id = lockId(key);
+  for (let attempt = 0; ; attempt++) {
+    const client = await connectBefore(pool, deadline, timeoutMs, state);
+    let acquired: boolean;
+    try {
+      acquired = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS ok", [id])).rows[0].ok;
+    } catch (err) {
+      client.release(err as Error); // a failed connection is destroyed, not put back
+      state.lost(err);
+      throw err;
+    }
+    if (acquired) return holdAdvisoryLock(client, id, state, log, fn);
+    client.release();
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw lockTimeout(timeoutMs);
+    await sleep(Math.min(lockBackoffMs(attempt), remaining));
+  }
+}
+
+async function holdAdvisoryLock<T>(client: pg.PoolClient, id: string, state: ConnectionState, log: Logger | undefined, fn: () => Promise<T>): Promise<T> {
+  // An advisory lock belongs to the session that took it: the holder must keep this very connection until
+  // it unlocks (another connection's pg_advisory_unlock would not release it). If the connection dies, the
+  // server has already released the lock, and the connection must not go back to the pool. The pool stops
+  // listening for errors on a checked-out client, so without this listener a drop would crash the node.
+  let lost: Error | undefined;
+  const onError = (err: Error) => {
+    lost ??= err;
+    state.lost(err);
+  };
+  client.on("error", onError);
+  try {
+    return await fn();
+  } finally {
+    if (!lost) {
+      try {
+        await client.query("SELECT pg_advisory_unlock($1::bigint)", [id]);
+      } catch (err) {
+        lost = err as Error;
+        state.lost(err);
+      }
+    }
+    client.removeListener("error", onError);
+    if (lost) log?.warn("cluster lock connection lost while held; the server released its lock", { err: String(lost) });
+    client.release(lost);
+  }
 }
 
 export function isPostgresUrl(url: string | undefined): url is string {
   return !!url && /^postgres(ql)?:\/\//.test(url);
 }
 
-export async function openDatabase(opts: { url?: string; dataDir: string }): Promise<Database> {
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   if (isPostgresUrl(opts.url)) {
+    const state = new ConnectionState(opts.log);
     const pool = new pg.Pool({ connectionString: opts.url, max: 10 });
     // An idle connection the server ends (restart, failover, pg_terminate_backend) is dropped
     // from the pool and replaced on the next checkout; without a listener it would crash the node.
-    pool.on("error", () => {});
+    pool.on("error", (err) => state.lost(err));
+    pool.on("connect", () => state.restored());
     const sql: SqlRunner = {
       exec: async (s) => {
         await pool.query(s);
@@ -81,25 +243,21 @@ export async function openDatabase(opts: { url?: string; dataDir: string }): Pro
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     // Advisory locks are held by a connection for the whole section, so they get their own
     // small pool: sections that query through Prisma can never starve it (no deadlock).
-    const lockPool = new pg.Pool({ connectionString: opts.url, max: 4 });
-    lockPool.on("error", () => {});
-    const local = processLocks();
-    const withLock = <T>(key: string, fn: () => Promise<T>): Promise<T> =>
-      // One connection per key per process; other nodes queue on the advisory lock.
-      local(key, async () => {
-        const client = await lockPool.connect();
-        try {
-          const id = lockId(key);
-          await client.query("SELECT pg_advisory_lock($1::bigint)", [id]);
-          try {
-            return await fn();
-          } finally {
-            await client.query("SELECT pg_advisory_unlock($1::bigint)", [id]);
-          }
-        } finally {
-          client.release();
-        }
-      });
+    // Only holders keep a connection (waiters give theirs back between tries), so 4 bounds held keys, not waiters.
+    const lockPool = new pg.Pool({ connectionString: opts.url, max: 4, application_name: "pantera-locks" });
+    lockPool.on("error", (err) => state.lost(err));
+    lockPool.on("connect", () => state.restored());
+    const local = new LocalLocks();
+    const withLock = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+      const deadline = Date.now() + lockTimeoutMs;
+      // Requests for one key on this node queue here first, so N of them make one database waiter, not N.
+      const releaseLocal = await local.acquire(key, deadline, lockTimeoutMs);
+      try {
+        return await withAdvisoryLock(lockPool, key, deadline, lockTimeoutMs, state, opts.log, fn);
+      } finally {
+        releaseLocal();
+      }
+    };
     return {
       prisma,
       kind: "postgres",
@@ -128,7 +286,7 @@ export async function openDatabase(opts: { url?: string; dataDir: string }): Pro
     prisma,
     kind: "pglite",
     sql,
-    withLock: processLocks(),
+    withLock: processLocks(lockTimeoutMs),
     close: async () => {
       await prisma.$disconnect();
       await lite.close();
