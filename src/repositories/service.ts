@@ -1,6 +1,7 @@
 // Repository management: validation, CRUD, move and delete, plus the cached `find`
 // the repository port uses on every request (dropped on `repository.changed`, which the
-// bus fans out over Redis so every node sees config changes at once).
+// bus fans out over Redis so every node sees config changes at once, and which the change
+// feed replays within its poll interval when Redis missed it; entries also expire).
 import type { Prisma, PrismaClient } from "../db/index.js";
 import type { EventBus } from "../events/bus.js";
 import { badRequest, conflict, forbidden, notFound } from "../errors.js";
@@ -14,6 +15,15 @@ import { isObject } from "../json.js";
 const REPO_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const RESERVED = new Set(["api", "v2"]);
 const NEGATIVE_CACHE_MAX = 10_000;
+
+/** How long `find` trusts what it cached: misses briefly, records up to a last-resort maximum age. */
+export interface RepositoryCacheTtl {
+  /** A remembered miss (default: the change feed's poll interval). */
+  missMs: number;
+  /** A found record, in case no event and no feed ever drops it. */
+  hitMs: number;
+}
+const DEFAULT_CACHE_TTL: RepositoryCacheTtl = { missMs: 2_000, hitMs: 60_000 };
 
 export function validateRepositoryName(name: string): string {
   if (typeof name !== "string" || name.length === 0) throw badRequest("Repository name must not be empty");
@@ -62,7 +72,9 @@ export interface RepositoryListArgs {
 }
 
 export class RepositoryService {
-  private cache = new Map<string, RepositoryRecord | null>();
+  private cache = new Map<string, { record: RepositoryRecord | null; until: number }>();
+  /** Bumped by every invalidation: a lookup that overlapped one does not cache what it read (it may predate the change). */
+  private generation = 0;
   private listeners = new Set<(name: string) => void>();
 
   constructor(
@@ -71,10 +83,11 @@ export class RepositoryService {
     private storages: StorageService,
     /** Public base URL of the repository port (member URLs). */
     private repoBaseUrl: () => string = () => "http://localhost:8080",
+    private cacheTtl: RepositoryCacheTtl = DEFAULT_CACHE_TTL,
   ) {
     bus.on((e) => {
       if (e.type === "repository.changed") {
-        this.cache.delete(e.name);
+        this.forget(e.name);
         for (const l of this.listeners) l(e.name);
       }
     });
@@ -90,12 +103,19 @@ export class RepositoryService {
 
   async find(name: string): Promise<RepositoryRecord | null> {
     const hit = this.cache.get(name);
-    if (hit !== undefined) return hit;
+    if (hit && hit.until > Date.now()) return hit.record;
+    const generation = this.generation;
     const row = await this.prisma.repository.findUnique({ where: { name } });
     const rec = row ? toRecord(row) : null;
+    if (generation !== this.generation) return rec;
     if (!rec && this.cache.size > NEGATIVE_CACHE_MAX) this.cache.clear();
-    this.cache.set(name, rec);
+    this.cache.set(name, { record: rec, until: Date.now() + (rec ? this.cacheTtl.hitMs : this.cacheTtl.missMs) });
     return rec;
+  }
+
+  private forget(name: string) {
+    this.generation++;
+    this.cache.delete(name);
   }
 
   /** Every repository (unfiltered; for internal use such as group resolution and Indy). */
@@ -229,7 +249,7 @@ export class RepositoryService {
         throw err;
       }
     }
-    this.cache.delete(name);
+    this.forget(name);
     await this.bus.publish({ type: "repository.changed", name });
     return { created: !existing, record: toRecord(row) };
   }
@@ -252,7 +272,7 @@ export class RepositoryService {
       for (const g of groups) {
         const c = g.config as Record<string, unknown>;
         await this.prisma.repository.update({ where: { name: g.name }, data: { config: { ...c, members: (c.members as string[]).filter((m) => m !== name) } as Prisma.InputJsonValue } });
-        this.cache.delete(g.name);
+        this.forget(g.name);
         await this.bus.publish({ type: "repository.changed", name: g.name });
       }
     }
@@ -266,7 +286,7 @@ export class RepositoryService {
       this.prisma.storageAlias.deleteMany({ where: { repository: name } }),
       this.prisma.repository.delete({ where: { name } }),
     ]);
-    this.cache.delete(name);
+    this.forget(name);
     await this.bus.publish({ type: "storage.changed", name: row.storage, repository: name });
     await this.bus.publish({ type: "repository.changed", name });
   }
@@ -302,8 +322,8 @@ export class RepositoryService {
       this.prisma.cooldownBlock.updateMany({ where: { repoName: name }, data: { repoName: newName } }),
       this.prisma.importKey.updateMany({ where: { repoName: name }, data: { repoName: newName } }),
     ]);
-    this.cache.delete(name);
-    this.cache.delete(newName);
+    this.forget(name);
+    this.forget(newName);
     await this.bus.publish({ type: "storage.changed", name: row.storage, repository: newName });
     for (const n of [name, newName, ...groups.map((g) => g.name)]) await this.bus.publish({ type: "repository.changed", name: n });
     if (roleUpdates.length) await this.bus.publish({ type: "role.changed" });

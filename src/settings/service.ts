@@ -55,8 +55,11 @@ export const SETTING_DEFAULTS = {
 export type SectionName = keyof typeof SETTING_DEFAULTS;
 type SectionValue<S extends SectionName> = (typeof SETTING_DEFAULTS)[S] extends infer T ? { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] } : never;
 
+/** Last resort when no event and no change feed drops a section: a cached value is re-read after this. */
+const SECTION_MAX_AGE_MS = 60_000;
+
 export class SettingsService {
-  private cache = new Map<string, Record<string, unknown>>();
+  private cache = new Map<string, { value: Record<string, unknown>; until: number }>();
 
   constructor(
     private prisma: PrismaClient,
@@ -74,11 +77,11 @@ export class SettingsService {
   /** Any section, known or not: defaults overlaid by what was saved. */
   async getRaw(section: string): Promise<Record<string, unknown>> {
     const cached = this.cache.get(section);
-    if (cached) return cached;
+    if (cached && cached.until > Date.now()) return cached.value;
     const row = await this.prisma.setting.findUnique({ where: { section } });
     const defaults = (SETTING_DEFAULTS as Record<string, object>)[section] ?? {};
     const value = { ...defaults, ...((row?.value as Record<string, unknown>) ?? {}) };
-    this.cache.set(section, value);
+    this.cache.set(section, { value, until: Date.now() + SECTION_MAX_AGE_MS });
     return value;
   }
 
