@@ -48,7 +48,7 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
 
 const isLockTimeout = (err: unknown) => err instanceof DomainError && err.code === "UNAVAILABLE" && err.status === 503 && (err.retryAfter ?? 0) >= 1;
 
-describe("cluster locks: npm publish while another node holds the package", { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false }, () => {
+describe("cluster locks: npm publish and PyPI upload while another node holds the package", { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false }, () => {
   let a: TestServer;
   let b: TestServer;
   let drop: () => Promise<void>;
@@ -57,8 +57,10 @@ describe("cluster locks: npm publish while another node holds the package", { sk
     drop = db.drop;
     a = await startServer({ backend: "postgres", databaseUrl: db.url });
     b = await startServer({ backend: "postgres", databaseUrl: db.url, config: { lockTimeoutMs: 700 } });
-    const res = await a.api("PUT", "/repositories/npm-local", { token: a.adminToken, body: { repo: { type: "npm", storage: "default" } } });
-    assert.ok(res.status < 300, res.text);
+    for (const type of ["npm", "pypi"]) {
+      const res = await a.api("PUT", `/repositories/${type}-local`, { token: a.adminToken, body: { repo: { type, storage: "default" } } });
+      assert.ok(res.status < 300, res.text);
+    }
   });
   after(async () => {
     await a?.close();
@@ -93,6 +95,30 @@ describe("cluster locks: npm publish while another node holds the package", { sk
     assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
     const again = await publish(b, "held-pkg", "1.0.0");
     assert.equal(again.status, 201, again.text);
+  });
+
+  it("a PyPI upload answers 503 with Retry-After while another node holds the project", async () => {
+    const upload = () => {
+      const form = new FormData();
+      form.set(":action", "file_upload");
+      form.set("name", "held-project");
+      form.set("version", "1.0.0");
+      form.set("content", new Blob([randomBytes(500)]), "held_project-1.0.0.tar.gz");
+      return fetch(`${b.repoUrl}/pypi-local/`, { method: "POST", headers: { authorization: `Bearer ${b.adminToken}` }, body: form });
+    };
+    const lock = await hold(a.app.db, "pypi\0pypi-local\0held-project");
+    let res;
+    try {
+      res = await within(upload(), 10_000);
+    } finally {
+      lock.release();
+      await lock.done;
+    }
+    if (res === "pending") assert.fail("the upload waited past its lock timeout");
+    assert.equal(res.status, 503, await res.text());
+    assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
+    const again = await upload();
+    assert.ok(again.status < 300, `${again.status} ${await again.text()}`);
   });
 
   it("a publish that waits for the lock goes through when the holder releases it in time", async () => {

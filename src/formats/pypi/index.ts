@@ -282,7 +282,7 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
   if (!s) throw badRequest("No 'content' file in the upload");
   if (fields[":action"] && fields[":action"] !== "file_upload") throw badRequest(`Unsupported :action '${fields[":action"]}'`);
   const now = new Date();
-  await withPackageLock(scope.app, scope.repo, s.norm, async () => {
+  const listed = withPackageLock(scope.app, scope.repo, s.norm, async () => {
     const doc = (await readDoc(scope, metaKey(s.norm))) ?? { name: fields.name || s.norm, files: [] };
     doc.files = doc.files.filter((f) => f.filename !== s.filename);
     doc.files.push({
@@ -296,6 +296,11 @@ async function upload(ctx: Koa.Context, scope: RequestScope): Promise<void> {
       yanked: false,
     });
     await scope.storage.put(metaKey(s.norm), JSON.stringify(doc));
+  });
+  // Not listed (e.g. a lock timeout, 503): drop the file so that the retry is not refused as a duplicate.
+  await listed.catch(async (err: unknown) => {
+    await scope.storage.delete(s.key).catch(() => undefined);
+    throw err;
   });
   await recordArtifact(scope.app, scope.repo, {
     path: s.key,
