@@ -3,6 +3,10 @@
 // A, and waits (bounded, well below the 5 s the user cache took to expire before the feed) for B to follow.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import pgClient from "pg";
 import { ADMIN_PASSWORD, createPostgresDatabase, postgresUrl, startServer, type Response, type TestServer } from "../helpers/server.js";
 
 const pg = postgresUrl();
@@ -12,19 +16,25 @@ const BOUND_MS = 4_000;
 const admin: [string, string] = ["admin", ADMIN_PASSWORD];
 
 /** Repeats `probe` until `done` holds for its answer; returns how long that took (fails past BOUND_MS). */
-async function converges(what: string, probe: () => Promise<Response>, done: (res: Response) => boolean): Promise<number> {
+async function converges(
+  what: string,
+  probe: () => Promise<Response>,
+  done: (res: Response) => boolean,
+  boundMs = BOUND_MS,
+  pollMs = POLL_MS,
+): Promise<number> {
   const start = Date.now();
   let last: Response | undefined;
-  while (Date.now() - start < BOUND_MS) {
+  while (Date.now() - start < boundMs) {
     last = await probe();
     if (done(last)) {
       const ms = Date.now() - start;
-      console.log(`${what}: converged in ${ms} ms (poll interval ${POLL_MS} ms)`);
+      console.log(`${what}: converged in ${ms} ms (poll interval ${pollMs} ms)`);
       return ms;
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  assert.fail(`${what}: not converged within ${BOUND_MS} ms; last answer ${last?.status} ${last?.text}`);
+  assert.fail(`${what}: not converged within ${boundMs} ms; last answer ${last?.status} ${last?.text}`);
 }
 
 describe("cluster without Redis: caches converge through the change feed", { skip: !pg ? "TEST_DATABASE_URL is needed" : false }, () => {
@@ -101,5 +111,85 @@ describe("cluster without Redis: caches converge through the change feed", { ski
     res = await a.api("POST", "/users/ursula/disable", { token: a.adminToken });
     assert.equal(res.status, 200, res.text);
     await converges("disabled user on B", () => b.api("GET", "/repositories", { token }), (r) => r.status === 401);
+  });
+});
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of this test's own on a free port, stopped and started again by the test. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const proc = spawn(REDIS_SERVER, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  await new Promise<void>((resolve, reject) => {
+    let out = "";
+    proc.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("Ready to accept connections")) resolve();
+    });
+    proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+  });
+  return proc;
+}
+
+async function stopRedis(proc: ChildProcess | undefined): Promise<void> {
+  if (!proc || proc.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    proc.once("exit", () => resolve());
+    proc.kill("SIGTERM");
+  });
+}
+
+describe("cluster with Redis: a node resyncs from the change feed as soon as Redis is back", {
+  skip: !pg ? "TEST_DATABASE_URL is needed" : !existsSync(REDIS_SERVER) ? "redis-server is not installed" : false,
+}, () => {
+  // A poll interval far past the test: only the resync on reconnect can repair B within the bound.
+  const SLOW_POLL_MS = 120_000;
+  let a: TestServer;
+  let b: TestServer;
+  let redis: ChildProcess | undefined;
+  let port: number;
+  let db: { url: string; drop: () => Promise<void> };
+  before(async () => {
+    port = await freePort();
+    redis = await startRedis(port);
+    db = await createPostgresDatabase();
+    const opts = { backend: "postgres" as const, databaseUrl: db.url, redisUrl: `redis://127.0.0.1:${port}`, config: { changePollMs: SLOW_POLL_MS } };
+    a = await startServer(opts);
+    b = await startServer(opts);
+  });
+  after(async () => {
+    await a?.close();
+    await b?.close();
+    await stopRedis(redis);
+    await db?.drop();
+  });
+
+  it("a change whose event was lost (written while Redis was down, by a writer that never published) reaches B on reconnect", async () => {
+    const res = await a.api("PUT", "/repositories/rc", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } });
+    assert.equal(res.status, 200, res.text);
+    await converges("repository over Redis", () => b.repo("PUT", "/rc/f.txt", { raw: "r", basic: admin }), (r) => r.status === 201, BOUND_MS, SLOW_POLL_MS);
+    assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404); // B caches the empty prefixes
+    await stopRedis(redis);
+    // A node that crashed before its queued event went out: the row changed, no event will ever come.
+    const writer = new pgClient.Client({ connectionString: db.url });
+    await writer.connect();
+    await writer.query(
+      `INSERT INTO settings (section, value, updated_at) VALUES ('prefixes', '{"prefixes":["team"]}', now())
+       ON CONFLICT (section) DO UPDATE SET value = excluded.value, updated_at = now()`,
+    );
+    await writer.end();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404, "B is stale while Redis is down");
+    redis = await startRedis(port);
+    // ioredis retries with a growing delay (at most 2 s): the bound leaves room for a few of them.
+    await converges("resync on Redis reconnect", () => b.repo("GET", "/team/rc/f.txt", { basic: admin }), (r) => r.status === 200, 10_000, SLOW_POLL_MS);
   });
 });
