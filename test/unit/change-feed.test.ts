@@ -145,6 +145,18 @@ for (const backend of backends()) {
       const fresh = cursor.accept(await readChanges(db.sql, cursor.since)).map((r) => `${r.kind}:${r.key}`);
       assert.deepEqual(fresh, ["repositories:one", "repositories:one", "repositories:two", "settings:prefixes", "repositories:two", `users:${user.id}`, "api_tokens:h1"]);
     });
+
+    it("rows past the retention are pruned by the poller", async () => {
+      await db.sql.query(`INSERT INTO change_log (kind, key, at) VALUES ('settings', 'ancient', now() - interval '2 hours')`);
+      await db.prisma.setting.create({ data: { section: "recent", value: {} } });
+      const feed = new ChangeFeed(db.sql, () => {}, createLogger("silent"), { intervalMs: 60_000, retentionMs: 3_600_000, pruneEveryMs: 0 });
+      await feed.start();
+      await feed.poll();
+      await feed.stop();
+      const keys = (await db.sql.query<{ key: string }>("SELECT key FROM change_log")).map((r) => r.key);
+      assert.ok(!keys.includes("ancient"), keys.join());
+      assert.ok(keys.includes("recent"), keys.join());
+    });
   });
 }
 
