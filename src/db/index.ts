@@ -62,8 +62,6 @@ function lockTimeout(timeoutMs: number) {
   return unavailable(`Timed out after ${timeoutMs} ms waiting for a lock another request holds; retry later`, LOCK_RETRY_AFTER_S);
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 /** Per-key FIFO locks within this process; a waiter that reaches its deadline leaves the queue (503) without breaking it. */
 class LocalLocks {
   /** The keys held in this process, each with its queue of waiters (their grant functions). */
@@ -132,80 +130,151 @@ class ConnectionState {
   }
 }
 
-/** Checks out a connection within the deadline; one that arrives after it goes straight back to the pool. */
-async function connectBefore(pool: pg.Pool, deadline: number, timeoutMs: number, state: ConnectionState): Promise<pg.PoolClient> {
-  const pending = pool.connect();
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(lockTimeout(timeoutMs)), Math.max(0, deadline - Date.now()));
-  });
-  try {
-    return await Promise.race([pending, expired]);
-  } catch (err) {
-    pending.then((c) => c.release(), (e) => state.lost(e));
-    throw err;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** The channel a holder notifies with its lock id when it unlocks. */
+const RELEASE_CHANNEL = "pantera_lock_released";
 
 /**
- * Runs `fn` holding the advisory lock for `key`. Waiting uses pg_try_advisory_lock with backoff and gives
- * the connection back between tries, so a waiter holds no connection while it waits; only the holder does.
+ * Wakes this node's lock waiters when a holder on any node releases their lock (NOTIFY sent with the unlock),
+ * so a handover does not wait out the backoff. One connection per node, opened at the first wait; backoff
+ * polling stays the fallback while it (re)connects or if a notification arrives before the waiter listens.
  */
-async function withAdvisoryLock<T>(
-  pool: pg.Pool,
-  key: string,
-  deadline: number,
-  timeoutMs: number,
-  state: ConnectionState,
-  log: Logger | undefined,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const id = lockId(key);
-  for (let attempt = 0; ; attempt++) {
-    const client = await connectBefore(pool, deadline, timeoutMs, state);
-    let acquired: boolean;
+class ReleaseWakeups {
+  private client?: pg.Client;
+  private connecting?: Promise<void>;
+  private closed = false;
+  private readonly waiting = new Map<string, Set<() => void>>();
+  constructor(
+    private readonly url: string,
+    private readonly state: ConnectionState,
+  ) {}
+
+  /** Resolves when lock `id` is released somewhere or after `ms`, whichever comes first. */
+  async pause(id: string, ms: number): Promise<void> {
+    this.listen();
+    let wake!: () => void;
+    const woken = new Promise<void>((r) => (wake = r));
+    let waiters = this.waiting.get(id);
+    if (!waiters) this.waiting.set(id, (waiters = new Set()));
+    waiters.add(wake);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      acquired = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS ok", [id])).rows[0].ok;
-    } catch (err) {
-      client.release(err as Error); // a failed connection is destroyed, not put back
-      state.lost(err);
-      throw err;
+      await Promise.race([woken, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    } finally {
+      clearTimeout(timer);
+      waiters.delete(wake);
+      if (waiters.size === 0 && this.waiting.get(id) === waiters) this.waiting.delete(id);
     }
-    if (acquired) return holdAdvisoryLock(client, id, state, log, fn);
-    client.release();
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw lockTimeout(timeoutMs);
-    await sleep(Math.min(lockBackoffMs(attempt), remaining));
+  }
+
+  private listen(): void {
+    if (this.client || this.connecting || this.closed) return;
+    const client = new pg.Client({ connectionString: this.url, application_name: "pantera-lock-wakeups" });
+    const drop = (err: unknown) => {
+      this.state.lost(err);
+      if (this.client === client) this.client = undefined;
+      client.end().catch(() => undefined);
+    };
+    client.on("error", drop);
+    client.on("notification", (n) => {
+      for (const wake of this.waiting.get(n.payload ?? "") ?? []) wake();
+    });
+    this.connecting = client
+      .connect()
+      .then(() => client.query(`LISTEN ${RELEASE_CHANNEL}`))
+      .then(() => {
+        this.state.restored();
+        if (this.closed) return void client.end().catch(() => undefined);
+        this.client = client;
+      }, drop)
+      .finally(() => (this.connecting = undefined));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.connecting;
+    await this.client?.end().catch(() => undefined);
   }
 }
 
-async function holdAdvisoryLock<T>(client: pg.PoolClient, id: string, state: ConnectionState, log: Logger | undefined, fn: () => Promise<T>): Promise<T> {
-  // An advisory lock belongs to the session that took it: the holder must keep this very connection until
-  // it unlocks (another connection's pg_advisory_unlock would not release it). If the connection dies, the
-  // server has already released the lock, and the connection must not go back to the pool. The pool stops
-  // listening for errors on a checked-out client, so without this listener a drop would crash the node.
-  let lost: Error | undefined;
-  const onError = (err: Error) => {
-    lost ??= err;
-    state.lost(err);
-  };
-  client.on("error", onError);
-  try {
-    return await fn();
-  } finally {
-    if (!lost) {
+/** PostgreSQL advisory locks over a small pool of their own. */
+class AdvisoryLocks {
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly wakeups: ReleaseWakeups,
+    private readonly state: ConnectionState,
+    private readonly log: Logger | undefined,
+  ) {}
+
+  /**
+   * Runs `fn` holding the advisory lock for `key`. Waiting uses pg_try_advisory_lock with backoff and gives
+   * the connection back between tries, so a waiter holds no connection while it waits; only the holder does.
+   */
+  async run<T>(key: string, deadline: number, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+    const id = lockId(key);
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.connectBefore(deadline, timeoutMs);
+      let acquired: boolean;
       try {
-        await client.query("SELECT pg_advisory_unlock($1::bigint)", [id]);
+        acquired = (await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1::bigint) AS ok", [id])).rows[0].ok;
       } catch (err) {
-        lost = err as Error;
-        state.lost(err);
+        client.release(err as Error); // a failed connection is destroyed, not put back
+        this.state.lost(err);
+        throw err;
       }
+      if (acquired) return this.hold(client, id, fn);
+      client.release();
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw lockTimeout(timeoutMs);
+      await this.wakeups.pause(id, Math.min(lockBackoffMs(attempt), remaining));
     }
-    client.removeListener("error", onError);
-    if (lost) log?.warn("cluster lock connection lost while held; the server released its lock", { err: String(lost) });
-    client.release(lost);
+  }
+
+  /** Checks out a connection within the deadline; one that arrives after it goes straight back to the pool. */
+  private async connectBefore(deadline: number, timeoutMs: number): Promise<pg.PoolClient> {
+    const pending = this.pool.connect();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(lockTimeout(timeoutMs)), Math.max(0, deadline - Date.now()));
+    });
+    try {
+      return await Promise.race([pending, expired]);
+    } catch (err) {
+      pending.then(
+        (c) => c.release(),
+        (e) => this.state.lost(e),
+      );
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async hold<T>(client: pg.PoolClient, id: string, fn: () => Promise<T>): Promise<T> {
+    // An advisory lock belongs to the session that took it: the holder must keep this very connection until
+    // it unlocks (another connection's pg_advisory_unlock would not release it). If the connection dies, the
+    // server has already released the lock, and the connection must not go back to the pool. The pool stops
+    // listening for errors on a checked-out client, so without this listener a drop would crash the node.
+    let lost: Error | undefined;
+    const onError = (err: Error) => {
+      lost ??= err;
+      this.state.lost(err);
+    };
+    client.on("error", onError);
+    try {
+      return await fn();
+    } finally {
+      if (!lost) {
+        try {
+          await client.query(`SELECT pg_advisory_unlock($1::bigint), pg_notify('${RELEASE_CHANNEL}', $1::text)`, [id]);
+        } catch (err) {
+          lost = err as Error;
+          this.state.lost(err);
+        }
+      }
+      client.removeListener("error", onError);
+      if (lost) this.log?.warn("cluster lock connection lost while held; the server released its lock", { err: String(lost) });
+      client.release(lost);
+    }
   }
 }
 
@@ -248,12 +317,14 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     lockPool.on("error", (err) => state.lost(err));
     lockPool.on("connect", () => state.restored());
     const local = new LocalLocks();
+    const wakeups = new ReleaseWakeups(opts.url, state);
+    const advisory = new AdvisoryLocks(lockPool, wakeups, state, opts.log);
     const withLock = async <T>(key: string, fn: () => Promise<T>): Promise<T> => {
       const deadline = Date.now() + lockTimeoutMs;
       // Requests for one key on this node queue here first, so N of them make one database waiter, not N.
       const releaseLocal = await local.acquire(key, deadline, lockTimeoutMs);
       try {
-        return await withAdvisoryLock(lockPool, key, deadline, lockTimeoutMs, state, opts.log, fn);
+        return await advisory.run(key, deadline, lockTimeoutMs, fn);
       } finally {
         releaseLocal();
       }
@@ -266,6 +337,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
       close: async () => {
         await prisma.$disconnect();
         await pool.end();
+        await wakeups.close();
         await lockPool.end();
       },
     };

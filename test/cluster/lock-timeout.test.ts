@@ -167,10 +167,15 @@ describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_U
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
   });
 
-  /** Client connections to the test database, apart from the test's own. */
-  async function connections(): Promise<number> {
+  /**
+   * Client connections to the test database, apart from the test's own; `wakeups` counts instead the one
+   * LISTEN connection a node opens for lock-release notifications (not a pool connection, and not per waiter).
+   */
+  async function connections(wakeups = false): Promise<number> {
     const { rows } = await admin.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+         AND backend_type = 'client backend' AND (application_name = 'pantera-lock-wakeups') = $1`,
+      [wakeups],
     );
     return rows[0].n;
   }
@@ -180,9 +185,11 @@ describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_U
     const before = await connections();
     const waiters = Array.from({ length: 10 }, () => waiterNode.withLock("busy", async () => "got it").then(() => "acquired", (err: unknown) => err));
     let peak = before;
+    let listeners = 0;
     const sampling = (async () => {
       for (let i = 0; i < 12; i++) {
         peak = Math.max(peak, await connections());
+        listeners = Math.max(listeners, await connections(true));
         await sleep(50);
       }
     })();
@@ -197,7 +204,8 @@ describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_U
     }
     if (outcomes === "pending") assert.fail("waiters were still waiting long past their lock timeout");
     for (const o of outcomes) assert.ok(isLockTimeout(o), `expected a 503 lock timeout, got ${String(o)}`);
-    assert.ok(peak - before <= 1, `10 waiters on one key used ${peak - before} extra connections`);
+    assert.ok(peak - before <= 1, `10 waiters on one key used ${peak - before} extra pool connections`);
+    assert.ok(listeners <= 2, `${listeners} lock-release listeners for two nodes`);
   });
 
   it("waiters on four held keys leave the lock pool free for a fifth key", async () => {
