@@ -48,7 +48,7 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
 
 const isLockTimeout = (err: unknown) => err instanceof DomainError && err.code === "UNAVAILABLE" && err.status === 503 && (err.retryAfter ?? 0) >= 1;
 
-describe("cluster locks: npm publish and PyPI upload while another node holds the package", { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false }, () => {
+describe("cluster locks: npm publish, PyPI upload and maven deploy while another node holds the package", { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false }, () => {
   let a: TestServer;
   let b: TestServer;
   let drop: () => Promise<void>;
@@ -57,7 +57,7 @@ describe("cluster locks: npm publish and PyPI upload while another node holds th
     drop = db.drop;
     a = await startServer({ backend: "postgres", databaseUrl: db.url });
     b = await startServer({ backend: "postgres", databaseUrl: db.url, config: { lockTimeoutMs: 700 } });
-    for (const type of ["npm", "pypi"]) {
+    for (const type of ["npm", "pypi", "maven"]) {
       const res = await a.api("PUT", `/repositories/${type}-local`, { token: a.adminToken, body: { repo: { type, storage: "default" } } });
       assert.ok(res.status < 300, res.text);
     }
@@ -119,6 +119,25 @@ describe("cluster locks: npm publish and PyPI upload while another node holds th
     assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
     const again = await upload();
     assert.ok(again.status < 300, `${again.status} ${await again.text()}`);
+  });
+
+  it("a maven deploy answers 503 with Retry-After while another node regenerates the artifact's metadata", async () => {
+    const deploy = () => request("PUT", `${b.repoUrl}/maven-local/com/example/held/1.0/held-1.0.jar`, { token: b.adminToken, raw: "jar bytes" });
+    const lock = await hold(a.app.db, "maven\0maven-local\0com/example/held");
+    let res;
+    try {
+      res = await within(deploy(), 10_000);
+    } finally {
+      lock.release();
+      await lock.done;
+    }
+    if (res === "pending") assert.fail("the deploy waited past its lock timeout");
+    expectError(res, 503, "UNAVAILABLE");
+    assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
+    const again = await deploy();
+    assert.equal(again.status, 201, again.text);
+    const meta = await b.repo("GET", "/maven-local/com/example/held/maven-metadata.xml", { token: b.adminToken });
+    assert.match(meta.text, /<version>1\.0<\/version>/);
   });
 
   it("a publish that waits for the lock goes through when the holder releases it in time", async () => {
