@@ -1,0 +1,252 @@
+// The event bus against a private redis-server the test stops and restarts: publish never waits on Redis,
+// events queued during an outage are delivered after it (bounded queue), the reconnect hook, local-only
+// dispatch, cluster-name channels and one log line per connection-state transition.
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import { EventBus, type PanteraEvent } from "../../src/events/bus.js";
+import type { Logger } from "../../src/log.js";
+
+const REDIS_SERVER = "/usr/bin/redis-server";
+
+/** A redis-server of the test's own, on a free port, that the test can stop and start again. */
+class PrivateRedis {
+  private proc?: ChildProcess;
+  constructor(readonly port: number) {}
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  static async create(): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort());
+    await r.start();
+    return r;
+  }
+  async start(): Promise<void> {
+    const proc = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = proc;
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      proc.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("Ready to accept connections")) resolve();
+      });
+      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    });
+  }
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    this.proc = undefined;
+    await new Promise<void>((resolve) => {
+      proc.once("exit", () => resolve());
+      proc.kill("SIGTERM");
+    });
+  }
+}
+
+/** A TCP proxy to Redis that the test can cut (closing every connection) and restore on the same port. */
+class TcpProxy {
+  private server?: net.Server;
+  private sockets = new Set<net.Socket>();
+  constructor(
+    readonly port: number,
+    private target: number,
+  ) {}
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+  static async create(target: number): Promise<TcpProxy> {
+    const p = new TcpProxy(await freePort(), target);
+    await p.start();
+    return p;
+  }
+  start(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(this.target, "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on("close", () => this.sockets.delete(s));
+        s.on("error", () => {});
+      }
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+      client.pipe(upstream).pipe(client);
+    });
+    this.server = server;
+    return new Promise((resolve) => server.listen(this.port, "127.0.0.1", () => resolve()));
+  }
+  stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+  close(): Promise<void> {
+    return this.stop();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Line {
+  level: string;
+  msg: string;
+}
+function captureLogger(lines: Line[]): Logger {
+  const rec = (level: string) => (msg: string) => void lines.push({ level, msg });
+  return { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") };
+}
+
+/** Events a bus receives, with a wait for the first one matching. */
+function recorder(bus: EventBus) {
+  const seen: PanteraEvent[] = [];
+  const waiters: { match: (e: PanteraEvent) => boolean; resolve: () => void }[] = [];
+  bus.on((e) => {
+    seen.push(e);
+    for (const w of [...waiters]) if (w.match(e)) w.resolve();
+  });
+  const waitFor = (match: (e: PanteraEvent) => boolean, what: string, ms = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (seen.some(match)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+      waiters.push({ match, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  return { seen, waitFor };
+}
+
+const repo = (name: string): PanteraEvent => ({ type: "repository.changed", name });
+const isRepo = (name: string) => (e: PanteraEvent) => e.type === "repository.changed" && e.name === name;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("event bus with a private Redis", { skip: existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is needed` }, () => {
+  let redis: PrivateRedis;
+  const buses: EventBus[] = [];
+  async function bus(opts: ConstructorParameters<typeof EventBus>[1] = {}, lines: Line[] = []): Promise<EventBus> {
+    const b = new EventBus(captureLogger(lines), opts);
+    await b.connectRedis(redis.url);
+    buses.push(b);
+    return b;
+  }
+  before(async () => {
+    redis = await PrivateRedis.create();
+  });
+  after(async () => {
+    await redis.start().catch(() => {}); // if a test failed while it was down: lets close() say goodbye
+    await Promise.all(buses.map((b) => b.close()));
+    await redis.stop();
+  });
+
+  it("dispatchLocal runs this node's handlers only; publish reaches the other node", async () => {
+    const a = await bus();
+    const b = await bus();
+    const atA = recorder(a);
+    const atB = recorder(b);
+    a.dispatchLocal(repo("local-only"));
+    assert.ok(atA.seen.some(isRepo("local-only")), "local handlers run synchronously");
+    await a.publish(repo("fanned-out"));
+    await atB.waitFor(isRepo("fanned-out"), "the published event on B");
+    // Redis delivers in order: had the local-only event been sent, B would have it by now.
+    assert.ok(!atB.seen.some(isRepo("local-only")), "dispatchLocal must not fan out");
+  });
+
+  it("two cluster names on one Redis do not see each other's events", async () => {
+    const red = await bus({ clusterName: "red" });
+    const red2 = await bus({ clusterName: "red" });
+    const blue = await bus({ clusterName: "blue" });
+    assert.equal(red.channel, "red:events");
+    const atRed2 = recorder(red2);
+    const atBlue = recorder(blue);
+    await blue.publish(repo("blue-1"));
+    await red.publish(repo("red-1"));
+    await atRed2.waitFor(isRepo("red-1"), "red's event on red2");
+    await red.publish(repo("red-2"));
+    await blue.publish(repo("blue-2"));
+    await atBlue.waitFor(isRepo("blue-2"), "blue's own later event");
+    assert.ok(!atBlue.seen.some(isRepo("red-1") ) && !atBlue.seen.some(isRepo("red-2")), "blue saw red's events");
+    assert.ok(!atRed2.seen.some(isRepo("blue-1")), "red saw blue's events");
+  });
+
+  it("an outage of one node's Redis link: publish returns at once, bounded queue, queued events arrive after it", async () => {
+    // A reaches Redis through a proxy the test cuts; B stays connected, so what A sends after the cut is
+    // received for sure (with Redis itself restarted, B's resubscribe and A's resend would race).
+    const proxy = await TcpProxy.create(redis.port);
+    const aLines: Line[] = [];
+    const a = new EventBus(captureLogger(aLines), { queueLimit: 3 });
+    await a.connectRedis(proxy.url);
+    buses.push(a);
+    const b = await bus();
+    const atA = recorder(a);
+    const atB = recorder(b);
+    let reconnects = 0;
+    const reconnected = new Promise<void>((resolve) => a.onReconnect(() => (reconnects++, resolve())));
+    await a.publish(repo("before"));
+    await atB.waitFor(isRepo("before"), "the event before the outage");
+    assert.equal(reconnects, 0, "the first connect is not a reconnect");
+    assert.equal(await a.flush(), true, "Redis acknowledged the first event"); // else it is resent, and counts below
+
+    await proxy.stop();
+    // Each publish resolves without Redis; a deadline that would only trip if it waited on reconnects.
+    for (const name of ["q1", "q2", "q3", "q4", "q5"]) {
+      const settled = await Promise.race([a.publish(repo(name)).then(() => "resolved"), sleep(500).then(() => "waiting")]);
+      assert.equal(settled, "resolved", `publish(${name}) waited on Redis`);
+    }
+    assert.equal(a.queued, 3, "queue bounded to 3");
+    assert.equal(a.dropped, 2, "the 2 oldest dropped");
+    assert.equal(await a.flush(100), false, "flush reports what could not be sent");
+    await sleep(1_000); // ioredis retries several times meanwhile; each must not log again
+
+    await proxy.start();
+    await reconnected;
+    for (const name of ["q3", "q4", "q5"]) await atB.waitFor(isRepo(name), `queued ${name} on B`);
+    assert.ok(!atB.seen.some(isRepo("q1")) && !atB.seen.some(isRepo("q2")), "dropped events are not sent");
+    assert.equal(await a.flush(5_000), true);
+    assert.equal(a.queued, 0);
+    // The hook ran once the subscription was live again: B's next event reaches A.
+    await b.publish(repo("after"));
+    await atA.waitFor(isRepo("after"), "an event after the outage on A");
+    assert.equal(reconnects, 1);
+
+    const count = (text: string) => aLines.filter((l) => l.msg.includes(text)).length;
+    // One "unreachable" per client (publisher, subscriber) and one "back" each, however many retries.
+    assert.equal(count("Redis unreachable, events queued"), 1, JSON.stringify(aLines));
+    assert.equal(count("Redis unreachable, other nodes' events missed"), 1, JSON.stringify(aLines));
+    assert.equal(count("Redis back, queued events sent"), 1, JSON.stringify(aLines));
+    assert.equal(count("Redis back, receiving"), 1, JSON.stringify(aLines));
+    assert.equal(aLines.filter((l) => l.level === "warn").length, 3, "two unreachable lines and one queue-full line");
+    await proxy.close();
+  });
+
+  it("Redis restarted: every node's reconnect hook runs once and events flow again", async () => {
+    const aLines: Line[] = [];
+    const a = await bus({}, aLines);
+    const b = await bus();
+    const atA = recorder(a);
+    const atB = recorder(b);
+    let reconnectsA = 0;
+    let reconnectsB = 0;
+    const backA = new Promise<void>((resolve) => a.onReconnect(() => (reconnectsA++, resolve())));
+    const backB = new Promise<void>((resolve) => b.onReconnect(() => (reconnectsB++, resolve())));
+    await redis.stop();
+    await sleep(500);
+    await redis.start();
+    await Promise.all([backA, backB]);
+    await a.publish(repo("a-after"));
+    await b.publish(repo("b-after"));
+    await atB.waitFor(isRepo("a-after"), "A's event on B");
+    await atA.waitFor(isRepo("b-after"), "B's event on A");
+    assert.deepEqual([reconnectsA, reconnectsB], [1, 1]);
+    assert.equal(aLines.filter((l) => l.msg.includes("Redis unreachable")).length, 2, JSON.stringify(aLines));
+    assert.equal(aLines.filter((l) => l.msg.includes("Redis back")).length, 2, JSON.stringify(aLines));
+  });
+});
