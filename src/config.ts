@@ -12,6 +12,8 @@ export interface Config {
   dataDir: string;
   databaseUrl?: string;
   redisUrl?: string;
+  /** Namespaces the Redis channel and keys, so clusters sharing one Redis stay apart. */
+  clusterName: string;
   adminPassword?: string;
   /** Public base URL of the repository port, used in generated links and instructions. */
   publicRepoUrl?: string;
@@ -89,6 +91,12 @@ function proxyHops(value: string | number | undefined): number {
   return n;
 }
 
+function clusterName(value: string | undefined): string {
+  if (value === undefined || value === "") return "pantera";
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new Error(`Invalid PANTERA_CLUSTER_NAME: ${value} (1-64 of A-Z a-z 0-9 . _ -)`);
+  return value;
+}
+
 function port(value: string | number | undefined, fallback: number): number {
   if (value === undefined || value === "") return fallback;
   const n = Number(value);
@@ -112,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: path.resolve(env.PANTERA_DATA_DIR ?? meta.data_dir ?? "./data"),
     databaseUrl: env.DATABASE_URL ?? meta.database?.url,
     redisUrl: env.REDIS_URL ?? meta.redis?.url,
+    clusterName: clusterName(env.PANTERA_CLUSTER_NAME ?? meta.cluster_name),
     adminPassword: env.PANTERA_ADMIN_PASSWORD,
     publicRepoUrl: env.PANTERA_PUBLIC_URL ?? meta.base_url,
     logLevel: (env.PANTERA_LOG_LEVEL ?? meta.log_level ?? "info") as Config["logLevel"],

@@ -50,7 +50,7 @@ export interface AppContext {
 export async function createAppContext(config: Config, log: Logger = createLogger(config.logLevel)): Promise<AppContext> {
   mkdirSync(config.dataDir, { recursive: true });
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, lockTimeoutMs: config.lockTimeoutMs, log });
-  const bus = new EventBus(log);
+  const bus = new EventBus(log, { clusterName: config.clusterName });
   if (config.redisUrl) await bus.connectRedis(config.redisUrl);
   // Before anything is cached, so every later change reaches this node's caches even when Redis misses it.
   const changeFeed = new ChangeFeed(db.sql, (e) => bus.dispatchLocal(e), log, { intervalMs: config.changePollMs });
@@ -59,7 +59,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   const keys = new KeyStore(db.prisma);
   await keys.init();
   const settings = new SettingsService(db.prisma, bus);
-  const throttle = await LoginThrottle.create(settings, () => keys.hmacSecret, config.redisUrl, log);
+  const throttle = await LoginThrottle.create(settings, () => keys.hmacSecret, config.redisUrl, log, config.clusterName);
   const auth = new AuthService(db.prisma, keys, settings, bus, throttle);
   const storages = new StorageService(db.prisma, bus, config.dataDir);
   // Before the services so that those recording events of their own (SSO provisioning) can take it.

@@ -144,6 +144,8 @@ export class RedisThrottleStore implements ThrottleStore {
   private fallback = new MemoryThrottleStore();
   private suspendedUntil = 0;
   private degraded = false;
+  private everReady = false;
+  private closing = false;
 
   constructor(
     url: string,
@@ -153,11 +155,14 @@ export class RedisThrottleStore implements ThrottleStore {
     this.client = new Redis(url, { enableOfflineQueue: false, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0, connectTimeout: 2_000 }) as ScriptedRedis;
     this.client.defineCommand("loginPeek", { lua: PEEK_SCRIPT });
     this.client.defineCommand("loginFail", { lua: FAIL_SCRIPT });
+    // One line per state change, not per ioredis retry; a listener also keeps "Unhandled error event" away.
     this.client.on("error", (err) => this.degrade(err));
+    this.client.on("close", () => {
+      if (this.everReady && !this.closing) this.degrade("connection closed");
+    });
     this.client.on("ready", () => {
-      if (this.degraded) this.log.info("login throttle: Redis reachable again, counting failures cluster-wide");
-      this.degraded = false;
-      this.suspendedUntil = 0;
+      this.everReady = true;
+      this.recovered();
     });
   }
 
@@ -175,7 +180,14 @@ export class RedisThrottleStore implements ThrottleStore {
     });
   }
 
+  private recovered() {
+    if (this.degraded) this.log.info("login throttle: Redis reachable again, counting failures cluster-wide");
+    this.degraded = false;
+    this.suspendedUntil = 0;
+  }
+
   private degrade(err: unknown) {
+    if (this.closing) return;
     if (!this.degraded) this.log.warn("login throttle: Redis unreachable, counting failures per node", { err: String(err) });
     this.degraded = true;
   }
@@ -183,7 +195,10 @@ export class RedisThrottleStore implements ThrottleStore {
   private async use<T>(redis: (c: ScriptedRedis) => Promise<T>, memory: (m: MemoryThrottleStore) => Promise<T>): Promise<T> {
     if (this.client.status !== "ready" || Date.now() < this.suspendedUntil) return memory(this.fallback);
     try {
-      return await redis(this.client);
+      const result = await redis(this.client);
+      // A command that timed out suspends Redis without a reconnect; the first one answered after it ends that.
+      if (this.degraded) this.recovered();
+      return result;
     } catch (err) {
       this.suspendedUntil = Date.now() + SUSPEND_MS;
       this.degrade(err);
@@ -222,6 +237,7 @@ export class RedisThrottleStore implements ThrottleStore {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.client.disconnect();
     await this.fallback.close();
   }
@@ -241,18 +257,20 @@ export class LoginThrottle {
     /** Keys are HMACs under the deployment's secret: no user names in Redis, and deployments sharing a Redis stay apart. */
     private secret: () => Buffer,
     private store: ThrottleStore = new MemoryThrottleStore(),
+    /** The cluster name (PANTERA_CLUSTER_NAME): clusters sharing one Redis keep their counts apart. */
+    private keyPrefix = "pantera",
   ) {}
 
   /** A throttle counting in Redis when `redisUrl` is set, in memory otherwise. */
-  static async create(settings: SettingsService, secret: () => Buffer, redisUrl: string | undefined, log: Logger): Promise<LoginThrottle> {
-    if (!redisUrl) return new LoginThrottle(settings, secret);
+  static async create(settings: SettingsService, secret: () => Buffer, redisUrl: string | undefined, log: Logger, clusterName = "pantera"): Promise<LoginThrottle> {
+    if (!redisUrl) return new LoginThrottle(settings, secret, undefined, clusterName);
     const store = new RedisThrottleStore(redisUrl, log);
     await store.ready();
-    return new LoginThrottle(settings, secret, store);
+    return new LoginThrottle(settings, secret, store, clusterName);
   }
 
   private key(kind: "user" | "addr", value: string): string {
-    return `pantera:login:${kind}:${createHmac("sha256", this.secret()).update(kind).update("\0").update(value).digest("base64url").slice(0, 32)}`;
+    return `${this.keyPrefix}:login:${kind}:${createHmac("sha256", this.secret()).update(kind).update("\0").update(value).digest("base64url").slice(0, 32)}`;
   }
 
   private async limits() {

@@ -6,7 +6,10 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
+import { Redis } from "ioredis";
+import { LoginThrottle, RedisThrottleStore } from "../../src/auth/throttle.js";
 import { EventBus, type PanteraEvent } from "../../src/events/bus.js";
+import type { SettingsService } from "../../src/settings/service.js";
 import type { Logger } from "../../src/log.js";
 
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -248,5 +251,33 @@ describe("event bus with a private Redis", { skip: existsSync(REDIS_SERVER) ? fa
     assert.deepEqual([reconnectsA, reconnectsB], [1, 1]);
     assert.equal(aLines.filter((l) => l.msg.includes("Redis unreachable")).length, 2, JSON.stringify(aLines));
     assert.equal(aLines.filter((l) => l.msg.includes("Redis back")).length, 2, JSON.stringify(aLines));
+  });
+
+  it("login throttle: Redis keys under the cluster name; one log line per Redis state change", async () => {
+    const lines: Line[] = [];
+    const settings = { get: async () => ({ login_max_failures_per_user: 5 }) } as unknown as SettingsService;
+    const store = new RedisThrottleStore(redis.url, captureLogger(lines));
+    await store.ready();
+    const throttle = new LoginThrottle(settings, () => Buffer.from("secret"), store, "red");
+    const raw = new Redis(redis.url);
+    try {
+      await throttle.failure("judy", "192.0.2.7");
+      const keys = (await raw.keys("*:login:*")).sort();
+      assert.equal(keys.length, 2, JSON.stringify(keys));
+      assert.ok(keys.every((k) => k.startsWith("red:login:")), JSON.stringify(keys));
+      raw.disconnect();
+
+      await redis.stop();
+      await sleep(1_000); // several reconnect attempts
+      await throttle.failure("judy", "192.0.2.7"); // counted in memory meanwhile
+      await redis.start();
+      await store.ready(10_000);
+      await throttle.check("judy", "192.0.2.7");
+      assert.equal(lines.filter((l) => l.msg.includes("Redis unreachable")).length, 1, JSON.stringify(lines));
+      assert.equal(lines.filter((l) => l.msg.includes("Redis reachable again")).length, 1, JSON.stringify(lines));
+    } finally {
+      raw.disconnect();
+      await throttle.close();
+    }
   });
 });
