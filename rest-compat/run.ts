@@ -3,6 +3,7 @@ import type { TypedDocumentNode } from "@graphql-typed-document-node/core";
 import { execute, validate, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
 import type Koa from "koa";
 import { DomainError, isErrorCode } from "../src/errors.js";
+import { databaseUnavailable, isDatabaseUnavailable } from "../src/db/errors.js";
 import { containsNul, NUL_MESSAGE } from "../src/json.js";
 import type { RequestContext } from "../src/graphql/context.js";
 
@@ -35,6 +36,7 @@ function toDomainError(err: GraphQLError): DomainError {
     return new DomainError(code, err.message, { retryAfter: typeof retryAfter === "number" ? retryAfter : undefined });
   }
   if (!err.path) return new DomainError("BAD_REQUEST", describeInputError(err.message));
+  if (isDatabaseUnavailable(err.originalError)) return databaseUnavailable();
   return Object.assign(new DomainError("INTERNAL_ERROR", "Internal server error"), { cause: err.originalError ?? err });
 }
 

@@ -1,15 +1,17 @@
 // The management app (8086): /graphql (Yoga + GraphiQL) and the REST layer under /api/v1.
 import Koa from "koa";
 import Router from "@koa/router";
-import { createYoga } from "graphql-yoga";
+import { createYoga, maskError } from "graphql-yoga";
 import type { AppContext } from "../context.js";
 import { schema } from "../graphql/schema.js";
 import { createRequestContext, type RequestContext } from "../graphql/context.js";
-import { createConcurrencyGate, useGraphqlLimits } from "../graphql/limits.js";
+import { createConcurrencyGate, requestError, useGraphqlLimits } from "../graphql/limits.js";
+import { DATABASE_RETRY_AFTER, isDatabaseUnavailable } from "../db/errors.js";
 import { badRequest, payloadTooLarge, unavailable } from "../errors.js";
 import { discardRequestBody, readBounded } from "../streams.js";
 import { restCompatRouter, cors } from "../../rest-compat/index.js";
 import { errorHandler } from "./errors.js";
+import { readinessFor } from "../health/readiness.js";
 import type { HttpMetrics } from "../metrics/http.js";
 
 /** The request body up to `limit` bytes; a client that hung up mid-body is answered 400 (nobody reads it). */
@@ -39,6 +41,11 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
     // Limits depend on the caller and the variables, so a cached verdict for the same text would be wrong.
     parserAndValidationCache: { validationCache: false },
     plugins: [useGraphqlLimits(limits)],
+    // A database outage is UNAVAILABLE (HTTP 503 + Retry-After), not a masked "Unexpected error.".
+    maskedErrors: {
+      maskError: (error, message, isDev) =>
+        isDatabaseUnavailable(error) ? requestError("UNAVAILABLE", "The database is unavailable; retry later", DATABASE_RETRY_AFTER) : maskError(error, message, isDev),
+    },
   });
   const executions = createConcurrencyGate(limits.maxConcurrent);
 
@@ -88,6 +95,8 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
     ctx.body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
   };
   root.all("/graphql", graphql);
+  // Readiness for load balancers (database + default storage); unauthenticated, as /api/v1/health.
+  root.get("/api/v1/health/ready", readinessFor(app).handler);
 
   koa.use(metrics.middleware("api"));
   koa.use(errorHandler(app.log));

@@ -2,6 +2,7 @@
 import type Koa from "koa";
 import { DomainError, errorBody } from "../errors.js";
 import type { Logger } from "../log.js";
+import { databaseUnavailable, isDatabaseUnavailable } from "../db/errors.js";
 
 const HTTP_CODES: Record<number, string> = { 400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 429: "TOO_MANY_REQUESTS", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE" };
 
@@ -13,7 +14,11 @@ export function errorHandler(log: Logger): Koa.Middleware {
         ctx.status = 404;
         ctx.body = errorBody("NOT_FOUND", `No route for ${ctx.method} ${ctx.path}`);
       }
-    } catch (err) {
+    } catch (thrown) {
+      // A database outage is the node's state, not a bug: 503 + Retry-After, so balancers and clients retry.
+      const outage = (!(thrown instanceof DomainError) || thrown.code === "INTERNAL_ERROR") && isDatabaseUnavailable(thrown);
+      if (outage) log.debug("database unavailable", { path: ctx.path, err: String(thrown) });
+      const err = outage ? databaseUnavailable() : thrown;
       if (err instanceof DomainError) {
         if (err.code === "INTERNAL_ERROR") log.error("request failed", { path: ctx.path, err: String((err as { cause?: unknown }).cause ?? err) });
         ctx.status = err.status;

@@ -1,6 +1,6 @@
 // The repository app (8080): package clients, health and version.
 //
-// Routing order: /.health, /.version, /.import/<repo>/<path>, top-level protocol routes
+// Routing order: /.health, /.ready, /.version, /.import/<repo>/<path>, top-level protocol routes
 // (OCI /v2/..., Indy /api/admin/...: insert below), then the format dispatcher:
 //   /<prefix>?/<repo>/<path...>  → prefix stripped, repository resolved, caller authenticated,
 //   RequestScope built, module of repo.format (src/formats/registry.ts) handles the request.
@@ -19,6 +19,7 @@ import type { RequestScope } from "../formats/types.js";
 import { registerOciRoutes } from "../formats/docker/index.js";
 import { registerIndyRoutes } from "../indy/router.js";
 import { repositoryPortAudit } from "../audit/repository-port.js";
+import { readinessFor } from "../health/readiness.js";
 
 /** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
 function decodeSegments(rawPath: string): string[] {
@@ -146,6 +147,8 @@ export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa 
   router.get("/.health", (ctx) => {
     ctx.body = { status: "ok" };
   });
+  // Readiness: 503 while the database or the default storage is unreachable (src/health/readiness.ts).
+  router.get("/.ready", readinessFor(app).handler);
   router.get("/.version", (ctx) => {
     ctx.body = [{ version: app.config.version }];
   });

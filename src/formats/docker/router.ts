@@ -8,6 +8,7 @@ import { DomainError } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import { parseDigest, requireDigest } from "./digest.js";
 import { OciError, ociError } from "./errors.js";
+import { DATABASE_RETRY_AFTER, isDatabaseUnavailable } from "../../db/errors.js";
 import { MAX_MANIFEST_BYTES, MEDIA } from "./manifest.js";
 import { isValidReference, parseV2Path, type V2Route } from "./names.js";
 import { bearerChallenge, linkHeader, paginate, parsePageSize, parseContentRange, parseScopes, uploadRange } from "./protocol.js";
@@ -417,6 +418,10 @@ export function createOciMiddleware(env: DockerEnv, auth: AuthPort): Koa.Middlew
       }
     } catch (err) {
       if (err instanceof OciError) return sendError(ctx, err);
+      if ((!(err instanceof DomainError) || err.code === "INTERNAL_ERROR") && isDatabaseUnavailable(err)) {
+        ctx.set("Retry-After", String(DATABASE_RETRY_AFTER));
+        return sendError(ctx, ociError("UNAVAILABLE", "The database is unavailable; retry later"));
+      }
       if (err instanceof DomainError) {
         const code = err.code === "UNAUTHORIZED" ? "UNAUTHORIZED" : err.code === "FORBIDDEN" ? "DENIED" : err.code === "NOT_FOUND" ? "NAME_UNKNOWN" : err.code === "UNAVAILABLE" ? "UNAVAILABLE" : err.code === "BAD_REQUEST" ? "BLOB_UPLOAD_INVALID" : err.code === "TOO_MANY_REQUESTS" ? "TOOMANYREQUESTS" : null;
         if (code) {

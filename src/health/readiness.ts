@@ -1,0 +1,97 @@
+// Readiness (`/.ready` on 8080, `GET /api/v1/health/ready` on 8086): whether this node can serve
+// traffic now, for load balancers. `/.health` stays liveness (no I/O) so an orchestrator does not
+// restart a node that only waits for its database.
+import { stat } from "node:fs/promises";
+import type Koa from "koa";
+import type { AppContext } from "../context.js";
+import { DATABASE_RETRY_AFTER } from "../db/errors.js";
+import { DEFAULT_ALIAS } from "../storage/service.js";
+
+/** Each probe answers within this, or counts as down (a hung database must not hang the balancer). */
+export const PROBE_TIMEOUT_MS = 1000;
+/** A verdict is reused this long, so probes from many balancers cost at most one query per node per second. */
+export const VERDICT_TTL_MS = 1000;
+
+export interface ReadinessVerdict {
+  ready: boolean;
+  /** Per dependency: "ok", or why it is down. */
+  checks: { database: string; storage: string };
+}
+
+function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+  });
+  work.catch(() => undefined); // a probe that loses the race may still fail later
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const reason = (err: unknown) => "down: " + (err instanceof Error ? err.message : String(err)).trim().split("\n").pop();
+
+async function probeDatabase(app: AppContext): Promise<string> {
+  try {
+    await withTimeout("database", app.db.sql.query("SELECT 1"));
+    return "ok";
+  } catch (err) {
+    return reason(err);
+  }
+}
+
+/** The default storage alias: its root stat'ed (fs) or one listing (s3 and others), through the node's driver. */
+async function probeStorage(app: AppContext): Promise<string> {
+  try {
+    const alias = await withTimeout("database (storage alias)", app.storages.resolveAlias("", DEFAULT_ALIAS));
+    if (!alias) return "ok";
+    if (alias.config.type === "fs") {
+      // A root not made yet is fine (drivers create it on the first write) as long as its parent is there.
+      await withTimeout("storage", stat(String(alias.config.path)).catch((err) => {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        return stat(String(alias.config.path) + "/..");
+      }));
+    } else {
+      const storage = await app.storages.forAlias("", DEFAULT_ALIAS);
+      await withTimeout("storage", storage.list("", { delimiter: "/", limit: 1 }));
+    }
+    return "ok";
+  } catch (err) {
+    return reason(err);
+  }
+}
+
+export interface Readiness {
+  check(): Promise<ReadinessVerdict>;
+  /** A Koa handler answering 200 {status:"ok", checks} or 503 + Retry-After {status:"unavailable", checks}. */
+  handler: Koa.Middleware;
+}
+
+export function createReadiness(app: AppContext): Readiness {
+  let cached: { at: number; verdict: Promise<ReadinessVerdict> } | undefined;
+  const check = (): Promise<ReadinessVerdict> => {
+    // Concurrent probes share one in-flight check as well as a fresh verdict.
+    if (cached && Date.now() - cached.at < VERDICT_TTL_MS) return cached.verdict;
+    const verdict = (async () => {
+      const [database, storage] = await Promise.all([probeDatabase(app), probeStorage(app)]);
+      return { ready: database === "ok" && storage === "ok", checks: { database, storage } };
+    })();
+    cached = { at: Date.now(), verdict };
+    return verdict;
+  };
+  const handler: Koa.Middleware = async (ctx) => {
+    const { ready, checks } = await check();
+    ctx.set("Cache-Control", "no-store");
+    if (!ready) ctx.set("Retry-After", String(DATABASE_RETRY_AFTER));
+    ctx.status = ready ? 200 : 503;
+    const down = Object.entries(checks).filter(([, v]) => v !== "ok").map(([k, v]) => `${k} ${v}`);
+    ctx.body = ready ? { status: "ok", checks } : { status: "unavailable", message: `Not ready: ${down.join("; ")}`, checks };
+  };
+  return { check, handler };
+}
+
+/** One readiness per node, shared by both ports (so they share the cached verdict). */
+const perNode = new WeakMap<AppContext, Readiness>();
+export function readinessFor(app: AppContext): Readiness {
+  let r = perNode.get(app);
+  if (!r) perNode.set(app, (r = createReadiness(app)));
+  return r;
+}
