@@ -21,6 +21,8 @@ COPY --from=build /app /app
 USER pantera
 VOLUME ["/var/pantera"]
 EXPOSE 8080 8086 8087
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PANTERA_REPO_PORT||8080)+'/.health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Readiness (/.ready: database and default storage answer), not liveness (/.health), so the container shows
+# unhealthy while it cannot serve; /.ready answers within about 1 s either way.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD node -e "fetch('http://127.0.0.1:'+(process.env.PANTERA_REPO_PORT||8080)+'/.ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 # Apply migrations first (fails fast on a bad DATABASE_URL), then serve.
 CMD ["sh", "-c", "node --import tsx scripts/migrate.ts && exec node --import tsx src/main.ts"]

@@ -14,11 +14,18 @@ const pg = postgresUrl();
 class CuttableProxy {
   private server: net.Server | undefined;
   private sockets = new Set<net.Socket>();
+  private stalled = false;
   port = 0;
   constructor(private target: { host: string; port: number }) {}
 
   async start(): Promise<void> {
     const server = net.createServer((client) => {
+      if (this.stalled) {
+        // Accepted, never answered: a database behind a partition, or hung.
+        this.sockets.add(client);
+        client.on("error", () => undefined).on("close", () => this.sockets.delete(client));
+        return;
+      }
       const upstream = net.connect(this.target.port, this.target.host);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -48,7 +55,19 @@ class CuttableProxy {
   }
 
   restore(): Promise<void> {
+    this.stalled = false;
     return this.start(); // the same port, so the node's DATABASE_URL stays valid
+  }
+
+  /** Every connection dropped; new ones are accepted but never answered. */
+  stall(): void {
+    this.stalled = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  unstall(): void {
+    this.stalled = false;
+    for (const s of this.sockets) s.destroy();
   }
 }
 
@@ -184,5 +203,19 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
     const upload = await node.repo("PUT", "/files/docs/b.txt", { token, raw: "after", headers: { "content-type": "text/plain" } });
     assert.ok(upload.status < 300, upload.text);
     assert.equal((await node.repo("GET", "/files/docs/b.txt", { token })).text, "after");
+  });
+
+  // The suite's timeout is the hang detector: without a pool connect timeout this request never returns.
+  it("a database that accepts connections but never answers: 503, not a hung request", { timeout: 30_000 }, async () => {
+    proxy.stall();
+    try {
+      expectUnavailable(await node.api("PUT", "/repositories/stalled", { token: node.adminToken, body: { repo: { type: "file", storage: "default" } } }));
+      const ready = await until(503, () => node.repo("GET", "/.ready"));
+      assert.equal(ready.status, 503, ready.text);
+      assert.match(ready.body.checks.database, /did not answer/);
+    } finally {
+      proxy.unstall();
+    }
+    assert.equal((await until(200, () => node.repo("GET", "/.ready"))).status, 200);
   });
 });
