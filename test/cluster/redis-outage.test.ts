@@ -209,17 +209,25 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
     up = await timedWrites(8);
   });
 
-  it("Redis down: writes keep their latency; Redis back: propagation in milliseconds again", async () => {
-    const reconnected = new Promise<void>((resolve) => b.app.bus.onReconnect(resolve));
+  it("Redis down: writes keep their latency", async () => {
     await redis.stop();
     const down = await timedWrites(8);
-    for (const kind of ["repository", "upload", "authSettings"] as const) {
-      const bound = 2 * median(up[kind]) + 50;
-      console.log(`# ${kind} write: Redis up ${fmt(up[kind])}; Redis down ${fmt(down[kind])}; bound ${bound.toFixed(1)} ms`);
-      assert.ok(median(down[kind]) < bound, `${kind}: median ${median(down[kind]).toFixed(1)} ms with Redis down, bound ${bound.toFixed(1)} ms`);
+    const kinds = ["repository", "upload", "authSettings"] as const;
+    const bound = (kind: (typeof kinds)[number]) => 2 * median(up[kind]) + 50;
+    for (const kind of kinds) {
+      console.log(`# ${kind} write: Redis up ${fmt(up[kind])}; Redis down ${fmt(down[kind])}; bound ${bound(kind).toFixed(1)} ms`);
     }
-    await redis.start();
-    await reconnected;
+    for (const kind of kinds) {
+      assert.ok(median(down[kind]) < bound(kind), `${kind}: median ${median(down[kind]).toFixed(1)} ms with Redis down, bound ${bound(kind).toFixed(1)} ms`);
+    }
+  });
+
+  it("Redis back: propagation in milliseconds again", async () => {
+    if (!redis.running) {
+      const reconnected = new Promise<void>((resolve) => b.app.bus.onReconnect(resolve)); // B's subscriber is down
+      await redis.start();
+      await reconnected;
+    }
     const propagation: number[] = [];
     for (let i = 0; i < 10; i++) propagation.push((await createAndWatch(`after-${i}`)).propagationMs);
     console.log(`# propagation A -> B after Redis returned: ${fmt(propagation)}`);
@@ -244,6 +252,7 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
   });
 
   it("a cluster with another PANTERA_CLUSTER_NAME on the same Redis does not see this cluster's events", async () => {
+    if (!redis.running) await redis.start(); // an earlier test failed mid-outage
     const db = await createPostgresDatabase();
     const c = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis.url, config: { ...NO_POLLING, clusterName: "blue" } });
     const raw = new Redis(redis.url);
