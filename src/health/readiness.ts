@@ -6,6 +6,7 @@ import type Koa from "koa";
 import type { AppContext } from "../context.js";
 import { DATABASE_RETRY_AFTER } from "../db/errors.js";
 import { DEFAULT_ALIAS } from "../storage/service.js";
+import type { Storage } from "../storage/types.js";
 
 /** Each probe answers within this, or counts as down (a hung database must not hang the balancer). */
 export const PROBE_TIMEOUT_MS = 1000;
@@ -38,10 +39,28 @@ async function probeDatabase(app: AppContext): Promise<string> {
   }
 }
 
-/** The default storage alias: its root stat'ed (fs) or one listing (s3 and others), through the node's driver. */
-async function probeStorage(app: AppContext): Promise<string> {
+type Alias = Awaited<ReturnType<AppContext["storages"]["resolveAlias"]>>;
+/** The last default alias (and its driver, for non-fs ones) resolved while the database answered. */
+interface StorageMemo {
+  alias?: Alias;
+  driver?: Storage;
+}
+
+/**
+ * The default storage alias: its root stat'ed (fs) or one listing (s3 and others), through the node's driver.
+ * The alias lives in the database; while that is down the last one resolved is checked, so the verdict still
+ * says whether the storage itself answers.
+ */
+async function probeStorage(app: AppContext, memo: StorageMemo): Promise<string> {
   try {
-    const alias = await withTimeout("database (storage alias)", app.storages.resolveAlias("", DEFAULT_ALIAS));
+    try {
+      const alias = await withTimeout("database (storage alias)", app.storages.resolveAlias("", DEFAULT_ALIAS));
+      const driver = alias && alias.config.type !== "fs" ? await withTimeout("database (storage alias)", app.storages.forAlias("", DEFAULT_ALIAS)) : undefined;
+      Object.assign(memo, { alias, driver });
+    } catch (err) {
+      if (memo.alias === undefined) return "unknown: " + reason(err).slice("down: ".length);
+    }
+    const { alias, driver } = memo;
     if (!alias) return "ok";
     if (alias.config.type === "fs") {
       // A root not made yet is fine (drivers create it on the first write) as long as its parent is there.
@@ -50,8 +69,7 @@ async function probeStorage(app: AppContext): Promise<string> {
         return stat(String(alias.config.path) + "/..");
       }));
     } else {
-      const storage = await app.storages.forAlias("", DEFAULT_ALIAS);
-      await withTimeout("storage", storage.list("", { delimiter: "/", limit: 1 }));
+      await withTimeout("storage", driver!.list("", { delimiter: "/", limit: 1 }));
     }
     return "ok";
   } catch (err) {
@@ -67,11 +85,12 @@ export interface Readiness {
 
 export function createReadiness(app: AppContext): Readiness {
   let cached: { at: number; verdict: Promise<ReadinessVerdict> } | undefined;
+  const memo: StorageMemo = {};
   const check = (): Promise<ReadinessVerdict> => {
     // Concurrent probes share one in-flight check as well as a fresh verdict.
     if (cached && Date.now() - cached.at < VERDICT_TTL_MS) return cached.verdict;
     const verdict = (async () => {
-      const [database, storage] = await Promise.all([probeDatabase(app), probeStorage(app)]);
+      const [database, storage] = await Promise.all([probeDatabase(app), probeStorage(app, memo)]);
       return { ready: database === "ok" && storage === "ok", checks: { database, storage } };
     })();
     cached = { at: Date.now(), verdict };

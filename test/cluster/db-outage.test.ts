@@ -6,6 +6,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { createPostgresDatabase, expectError, postgresUrl, request, startServer, type Response, type TestServer } from "../helpers/server.js";
 
 const pg = postgresUrl();
@@ -165,6 +167,7 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
     expectRetryAfter(ready);
     assert.equal(ready.body.status, "unavailable");
     assert.match(ready.body.checks.database, /^down: /);
+    assert.equal(ready.body.checks.storage, "ok", "the storage itself still answers");
     assert.match(ready.body.message, /database/);
     const apiReady = await request("GET", `${node.apiUrl}/api/v1/health/ready`);
     assert.equal(apiReady.status, 503, apiReady.text);
@@ -215,6 +218,21 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
       assert.match(ready.body.checks.database, /did not answer/);
     } finally {
       proxy.unstall();
+    }
+    assert.equal((await until(200, () => node.repo("GET", "/.ready"))).status, 200);
+  });
+
+  it("a default storage that cannot be reached makes the node not ready, with the database up", async () => {
+    const token = node.adminToken;
+    const original = String(node.app.storages.defaultConfig.path);
+    const gone = path.join(os.tmpdir(), `pantera-gone-${process.pid}`, "no-parent", "storage");
+    assert.ok((await node.api("PUT", "/storages/default", { token, body: { type: "fs", path: gone } })).status < 300);
+    try {
+      const ready = await until(503, () => node.repo("GET", "/.ready"));
+      assert.equal(ready.status, 503, ready.text);
+      assert.deepEqual([ready.body.checks.database, ready.body.checks.storage.startsWith("down: ")], ["ok", true], ready.text);
+    } finally {
+      assert.ok((await node.api("PUT", "/storages/default", { token, body: { type: "fs", path: original } })).status < 300);
     }
     assert.equal((await until(200, () => node.repo("GET", "/.ready"))).status, 200);
   });
