@@ -189,6 +189,7 @@ export class EventBus {
         // Sent: drop it unless the queue overflowed meanwhile and it already went.
         if (this.queue[0] === message) this.queue.shift();
         backoff = RETRY_MIN_MS;
+        if (this.pubDown) this.pubUp(); // a command timed out on a live connection: no "ready" follows
         if (this.pubRecovered) this.sentSinceRecovery++;
       }
       if (this.pubRecovered && this.queue.length === 0) {
@@ -223,9 +224,7 @@ export class EventBus {
 
   private pubReady() {
     if (this.pubDown) {
-      this.pubDown = false;
-      this.pubRecovered = true;
-      this.sentSinceRecovery = 0;
+      this.pubUp();
       if (this.queue.length === 0) {
         this.log.info("event bus: Redis back, queued events sent", { sent: 0, dropped: this.dropped });
         this.pubRecovered = false;
@@ -233,6 +232,12 @@ export class EventBus {
     }
     this.wake?.();
     void this.pump();
+  }
+
+  private pubUp() {
+    this.pubDown = false;
+    this.pubRecovered = true;
+    this.sentSinceRecovery = 0;
   }
 
   private subLost(err?: unknown) {

@@ -38,6 +38,10 @@ class PrivateRedis {
       proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
     });
   }
+  /** SIGSTOP: connections stay open but nothing is answered (a hung server). */
+  pause(resume = false): void {
+    this.proc?.kill(resume ? "SIGCONT" : "SIGSTOP");
+  }
   async stop(): Promise<void> {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null) return;
@@ -199,10 +203,12 @@ describe("event bus with a private Redis", { skip: existsSync(REDIS_SERVER) ? fa
     assert.equal(await a.flush(), true, "Redis acknowledged the first event"); // else it is resent, and counts below
 
     await proxy.stop();
-    // Each publish resolves without Redis; a deadline that would only trip if it waited on reconnects.
+    // Each publish has resolved by the next turn of the event loop: it waited on no socket.
     for (const name of ["q1", "q2", "q3", "q4", "q5"]) {
-      const settled = await Promise.race([a.publish(repo(name)).then(() => "resolved"), sleep(500).then(() => "waiting")]);
-      assert.equal(settled, "resolved", `publish(${name}) waited on Redis`);
+      let resolved = false;
+      void a.publish(repo(name)).then(() => (resolved = true));
+      await new Promise((r) => setImmediate(r));
+      assert.ok(resolved, `publish(${name}) waited on Redis`);
     }
     assert.equal(a.queued, 3, "queue bounded to 3");
     assert.equal(a.dropped, 2, "the 2 oldest dropped");
@@ -251,6 +257,28 @@ describe("event bus with a private Redis", { skip: existsSync(REDIS_SERVER) ? fa
     assert.deepEqual([reconnectsA, reconnectsB], [1, 1]);
     assert.equal(aLines.filter((l) => l.msg.includes("Redis unreachable")).length, 2, JSON.stringify(aLines));
     assert.equal(aLines.filter((l) => l.msg.includes("Redis back")).length, 2, JSON.stringify(aLines));
+  });
+
+  it("a hung Redis (connections open, no answers): publish still returns at once; events go once it answers", async () => {
+    const lines: Line[] = [];
+    const a = await bus({}, lines);
+    const b = await bus();
+    const atB = recorder(b);
+    redis.pause();
+    try {
+      let resolved = false;
+      void a.publish(repo("hung-1")).then(() => (resolved = true));
+      await new Promise((r) => setImmediate(r));
+      assert.ok(resolved, "publish waited on Redis");
+      await sleep(1_500); // past the 1 s command timeout, then some retries
+      assert.equal(await a.flush(10), false);
+    } finally {
+      redis.pause(true);
+    }
+    await atB.waitFor(isRepo("hung-1"), "the event once Redis answers");
+    assert.equal(await a.flush(5_000), true);
+    assert.equal(lines.filter((l) => l.msg.includes("Redis unreachable, events queued")).length, 1, JSON.stringify(lines));
+    assert.equal(lines.filter((l) => l.msg.includes("Redis back, queued events sent")).length, 1, JSON.stringify(lines));
   });
 
   it("login throttle: Redis keys under the cluster name; one log line per Redis state change", async () => {
