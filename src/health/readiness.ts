@@ -2,6 +2,7 @@
 // traffic now, for load balancers. `/.health` stays liveness (no I/O) so an orchestrator does not
 // restart a node that only waits for its database.
 import { stat } from "node:fs/promises";
+import path from "node:path";
 import type Koa from "koa";
 import type { AppContext } from "../context.js";
 import { DATABASE_RETRY_AFTER } from "../db/errors.js";
@@ -66,7 +67,7 @@ async function probeStorage(app: AppContext, memo: StorageMemo): Promise<string>
       // A root not made yet is fine (drivers create it on the first write) as long as its parent is there.
       await withTimeout("storage", stat(String(alias.config.path)).catch((err) => {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        return stat(String(alias.config.path) + "/..");
+        return stat(path.dirname(String(alias.config.path)));
       }));
     } else {
       await withTimeout("storage", driver!.list("", { delimiter: "/", limit: 1 }));

@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { isDatabaseUnavailable } from "../../src/db/errors.js";
+import { DomainError } from "../../src/errors.js";
 import { createPostgresDatabase, expectError, postgresUrl, request, startServer, type Response, type TestServer } from "../helpers/server.js";
 
 const pg = postgresUrl();
@@ -235,5 +237,39 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
       assert.ok((await node.api("PUT", "/storages/default", { token, body: { type: "fs", path: original } })).status < 300);
     }
     assert.equal((await until(200, () => node.repo("GET", "/.ready"))).status, 200);
+  });
+});
+
+describe("isDatabaseUnavailable: outages only, not bugs or bad input", () => {
+  it("recognises what the drivers throw when the connection is refused, cut or times out", () => {
+    const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+    const prisma = Object.assign(new Error("Can't reach database server at 127.0.0.1:5432"), {
+      code: "P1001",
+      meta: { driverAdapterError: { name: "DriverAdapterError", cause: { kind: "DatabaseNotReachable" } } },
+    });
+    const internal = Object.assign(new DomainError("INTERNAL_ERROR", "Internal server error"), { cause: new Error("Connection terminated unexpectedly") });
+    for (const err of [refused, prisma, internal, new Error("timeout exceeded when trying to connect"), Object.assign(new Error("x"), { code: "57P01" })]) {
+      assert.equal(isDatabaseUnavailable(err), true, String(err));
+    }
+  });
+
+  it("leaves constraint violations, plain errors and domain errors alone", () => {
+    const unique = Object.assign(new Error("Unique constraint failed"), { code: "P2002" });
+    for (const err of [unique, new Error("boom"), new DomainError("NOT_FOUND", "no"), Object.assign(new Error("x"), { code: "23505" }), undefined, "string"]) {
+      assert.equal(isDatabaseUnavailable(err), false, String(err));
+    }
+  });
+});
+
+describe("readiness on the embedded database", () => {
+  let node: TestServer;
+  before(async () => {
+    node = await startServer({ backend: "pglite" });
+  });
+  after(() => node?.close());
+
+  it("answers 200 on both ports while PGlite and the default storage answer", async () => {
+    assert.deepEqual((await node.repo("GET", "/.ready")).body, { status: "ok", checks: { database: "ok", storage: "ok" } });
+    assert.equal((await request("GET", `${node.apiUrl}/api/v1/health/ready`)).status, 200);
   });
 });
