@@ -47,7 +47,10 @@ class PrivateRedis {
         out += d;
         if (out.includes("Ready to accept connections")) resolve();
       });
-      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+      proc.once("exit", (code) => {
+        if (this.proc === proc) this.proc = undefined;
+        reject(new Error(`redis-server exited (${code}): ${out}`));
+      });
     });
   }
   async stop(): Promise<void> {

@@ -26,6 +26,9 @@ class PrivateRedis {
     await r.start();
     return r;
   }
+  get running() {
+    return !!this.proc;
+  }
   async start(): Promise<void> {
     const proc = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
@@ -35,7 +38,10 @@ class PrivateRedis {
         out += d;
         if (out.includes("Ready to accept connections")) resolve();
       });
-      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+      proc.once("exit", (code) => {
+        if (this.proc === proc) this.proc = undefined;
+        reject(new Error(`redis-server exited (${code}): ${out}`));
+      });
     });
   }
   /** SIGSTOP: connections stay open but nothing is answered (a hung server). */
@@ -149,7 +155,7 @@ describe("event bus with a private Redis", { skip: existsSync(REDIS_SERVER) ? fa
     redis = await PrivateRedis.create();
   });
   after(async () => {
-    await redis.start().catch(() => {}); // if a test failed while it was down: lets close() say goodbye
+    if (!redis.running) await redis.start(); // a test failed while it was down: lets close() say goodbye
     await Promise.all(buses.map((b) => b.close()));
     await redis.stop();
   });
