@@ -9,6 +9,7 @@ import type { KeyStore } from "./keys.js";
 import { verifyPassword } from "./passwords.js";
 import { LoginThrottle } from "./throttle.js";
 import { Permissions, requireActor, requireApi, type Principal, type PermissionsJson } from "./permissions.js";
+import { refreshOrStale } from "../db/errors.js";
 
 export const ISSUER = "pantera";
 type TokenType = "access" | "refresh" | "api";
@@ -114,10 +115,12 @@ export class AuthService {
   private async loadPrincipal(userId: string): Promise<CachedPrincipal> {
     const hit = this.principals.get(userId);
     if (hit && hit.expires > Date.now()) return hit;
-    const user = await this.prisma.user.findUnique({
-      where: { id: userId },
-      include: { roles: { include: { role: true } } },
-    });
+    const read = await refreshOrStale(
+      () => this.prisma.user.findUnique({ where: { id: userId }, include: { roles: { include: { role: true } } } }),
+      hit,
+    );
+    if ("stale" in read) return read.stale;
+    const user = read.fresh;
     let entry: CachedPrincipal;
     if (!user) entry = { principal: null, revokedAt: 0, enabled: false, expires: Date.now() + PRINCIPAL_TTL_MS };
     else {
@@ -353,7 +356,8 @@ export class AuthService {
       const hash = sha256(token);
       let hit = this.apiTokens.get(hash);
       if (!hit || hit.until <= Date.now()) {
-        const row = await this.prisma.apiToken.findUnique({ where: { tokenHash: hash } });
+        const read = await refreshOrStale(() => this.prisma.apiToken.findUnique({ where: { tokenHash: hash } }), hit);
+        const row = "stale" in read ? { userId: read.stale.userId, expiresAt: read.stale.expiresAt === null ? null : new Date(read.stale.expiresAt), revokedAt: null } : read.fresh;
         if (!row || row.revokedAt) {
           this.apiTokens.delete(hash);
           throw unauthorized("Token has been revoked");

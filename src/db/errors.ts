@@ -44,3 +44,17 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 export function databaseUnavailable(): DomainError {
   return unavailable("The database is unavailable; retry later", DATABASE_RETRY_AFTER);
 }
+
+/**
+ * Runs a cache's refresh query; while the database is unreachable, answers `stale` (what the cache
+ * last knew, past its age) instead, so reads the caches can serve keep working through an outage.
+ * Events (Redis) still drop entries at once, so a revocation during an outage still applies.
+ */
+export async function refreshOrStale<T, S>(query: () => Promise<T>, stale: S | undefined): Promise<{ fresh: T } | { stale: S }> {
+  try {
+    return { fresh: await query() };
+  } catch (err) {
+    if (stale !== undefined && isDatabaseUnavailable(err)) return { stale };
+    throw err;
+  }
+}

@@ -11,6 +11,7 @@ import { pageRequest, toPage } from "../pagination.js";
 import type { StorageService } from "../storage/service.js";
 import { parseRepositoryType, type RemoteConfig, type RepositoryRecord } from "./types.js";
 import { isObject } from "../json.js";
+import { refreshOrStale } from "../db/errors.js";
 
 const REPO_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 const RESERVED = new Set(["api", "v2"]);
@@ -105,7 +106,9 @@ export class RepositoryService {
     const hit = this.cache.get(name);
     if (hit && hit.until > Date.now()) return hit.record;
     const generation = this.generation;
-    const row = await this.prisma.repository.findUnique({ where: { name } });
+    const read = await refreshOrStale(() => this.prisma.repository.findUnique({ where: { name } }), hit);
+    if ("stale" in read) return read.stale.record;
+    const row = read.fresh;
     const rec = row ? toRecord(row) : null;
     if (generation !== this.generation) return rec;
     if (!rec && this.cache.size > NEGATIVE_CACHE_MAX) this.cache.clear();

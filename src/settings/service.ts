@@ -3,6 +3,7 @@
 import type { PrismaClient } from "../db/index.js";
 import type { EventBus } from "../events/bus.js";
 import { badRequest } from "../errors.js";
+import { refreshOrStale } from "../db/errors.js";
 
 export interface JwtSettings {
   algorithm: "RS256";
@@ -78,7 +79,9 @@ export class SettingsService {
   async getRaw(section: string): Promise<Record<string, unknown>> {
     const cached = this.cache.get(section);
     if (cached && cached.until > Date.now()) return cached.value;
-    const row = await this.prisma.setting.findUnique({ where: { section } });
+    const read = await refreshOrStale(() => this.prisma.setting.findUnique({ where: { section } }), cached);
+    if ("stale" in read) return read.stale.value;
+    const row = read.fresh;
     const defaults = (SETTING_DEFAULTS as Record<string, object>)[section] ?? {};
     const value = { ...defaults, ...((row?.value as Record<string, unknown>) ?? {}) };
     this.cache.set(section, { value, until: Date.now() + SECTION_MAX_AGE_MS });
