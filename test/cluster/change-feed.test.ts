@@ -3,10 +3,8 @@
 // A, and waits (bounded, well below the 5 s the user cache took to expire before the feed) for B to follow.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import net from "node:net";
 import pgClient from "pg";
+import { hasRedisServer, PrivateRedis } from "../helpers/redis.js";
 import { ADMIN_PASSWORD, createPostgresDatabase, postgresUrl, startServer, type Response, type TestServer } from "../helpers/server.js";
 
 const pg = postgresUrl();
@@ -114,61 +112,26 @@ describe("cluster without Redis: caches converge through the change feed", { ski
   });
 });
 
-const REDIS_SERVER = "/usr/bin/redis-server";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server of this test's own on a free port, stopped and started again by the test. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const proc = spawn(REDIS_SERVER, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-  await new Promise<void>((resolve, reject) => {
-    let out = "";
-    proc.stdout!.on("data", (d) => {
-      out += d;
-      if (out.includes("Ready to accept connections")) resolve();
-    });
-    proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-  });
-  return proc;
-}
-
-async function stopRedis(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null) return;
-  await new Promise<void>((resolve) => {
-    proc.once("exit", () => resolve());
-    proc.kill("SIGTERM");
-  });
-}
-
 describe("cluster with Redis: a node resyncs from the change feed as soon as Redis is back", {
-  skip: !pg ? "TEST_DATABASE_URL is needed" : !existsSync(REDIS_SERVER) ? "redis-server is not installed" : false,
+  skip: !pg ? "TEST_DATABASE_URL is needed" : !hasRedisServer() ? "redis-server is not installed" : false,
 }, () => {
   // A poll interval far past the test: only the resync on reconnect can repair B within the bound.
   const SLOW_POLL_MS = 120_000;
   let a: TestServer;
   let b: TestServer;
-  let redis: ChildProcess | undefined;
-  let port: number;
+  let redis: PrivateRedis;
   let db: { url: string; drop: () => Promise<void> };
   before(async () => {
-    port = await freePort();
-    redis = await startRedis(port);
+    redis = await PrivateRedis.create();
     db = await createPostgresDatabase();
-    const opts = { backend: "postgres" as const, databaseUrl: db.url, redisUrl: `redis://127.0.0.1:${port}`, config: { changePollMs: SLOW_POLL_MS } };
+    const opts = { backend: "postgres" as const, databaseUrl: db.url, redisUrl: redis.url, config: { changePollMs: SLOW_POLL_MS } };
     a = await startServer(opts);
     b = await startServer(opts);
   });
   after(async () => {
     await a?.close();
     await b?.close();
-    await stopRedis(redis);
+    await redis?.stop();
     await db?.drop();
   });
 
@@ -177,7 +140,7 @@ describe("cluster with Redis: a node resyncs from the change feed as soon as Red
     assert.equal(res.status, 200, res.text);
     await converges("repository over Redis", () => b.repo("PUT", "/rc/f.txt", { raw: "r", basic: admin }), (r) => r.status === 201, BOUND_MS, SLOW_POLL_MS);
     assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404); // B caches the empty prefixes
-    await stopRedis(redis);
+    await redis.stop();
     // A node that crashed before its queued event went out: the row changed, no event will ever come.
     const writer = new pgClient.Client({ connectionString: db.url });
     await writer.connect();
@@ -188,7 +151,7 @@ describe("cluster with Redis: a node resyncs from the change feed as soon as Red
     await writer.end();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404, "B is stale while Redis is down");
-    redis = await startRedis(port);
+    await redis.start();
     // ioredis retries with a growing delay (at most 2 s): the bound leaves room for a few of them.
     await converges("resync on Redis reconnect", () => b.repo("GET", "/team/rc/f.txt", { basic: admin }), (r) => r.status === 200, 10_000, SLOW_POLL_MS);
   });

@@ -4,16 +4,14 @@
 // PANTERA_CLUSTER_NAME on one Redis do not see each other's events. Figures: bench/cluster-redis.md.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { PanteraEvent } from "../../src/events/bus.js";
+import { hasRedisServer, PrivateRedis, REDIS_SERVER, TcpProxy } from "../helpers/redis.js";
 import { ADMIN_PASSWORD, createPostgresDatabase, postgresUrl, startServer, type TestServer } from "../helpers/server.js";
 
-const REDIS_SERVER = "/usr/bin/redis-server";
 const pg = postgresUrl();
 const basic = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -21,101 +19,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const NO_POLLING = { changePollMs: 600_000 };
 /** A write slower than this is cut off and counted at this figure (on the old code they took up to 15 s). */
 const WRITE_CAP_MS = 5_000;
-
-/** A redis-server of the test's own, on a free port, that the test can stop and start again. */
-class PrivateRedis {
-  private proc?: ChildProcess;
-  constructor(readonly port: number) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  static async create(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
-    await r.start();
-    return r;
-  }
-  get running() {
-    return !!this.proc;
-  }
-  async start(): Promise<void> {
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-    const proc = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      proc.stdout!.on("data", (d) => {
-        out += d;
-        if (out.includes("Ready to accept connections")) resolve();
-      });
-      proc.once("exit", (code) => {
-        if (this.proc === proc) this.proc = undefined;
-        reject(new Error(`redis-server exited (${code}): ${out}`));
-      });
-    });
-  }
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null) return;
-    this.proc = undefined;
-    await new Promise<void>((resolve) => {
-      proc.once("exit", () => resolve());
-      proc.kill("SIGTERM");
-    });
-  }
-}
-
-/** A TCP proxy to Redis that the test can cut (closing every connection) and restore on the same port. */
-class TcpProxy {
-  private server?: net.Server;
-  private sockets = new Set<net.Socket>();
-  constructor(
-    readonly port: number,
-    private target: number,
-  ) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  static async create(target: number): Promise<TcpProxy> {
-    const p = new TcpProxy(await freePort(), target);
-    await p.start();
-    return p;
-  }
-  get running() {
-    return !!this.server;
-  }
-  start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target, "127.0.0.1");
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on("close", () => this.sockets.delete(s));
-        s.on("error", () => {});
-      }
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-    this.server = server;
-    return new Promise((resolve) => server.listen(this.port, "127.0.0.1", () => resolve()));
-  }
-  stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 const max = (xs: number[]) => Math.max(...xs);
@@ -131,7 +34,7 @@ async function visibleOn(node: TestServer, name: string, guardMs = 10_000): Prom
   return performance.now() - started;
 }
 
-describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : !existsSync(REDIS_SERVER) ? `${REDIS_SERVER} is needed` : false }, () => {
+describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : !hasRedisServer() ? `${REDIS_SERVER} is needed` : false }, () => {
   let redis: PrivateRedis;
   let proxy: TcpProxy;
   let a: TestServer;

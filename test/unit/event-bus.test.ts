@@ -3,114 +3,12 @@
 // dispatch, cluster-name channels and one log line per connection-state transition.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import net from "node:net";
 import { Redis } from "ioredis";
 import { LoginThrottle, RedisThrottleStore } from "../../src/auth/throttle.js";
 import { EventBus, type PanteraEvent } from "../../src/events/bus.js";
 import type { SettingsService } from "../../src/settings/service.js";
 import type { Logger } from "../../src/log.js";
-
-const REDIS_SERVER = "/usr/bin/redis-server";
-
-/** A redis-server of the test's own, on a free port, that the test can stop and start again. */
-class PrivateRedis {
-  private proc?: ChildProcess;
-  constructor(readonly port: number) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  static async create(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
-    await r.start();
-    return r;
-  }
-  get running() {
-    return !!this.proc;
-  }
-  async start(): Promise<void> {
-    const proc = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      let out = "";
-      proc.stdout!.on("data", (d) => {
-        out += d;
-        if (out.includes("Ready to accept connections")) resolve();
-      });
-      proc.once("exit", (code) => {
-        if (this.proc === proc) this.proc = undefined;
-        reject(new Error(`redis-server exited (${code}): ${out}`));
-      });
-    });
-  }
-  /** SIGSTOP: connections stay open but nothing is answered (a hung server). */
-  pause(resume = false): void {
-    this.proc?.kill(resume ? "SIGCONT" : "SIGSTOP");
-  }
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null) return;
-    this.proc = undefined;
-    await new Promise<void>((resolve) => {
-      proc.once("exit", () => resolve());
-      proc.kill("SIGTERM");
-    });
-  }
-}
-
-/** A TCP proxy to Redis that the test can cut (closing every connection) and restore on the same port. */
-class TcpProxy {
-  private server?: net.Server;
-  private sockets = new Set<net.Socket>();
-  constructor(
-    readonly port: number,
-    private target: number,
-  ) {}
-  get url() {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-  static async create(target: number): Promise<TcpProxy> {
-    const p = new TcpProxy(await freePort(), target);
-    await p.start();
-    return p;
-  }
-  start(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target, "127.0.0.1");
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on("close", () => this.sockets.delete(s));
-        s.on("error", () => {});
-      }
-      client.on("close", () => upstream.destroy());
-      upstream.on("close", () => client.destroy());
-      client.pipe(upstream).pipe(client);
-    });
-    this.server = server;
-    return new Promise((resolve) => server.listen(this.port, "127.0.0.1", () => resolve()));
-  }
-  stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-  close(): Promise<void> {
-    return this.stop();
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { hasRedisServer, PrivateRedis, REDIS_SERVER, TcpProxy } from "../helpers/redis.js";
 
 interface Line {
   level: string;
@@ -142,7 +40,7 @@ const repo = (name: string): PanteraEvent => ({ type: "repository.changed", name
 const isRepo = (name: string) => (e: PanteraEvent) => e.type === "repository.changed" && e.name === name;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("event bus with a private Redis", { skip: existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is needed` }, () => {
+describe("event bus with a private Redis", { skip: hasRedisServer() ? false : `${REDIS_SERVER} is needed` }, () => {
   let redis: PrivateRedis;
   const buses: EventBus[] = [];
   async function bus(opts: ConstructorParameters<typeof EventBus>[1] = {}, lines: Line[] = []): Promise<EventBus> {
