@@ -11,7 +11,7 @@ import { SETTING_DEFAULTS } from "../settings/service.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { badRequest } from "../errors.js";
 import { pageRequest, toPage, type Page } from "../pagination.js";
-import { ecsLine } from "./ecs.js";
+import { type EcsAuditFields, ecsLine } from "./ecs.js";
 
 /** ECS event.category values the trail uses. */
 export type AuditCategory = "authentication" | "iam" | "configuration" | "file";
@@ -36,19 +36,8 @@ export interface AuditInput {
   urlPath?: string;
 }
 
-export interface AuditEventView {
-  id: string;
-  at: Date;
-  action: string;
-  category: string;
-  outcome: string;
-  errorCode: string | null;
-  user: string | null;
-  sourceIp: string;
-  target: string;
-  details: unknown;
-  message: string;
-}
+/** A stored event as read back: the fields its ECS line was made from, with its row id (details as stored JSON). */
+export type AuditEventView = Omit<EcsAuditFields, "details" | "urlPath"> & { id: string; details: unknown };
 
 export interface AuditFilter {
   page?: number | null;
