@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { badRequest, conflict, uriTooLong } from "../errors.js";
 import { DigestStream, toReadable, verifyDigests } from "./digest.js";
 import { keepSwept, stagingFile } from "./stale-files.js";
+import type { StorageDriver } from "./driver.js";
 import { onNetworkFileSystem, sharedFileCache, type SmallFileCache } from "./file-cache.js";
 import { BufferedObject, bufferedObject, deleteEach, directoryMoveKeys, finishListing, moveFilesUnder, normaliseKey, splitListPrefix, type GetResult, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
 
@@ -382,3 +383,20 @@ export class FsStorage implements Storage {
     await this.pruneEmptyDirs(path.dirname(src));
   }
 }
+
+export interface FsConfig {
+  /** Absolute root directory. */
+  path: string;
+}
+
+/** `{ "type": "fs", "path": ... }`; a relative path is resolved against the node's data directory (and stored absolute). */
+export const fsDriver: StorageDriver<FsConfig> = {
+  type: "fs",
+  parseConfig(raw, ctx) {
+    if (typeof raw.path !== "string" || !raw.path.trim()) throw badRequest("An fs storage needs a 'path'");
+    if (raw.path.includes("\0")) throw badRequest("'path' must not contain NUL bytes");
+    return { path: path.resolve(ctx.dataDir, raw.path) };
+  },
+  storedConfig: (raw, config) => ({ ...raw, path: config.path }),
+  create: (config, env) => new FsStorage(config.path, { cache: env.fileCache }),
+};

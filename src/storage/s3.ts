@@ -7,7 +7,8 @@ import { Readable } from "node:stream";
 import { badRequest, conflict, unavailable } from "../errors.js";
 import { DigestStream, toReadable, verifyDigests } from "./digest.js";
 import { deleteEach, directoryMoveKeys, finishListing, moveFilesUnder, normaliseKey, splitListPrefix, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
-import type { AliasConfig } from "./service.js";
+import type { StorageDriver } from "./driver.js";
+import { isObject } from "../json.js";
 
 export const PART_SIZE = 8 * 1024 * 1024;
 const EMPTY_SHA256 = createHash("sha256").update("").digest("hex");
@@ -23,23 +24,6 @@ export interface S3Config {
   /** Key prefix inside the bucket (without leading '/'). */
   prefix?: string;
   partSize?: number;
-}
-
-export function s3ConfigFromAlias(c: AliasConfig): S3Config {
-  const creds = (c.credentials ?? {}) as Record<string, unknown>;
-  const s = (v: unknown) => (typeof v === "string" && v ? v : undefined);
-  const endpoint = s(c.endpoint);
-  const pathStyle = typeof c["path-style"] === "boolean" ? (c["path-style"] as boolean) : typeof c.pathStyle === "boolean" ? (c.pathStyle as boolean) : !!endpoint;
-  return {
-    bucket: String(c.bucket),
-    region: s(c.region),
-    endpoint,
-    accessKeyId: s(creds.accessKeyId) ?? s(creds["access-key-id"]) ?? process.env.AWS_ACCESS_KEY_ID,
-    secretAccessKey: s(creds.secretAccessKey) ?? s(creds["secret-access-key"]) ?? process.env.AWS_SECRET_ACCESS_KEY,
-    sessionToken: s(creds.sessionToken) ?? process.env.AWS_SESSION_TOKEN,
-    pathStyle,
-    prefix: s(c.prefix),
-  };
 }
 
 /** RFC 3986 encoding as SigV4 wants it. */
@@ -319,3 +303,62 @@ export class S3Storage implements Storage {
     await del.body?.cancel();
   }
 }
+
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,62}$/;
+
+/**
+ * `{ "type": "s3", "bucket", "region"?, "endpoint"?, "credentials"?: { accessKeyId | access-key-id,
+ * secretAccessKey | secret-access-key, sessionToken? }, "path-style" | "pathStyle"?, "prefix"? }`.
+ * Path-style addressing defaults to on with a custom endpoint (MinIO and the like). Credentials
+ * the alias leaves out come from the node's AWS_* environment when the storage is built.
+ */
+export const s3Driver: StorageDriver<S3Config> = {
+  type: "s3",
+  parseConfig(raw) {
+    if (typeof raw.bucket !== "string" || !BUCKET.test(raw.bucket)) throw badRequest("An s3 storage needs a valid 'bucket'");
+    if (raw.region !== undefined && typeof raw.region !== "string") throw badRequest("'region' must be a string");
+    if (raw.endpoint !== undefined) {
+      if (typeof raw.endpoint !== "string") throw badRequest("'endpoint' must be a URL");
+      let u: URL;
+      try {
+        u = new URL(raw.endpoint);
+      } catch {
+        throw badRequest(`'endpoint' is not a valid URL: ${raw.endpoint}`);
+      }
+      if (u.protocol !== "http:" && u.protocol !== "https:") throw badRequest("'endpoint' must be an http(s) URL");
+    }
+    let creds: Record<string, unknown> = {};
+    if (raw.credentials !== undefined) {
+      if (!isObject(raw.credentials)) throw badRequest("'credentials' must be an object");
+      creds = raw.credentials;
+      const id = creds.accessKeyId ?? creds["access-key-id"];
+      const secret = creds.secretAccessKey ?? creds["secret-access-key"];
+      if (typeof id !== "string" || typeof secret !== "string") throw badRequest("'credentials' needs 'accessKeyId' and 'secretAccessKey'");
+    }
+    for (const k of ["path-style", "pathStyle"]) {
+      if (raw[k] !== undefined && typeof raw[k] !== "boolean") throw badRequest(`'${k}' must be a boolean`);
+    }
+    if (raw.prefix !== undefined && typeof raw.prefix !== "string") throw badRequest("'prefix' must be a string");
+    // Empty strings count as not given.
+    const s = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+    const endpoint = s(raw.endpoint);
+    const pathStyle = raw["path-style"] ?? raw.pathStyle;
+    return {
+      bucket: raw.bucket,
+      region: s(raw.region),
+      endpoint,
+      accessKeyId: s(creds.accessKeyId) ?? s(creds["access-key-id"]),
+      secretAccessKey: s(creds.secretAccessKey) ?? s(creds["secret-access-key"]),
+      sessionToken: s(creds.sessionToken),
+      pathStyle: typeof pathStyle === "boolean" ? pathStyle : !!endpoint,
+      prefix: s(raw.prefix),
+    };
+  },
+  create: (config) =>
+    new S3Storage({
+      ...config,
+      accessKeyId: config.accessKeyId ?? process.env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: config.secretAccessKey ?? process.env.AWS_SECRET_ACCESS_KEY,
+      sessionToken: config.sessionToken ?? process.env.AWS_SESSION_TOKEN,
+    }),
+};

@@ -1,38 +1,24 @@
-// Storage aliases (global and repository-scoped) and the drivers behind them.
+// Storage aliases (global and repository-scoped); their storages are built by the drivers of the registry it is given.
 // `forRepository` is on the hot path: resolved storages are cached per node and
 // dropped on `storage.changed` / `repository.changed` events (fanned out over Redis).
 import path from "node:path";
 import type { PrismaClient } from "../db/index.js";
 import type { EventBus } from "../events/bus.js";
-import { badRequest, conflict, notFound, unavailable } from "../errors.js";
+import { badRequest, conflict, DomainError, notFound, unavailable } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import type { RepositoryRecord } from "../repositories/types.js";
 import { maskSecrets, restoreMasked } from "../settings/mask.js";
-import { FsStorage } from "./fs.js";
 import { SmallFileCache } from "./file-cache.js";
-import { S3Storage, s3ConfigFromAlias } from "./s3.js";
 import { PrefixedStorage } from "./prefixed.js";
 import type { Storage } from "./types.js";
+import type { AliasConfig, StorageDriverRegistry } from "./driver.js";
 import { isObject } from "../json.js";
 
-export type AliasConfig = Record<string, unknown> & { type: string };
+export type { AliasConfig } from "./driver.js";
 export interface AliasView {
   name: string;
   config: AliasConfig;
 }
-
-/** What a node gives every driver it builds. */
-export interface DriverEnv {
-  /** The node's small-file cache (fs driver; see file-cache.ts). */
-  fileCache: SmallFileCache;
-}
-
-/** Builds a driver for an alias config. */
-export type DriverFactory = (config: AliasConfig, env: DriverEnv) => Storage;
-const drivers = new Map<string, DriverFactory>([
-  ["fs", (c, env) => new FsStorage(String(c.path), { cache: env.fileCache })],
-  ["s3", (c) => new S3Storage(s3ConfigFromAlias(c))],
-]);
 
 const ALIAS_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -48,6 +34,8 @@ export class StorageService {
   constructor(
     private prisma: PrismaClient,
     private bus: EventBus,
+    /** The drivers alias types resolve to (built by the composition root). */
+    private registry: StorageDriverRegistry,
     private dataDir: string,
     defaultPath?: string,
   ) {
@@ -62,55 +50,34 @@ export class StorageService {
     });
   }
 
-  /** Validates and normalises an alias config (400 on bad input). */
+  /** Validates and normalises an alias config through its type's driver (400 on bad input). */
   validateConfig(raw: unknown): AliasConfig {
-    if (!isObject(raw)) throw badRequest("Storage config must be a JSON object");
-    const type = raw.type;
-    if (typeof type !== "string" || !type) throw badRequest("Storage config needs a 'type' (fs or s3)");
-    if (type === "fs") {
-      if (typeof raw.path !== "string" || !raw.path.trim()) throw badRequest("An fs storage needs a 'path'");
-      if (raw.path.includes("\0")) throw badRequest("'path' must not contain NUL bytes");
-      return { ...raw, type, path: path.resolve(this.dataDir, raw.path) };
-    }
-    if (type === "s3") {
-      if (typeof raw.bucket !== "string" || !/^[a-z0-9][a-z0-9.-]{1,62}$/.test(raw.bucket)) throw badRequest("An s3 storage needs a valid 'bucket'");
-      if (raw.region !== undefined && typeof raw.region !== "string") throw badRequest("'region' must be a string");
-      if (raw.endpoint !== undefined) {
-        if (typeof raw.endpoint !== "string") throw badRequest("'endpoint' must be a URL");
-        let u: URL;
-        try {
-          u = new URL(raw.endpoint);
-        } catch {
-          throw badRequest(`'endpoint' is not a valid URL: ${raw.endpoint}`);
-        }
-        if (u.protocol !== "http:" && u.protocol !== "https:") throw badRequest("'endpoint' must be an http(s) URL");
-      }
-      if (raw.credentials !== undefined) {
-        const c = raw.credentials;
-        if (!isObject(c)) throw badRequest("'credentials' must be an object");
-        const id = c.accessKeyId ?? c["access-key-id"];
-        const secret = c.secretAccessKey ?? c["secret-access-key"];
-        if (typeof id !== "string" || typeof secret !== "string") throw badRequest("'credentials' needs 'accessKeyId' and 'secretAccessKey'");
-      }
-      for (const k of ["path-style", "pathStyle"]) {
-        if (raw[k] !== undefined && typeof raw[k] !== "boolean") throw badRequest(`'${k}' must be a boolean`);
-      }
-      if (raw.prefix !== undefined && typeof raw.prefix !== "string") throw badRequest("'prefix' must be a string");
-      return { ...raw, type };
-    }
-    throw badRequest(`Unknown storage type '${type}'; known: fs, s3`);
+    return this.registry.validate(raw, { dataDir: this.dataDir });
   }
 
   private static validateName(name: string) {
     if (!ALIAS_NAME.test(name)) throw badRequest(`Storage alias name '${name}' is invalid: use 1-64 letters, digits, '.', '_' or '-'`);
   }
 
-  private driverFor(cacheKey: string, config: AliasConfig): Storage {
+  /**
+   * The storage of a stored alias config. A type this node has no driver for (an alias saved by a
+   * node with more drivers) or a config its driver rejects (written around the API) is a 503 naming
+   * the alias: the server's configuration is at fault, not the request.
+   */
+  private driverFor(cacheKey: string, alias: string, config: AliasConfig): Storage {
     let d = this.drivers.get(cacheKey);
     if (!d) {
-      const factory = drivers.get(config.type);
-      if (!factory) throw unavailable(`No storage driver for type '${config.type}'`);
-      d = factory(config, { fileCache: this.fileCache });
+      const type = isObject(config) && typeof config.type === "string" ? config.type : "";
+      const driver = this.registry.get(type);
+      if (!driver) throw unavailable(`No storage driver for type '${type}' (storage alias '${alias}'); supported: ${this.registry.types().join(", ")}`);
+      let parsed: unknown;
+      try {
+        parsed = driver.parseConfig(config, { dataDir: this.dataDir });
+      } catch (err) {
+        if (err instanceof DomainError && err.code === "BAD_REQUEST") throw unavailable(`Storage alias '${alias}' has an invalid config: ${err.message}`);
+        throw err;
+      }
+      d = driver.create(parsed, { fileCache: this.fileCache });
       this.drivers.set(cacheKey, d);
     }
     return d;
@@ -129,7 +96,7 @@ export class StorageService {
   async forAlias(repo: string, alias: string): Promise<Storage> {
     const a = await this.resolveAlias(repo, alias);
     if (!a) throw notFound(`Storage alias '${alias}' not found`);
-    return this.driverFor(`${a.scope}\0${a.name}`, a.config);
+    return this.driverFor(`${a.scope}\0${a.name}`, a.name, a.config);
   }
 
   /** A storage whose keys are relative to the repository's root (`<alias root>/<repo>/`). */

@@ -70,6 +70,33 @@ for (const backend of backends()) {
       }
       expectError(await s.api("PUT", "/storages/bad", { token: admin, raw: "[1,2]", headers: { "content-type": "application/json" } }), 400, "BAD_REQUEST");
       expectError(await s.api("PUT", "/storages/.bad", { token: admin, body: { type: "fs", path: "/tmp/x" } }), 400, "BAD_REQUEST");
+      // The messages name the supported driver types and the offending field.
+      const cases: [unknown, string][] = [
+        [{}, "Storage config needs a 'type' (fs or s3)"],
+        [{ type: "ftp" }, "Unknown storage type 'ftp'; known: fs, s3"],
+        [{ type: "fs" }, "An fs storage needs a 'path'"],
+        [{ type: "s3", bucket: "artifacts", "path-style": "yes" }, "'path-style' must be a boolean"],
+      ];
+      for (const [body, message] of cases) {
+        const res = await s.api("PUT", "/storages/bad", { token: admin, body });
+        assert.deepEqual(res.body, { error: "BAD_REQUEST", message, status: 400 });
+      }
+    });
+
+    it("an alias stored with a type this node has no driver for, or a config its driver rejects, is a 503 naming the alias", async () => {
+      // As a node with more drivers (or a hand edit of the database) would leave them.
+      await s.app.db.prisma.storageAlias.create({ data: { repository: "", name: "gcs-archive", config: { type: "gcs", bucket: "b" } } });
+      await s.app.db.prisma.storageAlias.create({ data: { repository: "", name: "fs-broken", config: { type: "fs" } } });
+      for (const [repo, alias] of [["on-gcs", "gcs-archive"], ["on-broken", "fs-broken"]]) {
+        const res = await s.api("PUT", `/repositories/${repo}`, { token: admin, body: { repo: { type: "file", storage: alias } } });
+        assert.equal(res.status, 200, res.text);
+      }
+      let res = await s.api("GET", "/repositories/on-gcs/tree", { token: admin });
+      assert.deepEqual(res.body, { error: "UNAVAILABLE", message: "No storage driver for type 'gcs' (storage alias 'gcs-archive'); supported: fs, s3", status: 503 });
+      res = await s.api("GET", "/repositories/on-broken/tree", { token: admin });
+      assert.deepEqual(res.body, { error: "UNAVAILABLE", message: "Storage alias 'fs-broken' has an invalid config: An fs storage needs a 'path'", status: 503 });
+      for (const repo of ["on-gcs", "on-broken"]) assert.equal((await s.api("DELETE", `/repositories/${repo}`, { token: admin })).status, 200);
+      for (const alias of ["gcs-archive", "fs-broken"]) assert.equal((await s.api("DELETE", `/storages/${alias}`, { token: admin })).status, 200);
     });
 
     it("repositories on an s3 alias store their artifacts in the bucket; deleting a used alias gives 409 naming them", async () => {
