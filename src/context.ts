@@ -26,6 +26,12 @@ import { ArtifactService } from "./artifacts/service.js";
 import { AuditService } from "./audit/service.js";
 import { ChangeFeed } from "./cluster/change-feed.js";
 import { keepStagingSwept } from "./formats/npm/publish-stream.js";
+import { FormatRegistry } from "./formats/kit/registry.js";
+import { FormatKit } from "./formats/kit/dispatch.js";
+import { ProxyCache } from "./formats/kit/proxy-cache.js";
+import { formatServices } from "./formats/kit/services.js";
+import { Upstreams, type HttpClientSettings } from "./formats/kit/upstream.js";
+import { formatPlugins } from "./formats/plugins.js";
 
 export interface AppContext {
   config: Config;
@@ -46,6 +52,8 @@ export interface AppContext {
   cooldown: CooldownService;
   artifacts: ArtifactService;
   audit: AuditService;
+  formats: FormatRegistry;
+  kit: FormatKit;
   close(): Promise<void>;
 }
 
@@ -66,6 +74,7 @@ export async function createAppContext(config: Config, log: Logger = createLogge
   const storages = new StorageService(db.prisma, bus, new StorageDriverRegistry(defaultStorageDrivers()), config.dataDir);
   // Before the services so that those recording events of their own (SSO provisioning) can take it.
   const audit = new AuditService(db, settings, log, config.dataDir);
+  const formats = new FormatRegistry(formatPlugins({}));
   const ctx: AppContext = {
     config,
     log,
@@ -88,6 +97,8 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     }),
     search: new SearchService(db, log, () => ctx),
     cooldown: new CooldownService(db, settings),
+    formats,
+    kit: undefined as unknown as FormatKit,
     async close() {
       ctx.audit.stop();
       await changeFeed.stop();
@@ -97,6 +108,16 @@ export async function createAppContext(config: Config, log: Logger = createLogge
     },
   };
   ctx.artifacts.attach(ctx);
+  const upstreams = new Upstreams(async () => (await settings.get("http_client")) as unknown as HttpClientSettings, `pantera/${config.version}`);
+  const proxyCache = new ProxyCache(upstreams, log);
+  bus.on((e) => proxyCache.onEvent(e as { type: string }));
+  ctx.kit = new FormatKit({
+    registry: formats,
+    services: formatServices({ log, artifacts: ctx.artifacts, cooldown: ctx.cooldown, upstream: upstreams, withLock: (k, fn) => db.withLock(k, fn), dataDir: config.dataDir }),
+    proxyCache,
+    findRepository: async (name) => (await ctx.repositories.find(name)) ?? null,
+    storageFor: (repo) => storages.forRepository(repo),
+  });
   ctx.audit.startRetention();
   await bootstrap(ctx);
   // Drivers and npm staging are otherwise first touched by an upload: sweep crash left-overs now.

@@ -7,13 +7,16 @@ export const ERROR_STATUS = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   URI_TOO_LONG: 414,
   TOO_MANY_REQUESTS: 429,
   INTERNAL_ERROR: 500,
   NOT_IMPLEMENTED: 501,
+  BAD_GATEWAY: 502,
   UNAVAILABLE: 503,
+  GATEWAY_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -42,6 +45,7 @@ export const unauthorized = (message = "Authentication required") => new DomainE
 export const forbidden = (message: string) => new DomainError("FORBIDDEN", message);
 export const notFound = (message: string) => new DomainError("NOT_FOUND", message);
 export const conflict = (message: string) => new DomainError("CONFLICT", message);
+export const methodNotAllowed = (message: string) => new DomainError("METHOD_NOT_ALLOWED", message);
 export const unavailable = (message: string, retryAfter?: number) => new DomainError("UNAVAILABLE", message, { retryAfter });
 export const payloadTooLarge = (message: string) => new DomainError("PAYLOAD_TOO_LARGE", message);
 export const uriTooLong = (message: string) => new DomainError("URI_TOO_LONG", message);

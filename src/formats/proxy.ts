@@ -18,7 +18,7 @@ import type { RemoteConfig, RepositoryRecord } from "../repositories/types.js";
 import type { Digests, StoredObject } from "../storage/types.js";
 import type { RequestScope } from "./types.js";
 import { readBounded } from "../streams.js";
-import { fetchGuarded, originOf, RedirectError } from "./upstream-redirects.js";
+import { fetchGuarded, originOf, RedirectError } from "./kit/upstream-redirects.js";
 
 export class UpstreamError extends Error {
   readonly status: 502 | 504;

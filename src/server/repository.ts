@@ -125,6 +125,7 @@ function dispatcher(app: AppContext): Koa.Middleware {
       const first = decodeSegments(ctx.path)[0];
       throw notFound(first ? `Repository '${first}' not found` : "No repository in path");
     }
+    if (app.formats.plugin(scope.repo.format)) return app.kit.serve(ctx, scope);
     const mod = formatModule(scope.repo.format);
     if (!mod) {
       ctx.status = 501;

@@ -6,7 +6,7 @@
 import type { Readable } from "node:stream";
 import type { RemoteConfig } from "../../repositories/types.js";
 import { readBody, UpstreamError, type UpstreamRequest, type UpstreamResponse } from "../proxy.js";
-import { originOf } from "../upstream-redirects.js";
+import { originOf } from "../kit/upstream-redirects.js";
 import { MANIFEST_TYPES } from "./manifest.js";
 import { parseChallenge } from "./protocol.js";
 
