@@ -100,7 +100,8 @@ describe("fs driver", () => {
   });
 
   it("rejects a missing, empty, non-string or NUL-containing path naming 'path'", () => {
-    for (const p of [undefined, "", "   ", 5, null, ["a"]]) assertBadRequest(() => fsDriver.parseConfig({ type: "fs", path: p }, ctx), /^An fs storage needs a 'path'$/);
+    for (const p of [undefined, "", "   ", 5, null, ["a"]])
+      assertBadRequest(() => fsDriver.parseConfig({ type: "fs", path: p }, ctx), /^An fs storage needs a 'path'$/);
     assertBadRequest(() => fsDriver.parseConfig({ type: "fs", path: "a\0b" }, ctx), /^'path' must not contain NUL bytes$/);
   });
 
