@@ -1,5 +1,5 @@
 // The Pothos builder: the single domain surface every management operation goes through.
-import SchemaBuilder from "@pothos/core";
+import SchemaBuilder, { type ObjectRef } from "@pothos/core";
 import PrismaPlugin from "@pothos/plugin-prisma";
 import type PrismaTypes from "../db/generated/pothos-types.js";
 import { getDatamodel } from "../db/generated/pothos-types.js";
@@ -69,7 +69,7 @@ builder.scalarType("DateTime", {
 });
 
 /** Page envelope type for a list of `item` objects (REST section 18). */
-export function pageType<T extends object>(name: string, item: Parameters<typeof builder.objectRef<T>>[0] | any) {
+export function pageType<T extends object>(name: string, item: ObjectRef<any, T>) {
   return builder.objectRef<{ items: T[]; page: number; size: number; total: number; hasMore: boolean }>(name).implement({
     fields: (t) => ({
       items: t.field({ type: [item], resolve: (p) => p.items as never }),

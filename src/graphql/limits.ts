@@ -5,6 +5,7 @@ import {
   BREAK,
   GraphQLError,
   Kind,
+  OperationTypeNode,
   SchemaMetaFieldDef,
   TypeMetaFieldDef,
   TypeNameMetaFieldDef,
@@ -163,7 +164,12 @@ export function measureDocument(schema: GraphQLSchema, doc: DocumentNode, variab
       if (values[v.variable.name.value] === undefined && v.defaultValue) values[v.variable.name.value] = intValue(v.defaultValue, {});
     }
     memo.clear(); // fragments may read this operation's variables
-    const root = def.operation === "query" ? schema.getQueryType() : def.operation === "mutation" ? schema.getMutationType() : schema.getSubscriptionType();
+    const root =
+      def.operation === OperationTypeNode.QUERY
+        ? schema.getQueryType()
+        : def.operation === OperationTypeNode.MUTATION
+          ? schema.getMutationType()
+          : schema.getSubscriptionType();
     const m = selection(def.selectionSet, root ?? undefined, undefined);
     depth = Math.max(depth, m.depth);
     cost += m.cost;
@@ -243,10 +249,11 @@ export function useGraphqlLimits(limits: GraphqlLimits): Plugin<LimitsContext> {
     },
     // Yoga marks parse and validation errors as spec errors and then answers 200 to application/json clients;
     // a status on the result itself is always honoured.
-    onResultProcess({ result, setResult }) {
+    onResultProcess(payload) {
+      const { result } = payload;
       if (Array.isArray(result) || !("errors" in result) || !result.errors?.length) return;
       const http = result.errors.map((e) => refusals.get(e as GraphQLError)).find((r) => r !== undefined);
-      if (http) setResult({ ...result, extensions: { ...result.extensions, http } });
+      if (http) payload.setResult({ ...result, extensions: { ...result.extensions, http } });
     },
     onExecute({ args }) {
       const budget = new AbortController();
