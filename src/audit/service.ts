@@ -245,7 +245,7 @@ export class AuditService {
   /** The periodic purge; the timers never keep the process alive. */
   startRetention(): void {
     const run = () =>
-      this.purge().then(
+      void this.purge().then(
         (n) => n > 0 && this.log.info("audit events purged", { count: n }),
         (err) => this.log.warn("audit purge failed", { err: String(err) }),
       );

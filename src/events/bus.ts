@@ -215,11 +215,11 @@ export class EventBus {
   }
 
   // Connection state: one log line per transition, however many retries ioredis makes in between.
-  private pubLost(err?: unknown) {
+  private pubLost(err: unknown = "connection closed") {
     if (this.closing || this.pubDown) return;
     this.pubDown = true;
     this.pubRecovered = false;
-    this.log.warn("event bus: Redis unreachable, events queued", { err: err === undefined ? "connection closed" : String(err) });
+    this.log.warn("event bus: Redis unreachable, events queued", { err: String(err) });
   }
 
   private pubReady() {
@@ -240,12 +240,10 @@ export class EventBus {
     this.sentSinceRecovery = 0;
   }
 
-  private subLost(err?: unknown) {
+  private subLost(err: unknown = "connection closed") {
     if (this.closing || this.subDown || !this.subEverReady) return;
     this.subDown = true;
-    this.log.warn("event bus: Redis unreachable, other nodes' events missed until it returns", {
-      err: err === undefined ? "connection closed" : String(err),
-    });
+    this.log.warn("event bus: Redis unreachable, other nodes' events missed until it returns", { err: String(err) });
   }
 
   private async subReady() {

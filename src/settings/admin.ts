@@ -74,7 +74,8 @@ export async function updateSection(app: AppContext, actor: Principal | null, se
     }
   }
   if (section === "jwt" && body.algorithm !== undefined && body.algorithm !== "RS256") throw badRequest("'jwt.algorithm' must be RS256");
-  if (section === "http_server" && body.request_timeout !== undefined && !/^P(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?|\d+D)$/.test(String(body.request_timeout))) {
+  // A non-string request_timeout was already refused by the loop above (its default is a string).
+  if (section === "http_server" && typeof body.request_timeout === "string" && !/^P(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?|\d+D)$/.test(body.request_timeout)) {
     throw badRequest("'http_server.request_timeout' must be an ISO-8601 duration such as PT60S");
   }
   if (section === "audit") {
