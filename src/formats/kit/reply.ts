@@ -138,7 +138,8 @@ async function sendFile(ctx: Koa.Context, r: { file: FileHit; status?: number; t
     const obj = await file.storage.get(file.key);
     if (!obj) return false;
     const hit = { ...file, stat: { key: file.key, size: obj.size, modified: obj.modified } };
-    const tag = tags.cached(hit) ?? (obj.data ? tags.remember(hit, sha256Tag(obj.data)) : undefined);
+    // (The index is asked once per file and node: the tag is remembered, or taken while streaming.)
+    const tag = tags.cached(hit) ?? (await tags.lookup(hit, obj.data));
     ctx.set("Accept-Ranges", "bytes");
     ctx.set("Last-Modified", obj.modified.toUTCString());
     if (tag) ctx.set("ETag", tag);
