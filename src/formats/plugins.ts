@@ -2,6 +2,7 @@
 // routes, search, cooldown and the dashboard all read this list (through the FormatRegistry).
 import type { FormatPlugin } from "./kit/contract.js";
 import { filePlugin } from "./file/index.js";
+import { pypiPlugin } from "./pypi/index.js";
 
 /** What plugins with server-side endpoints of their own (logins, search indexes) are given. */
 export interface PluginDeps {}
@@ -9,5 +10,6 @@ export interface PluginDeps {}
 export function formatPlugins(_deps: PluginDeps): FormatPlugin[] {
   return [
     filePlugin,
+    pypiPlugin,
   ];
 }

@@ -9,7 +9,7 @@ import type { FormatPlugin } from "./kit/contract.js";
 import { mavenFormat, gradleFormat } from "./maven/index.js";
 import { filePlugin } from "./file/index.js";
 import { npmFormat } from "./npm/index.js";
-import { pypiFormat } from "./pypi/index.js";
+import { pypiPlugin } from "./pypi/index.js";
 import { dockerModule } from "./docker/index.js";
 
 function pluginView(plugin: FormatPlugin): FormatModule {
@@ -31,7 +31,7 @@ const MODULES: Partial<Record<RepositoryFormat, FormatModule>> = {
   gradle: gradleFormat,
   file: pluginView(filePlugin),
   npm: npmFormat,
-  pypi: pypiFormat,
+  pypi: pluginView(pypiPlugin),
   docker: dockerModule,
 };
 
