@@ -306,7 +306,7 @@ for (const backend of backends()) {
       assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
 
       // REST: same filters, snake_case items, the documented page envelope.
-      let res = await s.api("GET", "/admin/audit-events?action=putUser&user=admin&target=bob", { token: admin });
+      const res = await s.api("GET", "/admin/audit-events?action=putUser&user=admin&target=bob", { token: admin });
       assert.equal(res.status, 200, res.text);
       assert.equal(res.body.total, 1);
       assert.deepEqual(Object.keys(res.body).sort(), ["hasMore", "items", "page", "size", "total"]);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Kind, parse } from "graphql";
+import { Kind, OperationTypeNode, parse } from "graphql";
 import { loadConfig, type Config } from "../../src/config.js";
 import { ADMIN_PASSWORD, backends, expectError, request, startServer, type Response, type TestServer } from "../helpers/server.js";
 
@@ -104,7 +104,7 @@ for (const backend of backends()) {
       for (const file of readdirSync(dir)) {
         const text = readFileSync(new URL(file, dir), "utf8");
         for (const def of parse(text).definitions) {
-          if (def.kind !== Kind.OPERATION_DEFINITION || def.operation !== "query") continue;
+          if (def.kind !== Kind.OPERATION_DEFINITION || def.operation !== OperationTypeNode.QUERY) continue;
           const body = { query: text, operationName: def.name?.value, variables: { size: 100, page: 0, limit: 1000 } };
           const r = await request("POST", `${s.apiUrl}/graphql`, { body, token: s.adminToken });
           const refused = (r.body.errors ?? []).filter((e: { message: string }) => /limit|tokens|__schema|introspection/.test(e.message));

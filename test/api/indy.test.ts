@@ -144,7 +144,7 @@ for (const backend of backends()) {
     });
 
     it("is authenticated like port 8080 and needs the repository permissions", async () => {
-      let res = await s.repo("GET", "/api/admin/group");
+      const res = await s.repo("GET", "/api/admin/group");
       expectError(res, 401, "UNAUTHORIZED");
       assert.match(res.headers.get("www-authenticate") ?? "", /Basic/);
       expectError(await s.repo("GET", "/api/admin/group", { basic: ["admin", "wrong"] }), 401, "UNAUTHORIZED");

@@ -91,7 +91,7 @@ function sendAllThenRead(url: string, head: string, size: number, chunked: boole
       const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
       resolve({ status: Number(statusLine.split(" ")[1]), headers, body: data.subarray(end + 4).toString() });
     });
-    socket.on("connect", async () => {
+    const send = async () => {
       socket.write(head.replace(/\n/g, "\r\n") + "\r\n");
       const piece = Buffer.alloc(64 * 1024, "a");
       const framed = chunked ? Buffer.concat([Buffer.from(piece.length.toString(16) + "\r\n"), piece, Buffer.from("\r\n")]) : piece;
@@ -104,7 +104,8 @@ function sendAllThenRead(url: string, head: string, size: number, chunked: boole
         return; // reported by the error listener
       }
       socket.resume();
-    });
+    };
+    socket.on("connect", () => void send());
   });
 }
 
@@ -278,7 +279,7 @@ function startNode(dataDir: string, databaseUrl: string | undefined): Promise<{ 
   return new Promise((resolve, reject) => {
     let log = "";
     child.stderr!.on("data", (d: Buffer) => {
-      log += d;
+      log += d.toString();
       const line = log.split("\n").find((l) => l.includes('"pantera started"'));
       if (line) {
         const { api, repository } = JSON.parse(line);

@@ -723,13 +723,14 @@ function conformanceSuite(server: () => TestServer, env: SuiteEnv) {
     });
 
     describe("Teardown", () => {
-      const manifestDelete = () =>
+      const manifestDelete = () => {
         it("Delete manifest created in tests", async () => {
           expectStatus(await deleteManifest(d.manifests[1].digest), "2xx", 405);
           if (emptyLayerManifestRef !== "") {
             expectStatus(await client.do("DELETE", "/v2/<name>/manifests/<reference>", { reference: d.emptyLayerManifest.digest }), "2xx", 405);
           }
         });
+      };
       if (deleteManifestBeforeBlobs) manifestDelete();
       it("Delete config blob created in tests", async (t) => {
         if (!runOnlyIf(t, runPushSetup)) return;
@@ -877,7 +878,7 @@ function conformanceSuite(server: () => TestServer, env: SuiteEnv) {
     });
 
     describe("Teardown", () => {
-      const manifestsAndTags = () =>
+      const manifestsAndTags = () => {
         it("Delete created manifest & associated tags", async () => {
           const references = [
             d.refsIndexArtifact.digest,
@@ -892,6 +893,7 @@ function conformanceSuite(server: () => TestServer, env: SuiteEnv) {
           ];
           for (const ref of references) expectStatus(await deleteManifest(ref), "2xx", 405, 404);
         });
+      };
       if (deleteManifestBeforeBlobs) manifestsAndTags();
       it("Delete config blob created in tests", async () => {
         expectStatus(await deleteBlob(d.configs[2].digest), "2xx", 405);

@@ -40,7 +40,7 @@ async function startFakeOkta(users: OktaUser[], clientId: string, clientSecret: 
     for await (const c of req) chunks.push(c as Buffer);
     return Buffer.concat(chunks).toString();
   };
-  const server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://okta.local");
     const send = (status: number, body: unknown) => {
       res.writeHead(status, { "content-type": "application/json" });
@@ -123,7 +123,8 @@ async function startFakeOkta(users: OktaUser[], clientId: string, clientSecret: 
     }
     if (req.method === "GET" && url.pathname === "/oauth2/default/v1/keys") return send(200, { keys: [jwk] });
     send(404, { errorCode: "E0000022", errorSummary: "The endpoint does not support the provided HTTP method" });
-  });
+  };
+  const server = http.createServer((req, res) => void answer(req, res));
   const listening = await listenLocal(server);
   state.issuer = listening.url + "/oauth2/default";
   return { ...listening, issuer: state.issuer, calls, state };

@@ -127,7 +127,7 @@ const ARTIFACT_OPS: ArtifactOp[] = [
 ];
 
 /** The outcome of one call on either surface: "ok", or the error status. */
-function outcomeOf(surface: Surface, res: Response, field?: string): Outcome | number {
+function outcomeOf(surface: Surface, res: Response, field?: string): "ok" | number {
   if (surface === "rest") {
     if (res.status < 300) return "ok";
     expectError(res, res.status, res.body?.error);

@@ -188,7 +188,7 @@ describe("maven client: deploy-file, dependency:get and compile through a group 
       const r = await mvn(["-s", settings, "compile"], proj);
       assert.equal(r.code, 0, r.out.slice(-4000));
       const dir = path.join(localRepo, "com/example/lib", v);
-      assert.ok(readdirSync(dir).some((f) => f.endsWith(".jar")), `jar of ${v} in ${readdirSync(dir)}`);
+      assert.ok(readdirSync(dir).some((f) => f.endsWith(".jar")), `jar of ${v} in ${readdirSync(dir).join(",")}`);
     }
     assert.equal(readFileSync(path.join(localRepo, "com/example/lib/1.0/lib-1.0.jar"), "utf8"), readFileSync(path.join(work, "lib.jar"), "utf8"));
     assert.equal(readFileSync(path.join(localRepo, "com/example/lib/1.1-SNAPSHOT/lib-1.1-SNAPSHOT.jar"), "utf8"), "snapshot jar bytes 2");

@@ -209,7 +209,7 @@ export interface NodePair {
   a: TestServer;
   b: TestServer;
   /** Stops both nodes and drops their database. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 export type SharedStorageCluster = NodePair;
 
@@ -245,7 +245,7 @@ export async function startSharedStorageCluster(repoName: string, repoType: stri
 }
 
 /** Starts `server` on a free loopback port; `close` also ends keep-alive connections. */
-export function listenLocal(server: http.Server): Promise<{ url: string; port: number; close(): Promise<void> }> {
+export function listenLocal(server: http.Server): Promise<{ url: string; port: number; close: () => Promise<void> }> {
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () => {
       const port = (server.address() as AddressInfo).port;

@@ -16,7 +16,7 @@ describe("cooldown durations", () => {
       assert.throws(
         () => parseDuration(bad, "minimum_allowed_age"),
         (e: unknown) => e instanceof DomainError && e.code === "BAD_REQUEST" && /'minimum_allowed_age' must be a duration/.test(e.message),
-        String(bad),
+        JSON.stringify(bad),
       );
     }
     assert.equal(parseDuration("5D", "x"), "5d");
