@@ -3,6 +3,7 @@
 import type { FormatPlugin } from "./kit/contract.js";
 import { filePlugin } from "./file/index.js";
 import { pypiPlugin } from "./pypi/index.js";
+import { createMavenPlugin } from "./maven/index.js";
 
 /** What plugins with server-side endpoints of their own (logins, search indexes) are given. */
 export interface PluginDeps {}
@@ -11,5 +12,6 @@ export function formatPlugins(_deps: PluginDeps): FormatPlugin[] {
   return [
     filePlugin,
     pypiPlugin,
+    createMavenPlugin(),
   ];
 }

@@ -6,7 +6,7 @@ import type { RepositoryFormat } from "../repositories/types.js";
 import type { FormatModule } from "./types.js";
 import type { FormatPlugin } from "./kit/contract.js";
 // --- format imports (one line each) ---
-import { mavenFormat, gradleFormat } from "./maven/index.js";
+import { createMavenPlugin } from "./maven/index.js";
 import { filePlugin } from "./file/index.js";
 import { npmFormat } from "./npm/index.js";
 import { pypiPlugin } from "./pypi/index.js";
@@ -27,8 +27,8 @@ function pluginView(plugin: FormatPlugin): FormatModule {
 
 const MODULES: Partial<Record<RepositoryFormat, FormatModule>> = {
   // --- format entries (one line each) ---
-  maven: mavenFormat,
-  gradle: gradleFormat,
+  maven: pluginView(createMavenPlugin()),
+  gradle: { ...pluginView(createMavenPlugin()), format: "gradle" },
   file: pluginView(filePlugin),
   npm: npmFormat,
   pypi: pluginView(pypiPlugin),

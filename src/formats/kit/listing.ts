@@ -43,3 +43,9 @@ export function requireFilePath(path: string): string {
   if (!path || path.endsWith("/")) throw badRequest("A file path is required");
   return path;
 }
+
+/** The files of a storage listing (not its folders). */
+export const filesOf = (entries: ListEntry[]): ListEntry[] => entries.filter((e) => e.kind === "file");
+
+/** The folders of a storage listing made with the '/' delimiter. */
+export const foldersOf = (entries: ListEntry[]): ListEntry[] => entries.filter((e) => e.kind === "directory");
