@@ -105,9 +105,11 @@ async function main() {
   try {
     console.error(`[${backend}] loading ${ROWS} rows...`);
     const loadMs = await load(db);
-    const search = new SearchService(db, createLogger("error"), () => {
+    const unused = (): never => {
       throw new Error("not used");
-    });
+    };
+    // Queries only: the reindex side (repositories, storages, format hooks) is never reached.
+    const search = new SearchService({ db, log: createLogger("error"), repositories: { all: unused }, storages: { forRepository: unused }, hooks: { describe: unused, reindex: unused } });
     const admin = principal({ "*": ["*"] });
     const limited = principal({ api_search_permissions: ["read"], "repo-1": ["read"], "repo-3": ["read"], "repo-7": ["read"], "repo-11": ["read"] });
     const stats = await search.stats(admin);

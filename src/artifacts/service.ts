@@ -1,29 +1,15 @@
-// The artifacts index (one row per stored artifact file) and the artifact operations of
-// REST section 8: tree, metadata, pull instructions, download authorisation (incl. HMAC
-// download tokens), delete artifact, delete package folder.
+// The artifact operations of REST section 8: tree, metadata, pull instructions, download
+// authorisation (incl. HMAC download tokens), delete artifact, delete package folder. The index
+// itself is ArtifactRecords (records.ts).
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { Database, PrismaClient } from "../db/index.js";
-import type { EventBus } from "../events/bus.js";
-import type { AppContext } from "../context.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { badRequest, notFound, unauthorized } from "../errors.js";
+import type { FormatHooks } from "../formats/kit/hooks.js";
 import type { RepositoryRecord } from "../repositories/types.js";
 import { requireRepositoryAccess } from "../repositories/service.js";
+import { DigestStream } from "../storage/digest.js";
 import { normaliseKey, type Digests, type Storage } from "../storage/types.js";
-import { findRepository, storageFor } from "../formats/scope.js";
-
-export interface ArtifactRecordInput {
-  repo: Pick<RepositoryRecord, "name" | "type">;
-  path: string;
-  name: string;
-  version?: string;
-  size: number;
-  checksums?: Partial<Digests>;
-  owner?: string;
-  createdAt?: Date;
-  /** Upstream release date (proxies) when the format exposes one. */
-  releasedAt?: Date | null;
-}
+import type { ArtifactRecords } from "./records.js";
 
 export interface TreeItem {
   name: string;
@@ -35,79 +21,27 @@ export interface TreeItem {
 
 const TOKEN_TTL_SECONDS = 60;
 
-/** A valid date as ISO text; an absent or invalid one (an upstream's unparsable date) as null. */
-const isoOrNull = (d: Date | null | undefined): string | null => (d && !Number.isNaN(d.getTime()) ? d.toISOString() : null);
-
 /** Hidden storage entries (temp dirs, internal state) never shown in trees. */
 const hidden = (name: string) => name.startsWith(".pantera");
 
+export interface ArtifactServiceDeps {
+  records: Pick<ArtifactRecords, "find" | "remove" | "removePrefix">;
+  repositories: { find(name: string): Promise<RepositoryRecord | null | undefined> };
+  storages: { forRepository(repo: RepositoryRecord): Promise<Storage> };
+  /** pullInstructions and afterDelete of the repository's format. */
+  hooks: Pick<FormatHooks, "pullInstructions" | "afterDelete">;
+  /** The HMAC key of download tokens (read at each use: keys rotate). */
+  hmacSecret: () => Buffer;
+  /** The repository port's public base URL (no trailing '/'), read at each use (the bound port is known late). */
+  repoBaseUrl: () => string;
+}
+
 export class ArtifactService {
-  private app!: AppContext;
-  private prisma: PrismaClient;
+  constructor(private deps: ArtifactServiceDeps) {}
 
-  constructor(
-    private db: Database,
-    private bus: EventBus,
-    private hmacSecret: () => Buffer,
-  ) {
-    this.prisma = db.prisma;
-  }
-
-  /** Late binding to the AppContext (repositories and storages are resolved through it). */
-  attach(app: AppContext): void {
-    this.app = app;
-  }
-
-  // ---- the index -------------------------------------------------------------------------
-
-  /** Records (or refreshes) one stored artifact file and announces it. */
-  async record(input: ArtifactRecordInput): Promise<void> {
-    const path = normaliseKey(input.path);
-    // One INSERT ... ON CONFLICT: this runs on every upload and proxy cache fill, and Prisma's
-    // upsert costs several times as much (about 5 ms against 1 ms per call, measured on publish).
-    // indexed_at is the database's clock, the one the search reindex compares against.
-    await this.db.sql.query(
-      `INSERT INTO "artifacts" ("repo_name", "repo_type", "path", "name", "version", "size", "checksums", "owner", "created_at", "released_at", "indexed_at")
-       VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::jsonb, $8, COALESCE($9::timestamptz, now()), $10::timestamptz, now())
-       ON CONFLICT ("repo_name", "path") DO UPDATE SET
-         "repo_type" = EXCLUDED."repo_type", "name" = EXCLUDED."name", "version" = EXCLUDED."version", "size" = EXCLUDED."size",
-         "checksums" = EXCLUDED."checksums", "owner" = EXCLUDED."owner", "released_at" = EXCLUDED."released_at", "indexed_at" = now(),
-         "created_at" = CASE WHEN $9::timestamptz IS NULL THEN "artifacts"."created_at" ELSE EXCLUDED."created_at" END`,
-      [
-        input.repo.name,
-        input.repo.type,
-        path,
-        input.name,
-        input.version ?? "",
-        String(Math.max(0, Math.trunc(input.size))),
-        JSON.stringify(input.checksums ?? {}),
-        input.owner ?? "",
-        isoOrNull(input.createdAt),
-        isoOrNull(input.releasedAt),
-      ],
-    );
-    await this.bus.publish({ type: "artifact.stored", repo: input.repo.name, path });
-    this.app?.audit?.artifactStored(input.repo, path, input.owner); // counted only within a repository-port write
-  }
-
-  /** Drops one path from the index; returns whether it was indexed. */
-  async remove(repo: string, path: string): Promise<boolean> {
-    const key = normaliseKey(path);
-    const res = await this.prisma.artifact.deleteMany({ where: { repoName: repo, path: key } });
-    this.app?.audit?.artifactRemoved(repo, key); // counted only within a repository-port write
-    return res.count > 0;
-  }
-
-  /** Drops every indexed path under a folder ('' = the whole repository). */
-  async removePrefix(repo: string, prefix: string): Promise<number> {
-    const key = normaliseKey(prefix);
-    const where = key ? { repoName: repo, path: { startsWith: key + "/" } } : { repoName: repo };
-    const res = await this.prisma.artifact.deleteMany({ where });
-    return res.count;
-  }
-
-  async find(repo: string, path: string) {
-    return this.prisma.artifact.findUnique({ where: { repoName_path: { repoName: repo, path: normaliseKey(path) } } });
+  /** The indexed row of one path, or null. */
+  find(repo: string, path: string) {
+    return this.deps.records.find(repo, path);
   }
 
   // ---- REST section 8 --------------------------------------------------------------------
@@ -115,9 +49,9 @@ export class ArtifactService {
   /** The one permission check of section 8: the API action, then the same action on the repository itself. */
   private async open(actor: Principal | null, name: string, action: "read" | "delete"): Promise<{ repo: RepositoryRecord; storage: Storage }> {
     requireRepositoryAccess(requireApi(actor, "api_repository_permissions", action), name, action);
-    const repo = await findRepository(this.app, name);
+    const repo = await this.deps.repositories.find(name);
     if (!repo) throw notFound(`Repository '${name}' not found`);
-    return { repo, storage: await storageFor(this.app, repo) };
+    return { repo, storage: await this.deps.storages.forRepository(repo) };
   }
 
   private requiredPath(path: string | null | undefined): string {
@@ -168,7 +102,6 @@ export class ArtifactService {
   private async digestsOf(storage: Storage, key: string): Promise<Partial<Digests>> {
     const obj = await storage.get(key);
     if (!obj) return {};
-    const { DigestStream } = await import("../storage/digest.js");
     const d = new DigestStream();
     obj.stream.pipe(d);
     for await (const _ of d); // drain
@@ -178,10 +111,8 @@ export class ArtifactService {
   async pull(actor: Principal | null, name: string, path: string): Promise<{ type: string; instructions: string[] }> {
     const { repo } = await this.open(actor, name, "read");
     const key = this.requiredPath(path);
-    const base = `${(this.app.config.publicRepoUrl ?? `http://localhost:${this.app.config.repoPort}`).replace(/\/+$/, "")}/${repo.name}`;
-    const { formatModule } = await import("../formats/registry.js");
-    const mod = formatModule(repo.format);
-    const instructions = mod?.pullInstructions?.(repo, key, base) ?? [`curl -O ${base}/${key}`, `wget ${base}/${key}`];
+    const base = `${this.deps.repoBaseUrl().replace(/\/+$/, "")}/${repo.name}`;
+    const instructions = this.deps.hooks.pullInstructions(repo, key, base) ?? [`curl -O ${base}/${key}`, `wget ${base}/${key}`];
     return { type: repo.type, instructions };
   }
 
@@ -207,7 +138,7 @@ export class ArtifactService {
   }
 
   private sign(payload: string): string {
-    return createHmac("sha256", this.hmacSecret()).update("download-token\0").update(payload).digest("base64url");
+    return createHmac("sha256", this.deps.hmacSecret()).update("download-token\0").update(payload).digest("base64url");
   }
 
   /** Verifies a download token (no JWT needed) and authorises the download it names. */
@@ -228,9 +159,9 @@ export class ArtifactService {
     }
     if (typeof claims.r !== "string" || typeof claims.p !== "string" || typeof claims.e !== "number") throw bad();
     if (claims.e < Date.now() / 1000) throw unauthorized("Download token expired");
-    const repo = await findRepository(this.app, claims.r);
+    const repo = await this.deps.repositories.find(claims.r);
     if (!repo) throw notFound(`Repository '${claims.r}' not found`);
-    return this.downloadable(repo, await storageFor(this.app, repo), claims.p);
+    return this.downloadable(repo, await this.deps.storages.forRepository(repo), claims.p);
   }
 
   /** Deletes one artifact file (and its checksum sidecars); the format refreshes its metadata. */
@@ -239,8 +170,8 @@ export class ArtifactService {
     const key = this.requiredPath(path);
     if (!(await storage.delete(key))) throw notFound(`Artifact '${key}' not found in repository '${name}'`);
     for (const ext of ["md5", "sha1", "sha256", "sha512", "asc"]) await storage.delete(`${key}.${ext}`).catch(() => false);
-    await this.remove(repo.name, key);
-    await this.afterDelete(repo, storage, key, false);
+    await this.deps.records.remove(repo.name, key);
+    await this.deps.hooks.afterDelete(repo, storage, key, false);
   }
 
   /** Deletes a whole folder (package / version directory) and everything below it. */
@@ -250,13 +181,8 @@ export class ArtifactService {
     const count = await storage.deletePrefix(key + "/");
     const single = await storage.delete(key).catch(() => false);
     if (count === 0 && !single) throw notFound(`Package '${key}' not found in repository '${name}'`);
-    await this.removePrefix(repo.name, key);
-    if (single) await this.remove(repo.name, key);
-    await this.afterDelete(repo, storage, key, true);
-  }
-
-  private async afterDelete(repo: RepositoryRecord, storage: Storage, key: string, folder: boolean): Promise<void> {
-    const { formatModule } = await import("../formats/registry.js");
-    await formatModule(repo.format)?.afterDelete?.({ app: this.app, repo, storage, path: key, folder });
+    await this.deps.records.removePrefix(repo.name, key);
+    if (single) await this.deps.records.remove(repo.name, key);
+    await this.deps.hooks.afterDelete(repo, storage, key, true);
   }
 }

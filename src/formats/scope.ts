@@ -1,5 +1,6 @@
 // Building RequestScopes: resolving repositories, their storage and the caller.
-// Used by the 8080 dispatcher and by group modules (one scope per member).
+// Used by the 8080 dispatcher and by group modules (one scope per member). The caller itself is
+// resolved by the repository port (src/server/callers.ts).
 import type { AppContext } from "../context.js";
 import type { Principal, RepositoryAction } from "../auth/permissions.js";
 import { DomainError, forbidden, unauthorized } from "../errors.js";
@@ -29,31 +30,6 @@ export async function storageFor(app: AppContext, repo: RepositoryRecord): Promi
 
 /** Error carrying the WWW-Authenticate challenge the repository port sends with 401. */
 export const BASIC_CHALLENGE = 'Basic realm="pantera"';
-
-const anonymousCache = new WeakMap<AppContext, { principal: Promise<Principal>; until: number }>();
-const ANONYMOUS_TTL_MS = 5_000;
-
-/** The anonymous principal, cached briefly per node (dropped on user/role changes): public reads skip the database. */
-function anonymous(app: AppContext): Promise<Principal> {
-  const hit = anonymousCache.get(app);
-  if (hit && hit.until > Date.now()) return hit.principal;
-  if (!hit) {
-    app.bus.on((e) => {
-      if (e.type === "user.changed" || e.type === "role.changed" || e.type === "user.revoked") anonymousCache.set(app, { principal: Promise.resolve(null as never), until: 0 });
-    });
-  }
-  const principal = app.auth.anonymous();
-  anonymousCache.set(app, { principal, until: Date.now() + ANONYMOUS_TTL_MS });
-  principal.catch(() => anonymousCache.set(app, { principal, until: 0 }));
-  return principal;
-}
-
-/** Authorization header → principal; no header → the anonymous principal; bad credentials → 401 (429 while locked out). */
-export async function authenticate(app: AppContext, header: string | undefined, opts: { ip?: string } = {}): Promise<Principal> {
-  const { actor, error } = await app.auth.authenticateHeader(header || undefined, opts);
-  if (error) throw error;
-  return actor ?? (await anonymous(app));
-}
 
 /** Throws 401 (anonymous) or 403 when `actor` may not do `action` on `repo`. */
 export function requireRepository(actor: Principal, repo: string, action: RepositoryAction): void {

@@ -4,9 +4,9 @@
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import type Koa from "koa";
-import type { AppContext } from "../context.js";
 import { DATABASE_RETRY_AFTER } from "../db/errors.js";
-import { DEFAULT_ALIAS } from "../storage/service.js";
+import type { Database } from "../db/index.js";
+import { DEFAULT_ALIAS, type StorageService } from "../storage/service.js";
 import type { Storage } from "../storage/types.js";
 
 /** Each probe answers within this, or counts as down (a hung database must not hang the balancer). */
@@ -31,16 +31,22 @@ function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
 
 const reason = (err: unknown) => "down: " + (err instanceof Error ? err.message : String(err)).trim().split("\n").pop();
 
-async function probeDatabase(app: AppContext): Promise<string> {
+/** What readiness probes: the database and the default storage alias. */
+export interface ReadinessDeps {
+  db: Pick<Database, "sql">;
+  storages: Pick<StorageService, "resolveAlias" | "forAlias">;
+}
+
+async function probeDatabase(deps: ReadinessDeps): Promise<string> {
   try {
-    await withTimeout("database", app.db.sql.query("SELECT 1"));
+    await withTimeout("database", deps.db.sql.query("SELECT 1"));
     return "ok";
   } catch (err) {
     return reason(err);
   }
 }
 
-type Alias = Awaited<ReturnType<AppContext["storages"]["resolveAlias"]>>;
+type Alias = Awaited<ReturnType<StorageService["resolveAlias"]>>;
 /** The last default alias (and its driver, for non-fs ones) resolved while the database answered. */
 interface StorageMemo {
   alias?: Alias;
@@ -52,11 +58,11 @@ interface StorageMemo {
  * The alias lives in the database; while that is down the last one resolved is checked, so the verdict still
  * says whether the storage itself answers.
  */
-async function probeStorage(app: AppContext, memo: StorageMemo): Promise<string> {
+async function probeStorage(deps: ReadinessDeps, memo: StorageMemo): Promise<string> {
   try {
     try {
-      const alias = await withTimeout("database (storage alias)", app.storages.resolveAlias("", DEFAULT_ALIAS));
-      const driver = alias && alias.config.type !== "fs" ? await withTimeout("database (storage alias)", app.storages.forAlias("", DEFAULT_ALIAS)) : undefined;
+      const alias = await withTimeout("database (storage alias)", deps.storages.resolveAlias("", DEFAULT_ALIAS));
+      const driver = alias && alias.config.type !== "fs" ? await withTimeout("database (storage alias)", deps.storages.forAlias("", DEFAULT_ALIAS)) : undefined;
       Object.assign(memo, { alias, driver });
     } catch (err) {
       if (memo.alias === undefined) return "unknown: " + reason(err).slice("down: ".length);
@@ -84,14 +90,15 @@ export interface Readiness {
   handler: Koa.Middleware;
 }
 
-export function createReadiness(app: AppContext): Readiness {
+/** One per node, shared by both ports (so they share the cached verdict). */
+export function createReadiness(deps: ReadinessDeps): Readiness {
   let cached: { at: number; verdict: Promise<ReadinessVerdict> } | undefined;
   const memo: StorageMemo = {};
   const check = (): Promise<ReadinessVerdict> => {
     // Concurrent probes share one in-flight check as well as a fresh verdict.
     if (cached && Date.now() - cached.at < VERDICT_TTL_MS) return cached.verdict;
     const verdict = (async () => {
-      const [database, storage] = await Promise.all([probeDatabase(app), probeStorage(app, memo)]);
+      const [database, storage] = await Promise.all([probeDatabase(deps), probeStorage(deps, memo)]);
       return { ready: database === "ok" && storage === "ok", checks: { database, storage } };
     })();
     cached = { at: Date.now(), verdict };
@@ -106,12 +113,4 @@ export function createReadiness(app: AppContext): Readiness {
     ctx.body = ready ? { status: "ok", checks } : { status: "unavailable", message: `Not ready: ${down.join("; ")}`, checks };
   };
   return { check, handler };
-}
-
-/** One readiness per node, shared by both ports (so they share the cached verdict). */
-const perNode = new WeakMap<AppContext, Readiness>();
-export function readinessFor(app: AppContext): Readiness {
-  let r = perNode.get(app);
-  if (!r) perNode.set(app, (r = createReadiness(app)));
-  return r;
 }

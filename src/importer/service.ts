@@ -3,14 +3,16 @@
 // bounded queue (503 RETRY_LATER when full). Bytes are streamed to storage, never buffered.
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { AppContext } from "../context.js";
 import type { Principal } from "../auth/permissions.js";
+import type { ArtifactRecords } from "../artifacts/records.js";
+import type { Database } from "../db/index.js";
 import { DomainError } from "../errors.js";
-import { parseRepositoryType } from "../repositories/types.js";
+import type { FormatHooks } from "../formats/kit/hooks.js";
+import { requireRepository } from "../formats/scope.js";
+import { parseRepositoryType, type RepositoryRecord } from "../repositories/types.js";
 import { DigestStream } from "../storage/digest.js";
 import { normaliseKey, type Digests } from "../storage/types.js";
 import type { Storage } from "../storage/types.js";
-import { findRepository, requireRepository, storageFor } from "../formats/scope.js";
 
 export type ImportStatus = "CREATED" | "ALREADY_PRESENT" | "CHECKSUM_MISMATCH" | "INVALID_METADATA" | "RETRY_LATER" | "NOT_FOUND";
 
@@ -47,14 +49,26 @@ async function drain(body: Readable): Promise<void> {
   for await (const _ of body); // discard
 }
 
+export interface ImportServiceDeps {
+  db: Database;
+  /** The `import` section: concurrency and queue size. */
+  settings: { getRaw(section: string): Promise<Record<string, unknown>> };
+  repositories: { find(name: string): Promise<RepositoryRecord | null> };
+  storages: { forRepository(repo: RepositoryRecord): Promise<Storage> };
+  artifacts: Pick<ArtifactRecords, "record">;
+  /** What the format says a file is, and its afterImport hook. */
+  hooks: Pick<FormatHooks, "describe" | "afterImport">;
+}
+
+/** The import service of one node (its queue is per node). */
 export class ImportService {
   active = 0;
   private waiting: Array<() => void> = [];
 
-  constructor(private app: AppContext) {}
+  constructor(private deps: ImportServiceDeps) {}
 
   private async limits(): Promise<{ concurrency: number; queue: number }> {
-    const cfg = await this.app.settings.getRaw("import");
+    const cfg = await this.deps.settings.getRaw("import");
     const n = (v: unknown, d: number) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : d);
     return { concurrency: Math.max(1, n(cfg.concurrency, 8)), queue: n(cfg.queue_size, 256) };
   }
@@ -102,7 +116,7 @@ export class ImportService {
     const key = h["x-pantera-idempotency-key"]?.trim();
     if (!key) throw new InvalidMetadata("Missing required header X-Pantera-Idempotency-Key");
     if (key.length > 512) throw new InvalidMetadata("X-Pantera-Idempotency-Key must be at most 512 characters");
-    const repo = await findRepository(this.app, req.repo);
+    const repo = await this.deps.repositories.find(req.repo);
     if (!repo) {
       req.body.resume();
       return result(404, "NOT_FOUND", `Repository '${req.repo}' not found`);
@@ -133,7 +147,7 @@ export class ImportService {
     const released = timestamp(h["x-pantera-artifact-release"], "X-Pantera-Artifact-Release");
     const metadataOnly = /^(true|1|yes)$/i.test(h["x-pantera-metadata-only"]?.trim() ?? "");
 
-    const prisma = this.app.db.prisma;
+    const prisma = this.deps.db.prisma;
     const previous = await prisma.importKey.findUnique({ where: { key } });
     if (previous) {
       const digests = previous.digests as Partial<Digests>;
@@ -167,7 +181,7 @@ export class ImportService {
       size = declaredSize ?? 0;
       digests = expected;
     } else {
-      const storage = (stored = await storageFor(this.app, repo));
+      const storage = (stored = await this.deps.storages.forRepository(repo));
       const hasher = new DigestStream();
       const counted = req.body.pipe(hasher);
       req.body.once("error", (err) => hasher.destroy(err));
@@ -185,9 +199,8 @@ export class ImportService {
       }
       if (mode === "STORE") digests = { ...digests, ...expected }; // keep what the source registry declared
     }
-    const format = await import("../formats/registry.js").then((m) => m.formatModule(repo.format));
-    const describe = format?.describeArtifact?.(repo, path) ?? null;
-    await this.app.artifacts.record({
+    const describe = this.deps.hooks.describe(repo, path) ?? null;
+    await this.deps.artifacts.record({
       repo,
       path,
       name: h["x-pantera-artifact-name"]?.trim() || describe?.name || path.slice(path.lastIndexOf("/") + 1),
@@ -198,7 +211,7 @@ export class ImportService {
       createdAt: created,
       releasedAt: released ?? null,
     });
-    if (stored) await format?.afterImport?.({ app: this.app, repo, storage: stored, path });
+    if (stored) await this.deps.hooks.afterImport(repo, stored, path);
     try {
       await prisma.importKey.create({ data: { key, repoName: repo.name, path, size: BigInt(size), digests: digests as object } });
     } catch (err) {
@@ -213,13 +226,4 @@ export function headerMap(headers: Record<string, string | string[] | undefined>
   const out: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = Array.isArray(v) ? v[0] : v;
   return out;
-}
-
-const importers = new WeakMap<AppContext, ImportService>();
-
-/** The import service of one node (its queue is per node). */
-export function importerFor(app: AppContext): ImportService {
-  let svc = importers.get(app);
-  if (!svc) importers.set(app, (svc = new ImportService(app)));
-  return svc;
 }

@@ -2,11 +2,10 @@
 // /api/admin/stores/{maven|npm}/{type}[/{name}]. Authenticated like the rest of port 8080.
 import type Router from "@koa/router";
 import type Koa from "koa";
-import type { AppContext } from "../context.js";
+import type { Principal } from "../auth/permissions.js";
 import { badRequest, notFound } from "../errors.js";
 import { readJsonBody } from "../server/body.js";
-import { authenticate } from "../formats/scope.js";
-import { IndyService, isPackageType, isStoreType, type PackageType, type StoreType } from "./service.js";
+import { type IndyService, isPackageType, isStoreType, type PackageType, type StoreType } from "./service.js";
 
 async function readJson(ctx: Koa.Context): Promise<unknown> {
   const body = await readJsonBody(ctx);
@@ -14,9 +13,14 @@ async function readJson(ctx: Koa.Context): Promise<unknown> {
   return body;
 }
 
-export function registerIndyRoutes(router: Router, app: AppContext): void {
-  const indy = new IndyService(app);
-  const actor = (ctx: Koa.Context) => authenticate(app, ctx.get("Authorization"), { ip: ctx.ip });
+export interface IndyRouteDeps {
+  indy: IndyService;
+  /** The repository port's caller resolution (anonymous principal when no credentials were sent). */
+  authenticate(header: string | undefined, opts: { ip?: string }): Promise<Principal>;
+}
+
+export function registerIndyRoutes(router: Router, { indy, authenticate }: IndyRouteDeps): void {
+  const actor = (ctx: Koa.Context) => authenticate(ctx.get("Authorization"), { ip: ctx.ip });
 
   /** Resolves (pkg, type) from either URL form; null when the path is not an Indy store path. */
   const target = (ctx: Koa.Context): { pkg: PackageType; type: StoreType; threePart: boolean; prefix: string } => {

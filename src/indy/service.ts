@@ -1,6 +1,6 @@
 // Indy store API over repositories: hosted <-> <pkg>, remote <-> <pkg>-proxy, group <-> <pkg>-group.
 // Stores ARE repositories (same names, same permissions); Indy-only fields live in config.indy.
-import type { AppContext } from "../context.js";
+import type { RepositoryService } from "../repositories/service.js";
 import { badRequest, conflict, notFound } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import type { RepositoryRecord } from "../repositories/types.js";
@@ -33,7 +33,7 @@ export function parseKey(key: string, pkg: PackageType): { pkg: PackageType; typ
 }
 
 export class IndyService {
-  constructor(private app: AppContext) {}
+  constructor(private deps: { repositories: Pick<RepositoryService, "find" | "all" | "put" | "delete"> }) {}
 
   private repoType(pkg: PackageType, type: StoreType) {
     return pkg + SUFFIX[type];
@@ -65,7 +65,7 @@ export class IndyService {
       Object.assign(out, { host, port, url }, REMOTE_DEFAULTS);
     }
     if (type === "group" && rec.members.length) {
-      const members = await Promise.all(rec.members.map((m) => this.app.repositories.find(m)));
+      const members = await Promise.all(rec.members.map((m) => this.deps.repositories.find(m)));
       out.constituents = members.filter((m): m is RepositoryRecord => !!m).map((m) => key(m.name, storeTypeOf(m)));
     }
     Object.assign(out, extras);
@@ -76,14 +76,14 @@ export class IndyService {
 
   async list(actor: Principal | null, pkg: PackageType, type: StoreType, threePart: boolean) {
     const me = requireApi(actor, "api_repository_permissions", "read");
-    const recs = await this.app.repositories.all({ type: this.repoType(pkg, type) });
+    const recs = await this.deps.repositories.all({ type: this.repoType(pkg, type) });
     const visible = recs.filter((r) => me.permissions.allowsRepository(r.name, "read"));
     return { items: await Promise.all(visible.map((r) => this.toStore(r, threePart))) };
   }
 
   async get(actor: Principal | null, pkg: PackageType, type: StoreType, name: string, threePart: boolean) {
     const me = requireApi(actor, "api_repository_permissions", "read");
-    const rec = await this.app.repositories.find(name);
+    const rec = await this.deps.repositories.find(name);
     // A store the caller may not read answers as a missing one, as /api/v1/repositories does.
     if (!rec || !this.matches(rec, pkg, type) || !me.permissions.allowsRepository(name, "read")) throw notFound(`Store '${pkg}:${type}:${name}' not found`);
     return this.toStore(rec, threePart);
@@ -91,7 +91,7 @@ export class IndyService {
 
   async exists(actor: Principal | null, pkg: PackageType, type: StoreType, name: string): Promise<boolean> {
     const me = requireApi(actor, "api_repository_permissions", "read");
-    return me.permissions.allowsRepository(name, "read") && this.matches(await this.app.repositories.find(name), pkg, type);
+    return me.permissions.allowsRepository(name, "read") && this.matches(await this.deps.repositories.find(name), pkg, type);
   }
 
   /** Builds the repository `repo` object from an Indy store definition. */
@@ -119,7 +119,7 @@ export class IndyService {
         const members: string[] = [];
         for (const c of list as string[]) {
           const k = parseKey(c, pkg);
-          const rec = await this.app.repositories.find(k.name);
+          const rec = await this.deps.repositories.find(k.name);
           if (!this.matches(rec, k.pkg, k.type)) throw badRequest(`Constituent '${c}' does not exist`);
           members.push(k.name);
         }
@@ -149,9 +149,9 @@ export class IndyService {
     if (!isObject(body)) throw badRequest("Body must be a JSON store definition");
     requireApi(actor, "api_repository_permissions", "create");
     const name = this.nameFrom(body, pkg, type);
-    if (await this.app.repositories.find(name)) throw conflict(`A store or repository named '${name}' already exists`);
+    if (await this.deps.repositories.find(name)) throw conflict(`A store or repository named '${name}' already exists`);
     const repo = await this.toRepo(pkg, type, name, body, null);
-    const { record } = await this.app.repositories.put(actor, name, repo);
+    const { record } = await this.deps.repositories.put(actor, name, repo);
     return { name, store: await this.toStore(record, threePart) };
   }
 
@@ -159,19 +159,19 @@ export class IndyService {
   async update(actor: Principal | null, pkg: PackageType, type: StoreType, pathName: string, body: unknown, threePart: boolean) {
     if (!isObject(body)) throw badRequest("Body must be a JSON store definition");
     const name = this.nameFrom(body, pkg, type, pathName);
-    const existing = await this.app.repositories.find(name);
+    const existing = await this.deps.repositories.find(name);
     if (existing && !this.matches(existing, pkg, type)) throw conflict(`'${name}' exists as a ${existing.type} repository, not a ${pkg} ${type} store`);
     const repo = await this.toRepo(pkg, type, name, body, existing);
-    const { created, record } = await this.app.repositories.put(actor, name, repo);
+    const { created, record } = await this.deps.repositories.put(actor, name, repo);
     return { created, store: await this.toStore(record, threePart) };
   }
 
   /** DELETE: removes the store from every group, then the repository. Missing store: no-op. */
   async delete(actor: Principal | null, pkg: PackageType, type: StoreType, name: string): Promise<void> {
     requireApi(actor, "api_repository_permissions", "delete");
-    const rec = await this.app.repositories.find(name);
+    const rec = await this.deps.repositories.find(name);
     if (!this.matches(rec, pkg, type)) return;
-    await this.app.repositories.delete(actor, name, { removeFromGroups: true });
+    await this.deps.repositories.delete(actor, name, { removeFromGroups: true });
   }
 }
 

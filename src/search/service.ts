@@ -3,11 +3,10 @@
 // asynchronous reindex that rebuilds the index from storage while uploads continue.
 import type { Database } from "../db/index.js";
 import type { Logger } from "../log.js";
-import type { AppContext } from "../context.js";
+import type { FormatHooks } from "../formats/kit/hooks.js";
 import type { RepositoryRecord } from "../repositories/types.js";
 import type { Storage } from "../storage/types.js";
 import { normaliseKey } from "../storage/types.js";
-import { formatModule } from "../formats/registry.js";
 import { badRequest } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { pageRequest, toPage, type Page } from "../pagination.js";
@@ -38,16 +37,25 @@ export interface ReindexState {
 
 const BATCH = 500;
 
+export interface SearchServiceDeps {
+  db: Database;
+  log: Logger;
+  repositories: { all(): Promise<RepositoryRecord[]> };
+  storages: { forRepository(repo: RepositoryRecord): Promise<Storage> };
+  /** The format's layout (what a stored file is) and its reindex hook. */
+  hooks: Pick<FormatHooks, "describe" | "reindex">;
+}
+
 export class SearchService {
   private state: ReindexState = { status: "idle", startedAt: null, finishedAt: null, repositories: 0, documents: 0, error: null };
   private running: Promise<void> | null = null;
 
-  constructor(
-    private db: Database,
-    private log: Logger,
-    /** Lazy: the repository and storage services (and the format modules' reindex) need the whole AppContext, built alongside this one. */
-    private deps: () => AppContext,
-  ) {
+  private db: Database;
+  private log: Logger;
+
+  constructor(private deps: SearchServiceDeps) {
+    this.db = deps.db;
+    this.log = deps.log;
   }
 
   // ------------------------------------------------------------ queries
@@ -121,9 +129,8 @@ export class SearchService {
   }
 
   private describe(repo: RepositoryRecord, key: string): { name: string; version: string } | null {
-    const mod = formatModule(repo.format);
-    if (mod?.describeArtifact) return mod.describeArtifact(repo, key);
-    return describeGeneric(key);
+    const described = this.deps.hooks.describe(repo, key);
+    return described === undefined ? describeGeneric(key) : described;
   }
 
   // ------------------------------------------------------------ reindex
@@ -161,13 +168,13 @@ export class SearchService {
    */
   private async rebuild(): Promise<void> {
     const [{ now: runStart }] = await this.db.sql.query<{ now: Date }>("SELECT now() AS now");
-    const repos = await this.deps().repositories.all();
+    const repos = await this.deps.repositories.all();
     for (const repo of repos) {
       if (repo.kind === "group") continue;
       const [{ now: repoStart }] = await this.db.sql.query<{ now: Date }>("SELECT now() AS now");
-      const storage = await this.deps().storages.forRepository(repo);
+      const storage = await this.deps.storages.forRepository(repo);
       await this.walk(repo, storage);
-      await formatModule(repo.format)?.reindex?.({ app: this.deps(), repo, storage });
+      await this.deps.hooks.reindex(repo, storage);
       await this.db.sql.query(`DELETE FROM "artifacts" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(repoStart).toISOString()]);
       this.state.repositories++;
     }

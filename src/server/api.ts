@@ -2,16 +2,18 @@
 import Koa from "koa";
 import Router from "@koa/router";
 import { createYoga, maskError } from "graphql-yoga";
-import type { AppContext } from "../context.js";
+import type { AuthService } from "../auth/service.js";
+import type { Config } from "../config.js";
 import { schema } from "../graphql/schema.js";
-import { createRequestContext, type RequestContext } from "../graphql/context.js";
+import { createRequestContext, type GraphqlServices, type RequestContext } from "../graphql/context.js";
 import { createConcurrencyGate, requestError, useGraphqlLimits } from "../graphql/limits.js";
 import { DATABASE_RETRY_AFTER, isDatabaseUnavailable } from "../db/errors.js";
 import { badRequest, payloadTooLarge, unavailable } from "../errors.js";
 import { discardRequestBody, readBounded } from "../streams.js";
 import { restCompatRouter, cors } from "../../rest-compat/index.js";
 import { errorHandler } from "./errors.js";
-import { readinessFor } from "../health/readiness.js";
+import type { Readiness } from "../health/readiness.js";
+import type { Logger } from "../log.js";
 import type { HttpMetrics } from "../metrics/http.js";
 
 /** The request body up to `limit` bytes; a client that hung up mid-body is answered 400 (nobody reads it). */
@@ -24,12 +26,24 @@ async function readBody(ctx: Koa.Context, limit: number, tooLarge: () => Error):
   }
 }
 
-export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
+/** What the management app uses. */
+export interface ApiDeps {
+  config: Pick<Config, "trustedProxies" | "graphql">;
+  log: Logger;
+  auth: Pick<AuthService, "authenticateHeader">;
+  /** Handed to every GraphQL (and REST) request as its context's services. */
+  graphql: GraphqlServices;
+  readiness: Readiness;
+  metrics: HttpMetrics;
+}
+
+export function createApiApp(deps: ApiDeps): Koa {
+  const { config, log, auth, graphql: services, readiness, metrics } = deps;
   const koa = new Koa();
   // X-Forwarded-* only from the configured proxies; maxIpsCount takes the address the nearest one appended.
-  koa.proxy = app.config.trustedProxies > 0;
-  koa.maxIpsCount = app.config.trustedProxies;
-  const limits = app.config.graphql;
+  koa.proxy = config.trustedProxies > 0;
+  koa.maxIpsCount = config.trustedProxies;
+  const limits = config.graphql;
   const yoga = createYoga<{ koa: Koa.Context }>({
     schema,
     graphqlEndpoint: "/graphql",
@@ -51,8 +65,8 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
 
   // Every request gets its caller resolved once; bad credentials are kept as the reason for a later 401.
   const authenticate: Koa.Middleware = async (ctx, next) => {
-    const { actor, error } = await app.auth.authenticateHeader(ctx.get("Authorization") || undefined, { ip: ctx.ip });
-    ctx.state.gql = createRequestContext(app, actor, error, ctx.ip);
+    const { actor, error } = await auth.authenticateHeader(ctx.get("Authorization") || undefined, { ip: ctx.ip });
+    ctx.state.gql = createRequestContext(services, actor, error, ctx.ip);
     ctx.state.schema = schema;
     await next();
   };
@@ -96,10 +110,10 @@ export function createApiApp(app: AppContext, metrics: HttpMetrics): Koa {
   };
   root.all("/graphql", graphql);
   // Readiness for load balancers (database + default storage); unauthenticated, as /api/v1/health.
-  root.get("/api/v1/health/ready", readinessFor(app).handler);
+  root.get("/api/v1/health/ready", readiness.handler);
 
   koa.use(metrics.middleware("api"));
-  koa.use(errorHandler(app.log));
+  koa.use(errorHandler(log));
   koa.use(async (ctx, next) => (ctx.path.startsWith("/api/v1") ? cors(ctx, next) : next()));
   koa.use(root.routes());
   koa.use(async (ctx, next) => (ctx.path.startsWith("/api/v1") ? authenticate(ctx, next) : next()));

@@ -1,25 +1,55 @@
 // The repository app (8080): package clients, health and version.
 //
 // Routing order: /.health, /.ready, /.version, /.import/<repo>/<path>, top-level protocol routes
-// (OCI /v2/..., Indy /api/admin/...: insert below), then the format dispatcher:
+// (Indy /api/admin/...: insert below), root mounts of format plugins (OCI /v2/...), then the format dispatcher:
 //   /<prefix>?/<repo>/<path...>  → prefix stripped, repository resolved, caller authenticated,
 //   RequestScope built, module of repo.format (src/formats/registry.ts) handles the request.
 import Koa from "koa";
 import Router from "@koa/router";
 import type { AppContext } from "../context.js";
+import type { AuditService } from "../audit/service.js";
+import type { Config } from "../config.js";
+import type { FormatKit } from "../formats/kit/dispatch.js";
+import type { FormatRegistry } from "../formats/kit/registry.js";
+import type { Readiness } from "../health/readiness.js";
+import type { IndyService } from "../indy/service.js";
+import type { Logger } from "../log.js";
+import type { RepositoryRecord } from "../repositories/types.js";
+import type { SettingsService } from "../settings/service.js";
+import type { Storage } from "../storage/types.js";
+import type { PortCallers } from "./callers.js";
 import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
 import { DomainError, badRequest, errorBody, notFound } from "../errors.js";
 import { normaliseKey } from "../storage/types.js";
 import { formatModule } from "../formats/registry.js";
-import { authenticate, BASIC_CHALLENGE, findRepository, makeScope, requireRepository, storageFor } from "../formats/scope.js";
-import { headerMap, importerFor } from "../importer/service.js";
+import { BASIC_CHALLENGE, makeScope, requireRepository } from "../formats/scope.js";
+import { headerMap, type ImportService } from "../importer/service.js";
 import { UpstreamError } from "../formats/proxy.js";
 import type { RequestScope } from "../formats/types.js";
-import { registerOciRoutes } from "../formats/docker/index.js";
 import { registerIndyRoutes } from "../indy/router.js";
 import { repositoryPortAudit } from "../audit/repository-port.js";
-import { readinessFor } from "../health/readiness.js";
+
+/** What the repository app uses (built by the composition root, src/main.ts). */
+export interface RepositoryPortDeps {
+  config: Pick<Config, "trustedProxies" | "publicRepoUrl" | "version">;
+  log: Logger;
+  /** Global path prefixes (the `prefixes` section). */
+  settings: Pick<SettingsService, "get">;
+  repositories: { find(name: string): Promise<RepositoryRecord | null> };
+  storages: { forRepository(repo: RepositoryRecord): Promise<Storage> };
+  /** Caller resolution, with this node's anonymous-principal cache. */
+  callers: PortCallers;
+  importer: ImportService;
+  indy: IndyService;
+  audit: AuditService;
+  readiness: Readiness;
+  formats: FormatRegistry;
+  kit: FormatKit;
+  metrics: HttpMetrics;
+  /** TRANSITIONAL: the environment of the FormatModules not yet ported to the kit (their RequestScope.app). */
+  legacyFormats: AppContext;
+}
 
 /** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
 function decodeSegments(rawPath: string): string[] {
@@ -40,7 +70,7 @@ function decodeSegments(rawPath: string): string[] {
 }
 
 /** Base URL the client used: X-Forwarded-* aware (koa.proxy), or the configured public URL. */
-export function requestOrigin(app: AppContext, ctx: Koa.Context): string {
+export function requestOrigin(app: Pick<RepositoryPortDeps, "config">, ctx: Koa.Context): string {
   if (app.config.publicRepoUrl) return app.config.publicRepoUrl.replace(/\/+$/, "");
   return `${ctx.protocol}://${ctx.host}`;
 }
@@ -49,7 +79,7 @@ export function requestOrigin(app: AppContext, ctx: Koa.Context): string {
  * Resolves `/<prefix>?/<repo>/<path>` (raw, encoded) into a RequestScope; null when the first
  * segment names no repository. Used by the dispatcher and by protocol routes that need one.
  */
-export async function resolveRequest(app: AppContext, ctx: Koa.Context, rawPath: string): Promise<RequestScope | null> {
+export async function resolveRequest(app: RepositoryPortDeps, ctx: Koa.Context, rawPath: string): Promise<RequestScope | null> {
   const segments = decodeSegments(rawPath);
   let prefix = "";
   if (segments.length > 1) {
@@ -58,13 +88,13 @@ export async function resolveRequest(app: AppContext, ctx: Koa.Context, rawPath:
   }
   const name = segments.shift();
   if (!name) return null;
-  const repo = await findRepository(app, name);
+  const repo = await app.repositories.find(name);
   if (!repo) return null;
   const path = normaliseKey(segments.join("/"));
-  const actor = await authenticate(app, ctx.get("Authorization"), { ip: ctx.ip });
-  const storage = await storageFor(app, repo);
+  const actor = await app.callers.authenticate(ctx.get("Authorization"), { ip: ctx.ip });
+  const storage = await app.storages.forRepository(repo);
   const baseUrl = `${requestOrigin(app, ctx)}${prefix ? "/" + encodeURIComponent(prefix) : ""}/${encodeURIComponent(repo.name)}`;
-  return makeScope(app, repo, storage, actor, path, baseUrl);
+  return makeScope(app.legacyFormats, repo, storage, actor, path, baseUrl);
 }
 
 /** Repository-port error shapes: upstream failures (502/504) and Basic challenges on 401. */
@@ -78,7 +108,7 @@ function repositoryErrors(): Koa.Middleware {
         ctx.body = { error: err.code, message: err.message, status: err.status };
         return;
       }
-      if (err instanceof DomainError && err.code === "UNAUTHORIZED" && !ctx.path.startsWith("/v2")) {
+      if (err instanceof DomainError && err.code === "UNAUTHORIZED") {
         ctx.status = 401;
         ctx.body = errorBody("UNAUTHORIZED", err.message);
         ctx.set("WWW-Authenticate", BASIC_CHALLENGE);
@@ -98,7 +128,7 @@ function repositoryErrors(): Koa.Middleware {
 }
 
 /** Section 16: PUT|POST /.import/<repo>/<path> with the X-Pantera-* headers. */
-async function importArtifact(app: AppContext, ctx: Koa.Context): Promise<void> {
+async function importArtifact(app: RepositoryPortDeps, ctx: Koa.Context): Promise<void> {
   if (ctx.method !== "PUT" && ctx.method !== "POST") {
     ctx.status = 405;
     ctx.set("Allow", "PUT, POST");
@@ -107,19 +137,25 @@ async function importArtifact(app: AppContext, ctx: Koa.Context): Promise<void> 
   }
   const segments = decodeSegments(ctx.path.slice("/.import/".length));
   const repo = segments.shift() ?? "";
-  const actor = await authenticate(app, ctx.get("Authorization"), { ip: ctx.ip });
+  const actor = await app.callers.authenticate(ctx.get("Authorization"), { ip: ctx.ip });
   if (actor.via === "anonymous") requireRepository(actor, repo, "write"); // 401 + Basic challenge before any work
-  const res = await importerFor(app).import({ actor, repo, path: segments.join("/"), headers: headerMap(ctx.req.headers), body: ctx.req });
+  const res = await app.importer.import({ actor, repo, path: segments.join("/"), headers: headerMap(ctx.req.headers), body: ctx.req });
   ctx.status = res.httpStatus;
   if (res.httpStatus === 503) ctx.set("Retry-After", "5");
   ctx.body = res.body;
 }
 
 /** The format dispatcher: anything no earlier route claimed. */
-function dispatcher(app: AppContext): Koa.Middleware {
+function dispatcher(app: RepositoryPortDeps): Koa.Middleware {
   return async (ctx, next) => {
     if (ctx.body !== undefined || ctx.status !== 404 || ctx.matched?.length) return next();
     if (ctx.path.startsWith("/.import/")) return importArtifact(app, ctx);
+    // Root mounts of format plugins (OCI /v2/...), unless the path is a global prefix before a repository of another format.
+    const prefixes = async () => {
+      const { prefixes } = await app.settings.get("prefixes");
+      return Array.isArray(prefixes) ? (prefixes as string[]) : [];
+    };
+    if (await app.kit.serveRoot(ctx, prefixes)) return;
     const scope = await resolveRequest(app, ctx, ctx.path);
     if (!scope) {
       const first = decodeSegments(ctx.path)[0];
@@ -136,7 +172,7 @@ function dispatcher(app: AppContext): Koa.Middleware {
   };
 }
 
-export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa {
+export function createRepositoryApp(app: RepositoryPortDeps): Koa {
   const koa = new Koa();
   // X-Forwarded-* only from the configured proxies; maxIpsCount takes the address the nearest one appended.
   koa.proxy = app.config.trustedProxies > 0;
@@ -149,15 +185,14 @@ export function createRepositoryApp(app: AppContext, metrics: HttpMetrics): Koa 
     ctx.body = { status: "ok" };
   });
   // Readiness: 503 while the database or the default storage is unreachable (src/health/readiness.ts).
-  router.get("/.ready", readinessFor(app).handler);
+  router.get("/.ready", app.readiness.handler);
   router.get("/.version", (ctx) => {
     ctx.body = [{ version: app.config.version }];
   });
   // ---- top-level protocol routes (insert one line each) ----
-  registerOciRoutes(router, app); // OCI distribution API (src/formats/docker)
-  registerIndyRoutes(router, app); // Indy store API /api/admin/... (src/indy)
+  registerIndyRoutes(router, { indy: app.indy, authenticate: (h, o) => app.callers.authenticate(h, o) }); // Indy store API /api/admin/... (src/indy)
   // ---- end of top-level protocol routes ----
-  koa.use(metrics.middleware("repository"));
+  koa.use(app.metrics.middleware("repository"));
   koa.use(repositoryPortAudit(app.audit)); // uploads and deletes; outside the error handler to see its status
   koa.use(errorHandler(app.log));
   koa.use(repositoryErrors());

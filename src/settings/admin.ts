@@ -1,15 +1,26 @@
 // Settings management (REST section 11): the masked view of every section and validated updates.
-import type { AppContext } from "../context.js";
+import type { Config } from "../config.js";
+import type { CooldownService } from "../cooldown/service.js";
+import type { Database } from "../db/index.js";
 import { badRequest } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { maskSecrets } from "./mask.js";
-import { SETTING_DEFAULTS } from "./service.js";
+import { SETTING_DEFAULTS, type SettingsService } from "./service.js";
 import { isObject } from "../json.js";
+
+/** What settings administration reads and writes. */
+export interface SettingsAdminDeps {
+  config: Pick<Config, "repoPort" | "version" | "metricsPort" | "databaseUrl" | "redisUrl">;
+  settings: Pick<SettingsService, "get" | "update">;
+  db: Pick<Database, "prisma">;
+  /** Owns the cooldown section (durations, re-applying the policy to existing blocks). */
+  cooldown: Pick<CooldownService, "applyConfig">;
+}
 
 const PREFIX = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/;
 
 /** GET /settings: every documented section, auth providers with secrets masked. */
-export async function settingsView(app: AppContext, actor: Principal | null): Promise<Record<string, unknown>> {
+export async function settingsView(app: SettingsAdminDeps, actor: Principal | null): Promise<Record<string, unknown>> {
   requireApi(actor, "api_role_permissions", "read");
   const s = app.settings;
   const [prefixes, jwt, httpClient, httpServer, metrics, cooldown, audit, providers] = await Promise.all([
@@ -39,7 +50,7 @@ export async function settingsView(app: AppContext, actor: Principal | null): Pr
 }
 
 /** PUT /settings/prefixes. Takes effect at once on every node (settings.changed event). */
-export async function updatePrefixes(app: AppContext, actor: Principal | null, prefixes: unknown): Promise<string[]> {
+export async function updatePrefixes(app: SettingsAdminDeps, actor: Principal | null, prefixes: unknown): Promise<string[]> {
   requireApi(actor, "api_role_permissions", "update");
   if (!Array.isArray(prefixes)) throw badRequest("'prefixes' must be a list of strings");
   for (const p of prefixes) {
@@ -51,7 +62,7 @@ export async function updatePrefixes(app: AppContext, actor: Principal | null, p
 }
 
 /** PUT /settings/:section. Known sections are type-checked key by key against their defaults. */
-export async function updateSection(app: AppContext, actor: Principal | null, section: string, body: unknown): Promise<void> {
+export async function updateSection(app: SettingsAdminDeps, actor: Principal | null, section: string, body: unknown): Promise<void> {
   requireApi(actor, "api_role_permissions", "update");
   if (!isObject(body)) throw badRequest("Settings body must be a JSON object");
   if (section === "prefixes") {

@@ -12,9 +12,9 @@ for (const backend of backends()) {
     const jar = "jar bytes for 1.0";
     before(async () => {
       s = await startServer({ backend });
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
-      await s.app.repositories.put(admin, "maven-local", { type: "maven", storage: "default" });
-      await s.app.repositories.put(admin, "files", { type: "file", storage: "default" });
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
+      await s.services.repositories.put(admin, "maven-local", { type: "maven", storage: "default" });
+      await s.services.repositories.put(admin, "files", { type: "file", storage: "default" });
       for (const [v, body] of [["1.0", jar], ["2.0", "jar bytes for 2.0"]]) {
         const r = await s.repo("PUT", `/maven-local/com/example/lib/${v}/lib-${v}.jar`, { raw: body, basic });
         assert.equal(r.status, 201);
@@ -98,7 +98,7 @@ for (const backend of backends()) {
       Date.now = () => realNow() - 61_000;
       let old: string;
       try {
-        old = await s.app.artifacts.downloadToken(await s.app.auth.authenticateToken(s.adminToken), "maven-local", "com/example/lib/1.0/lib-1.0.jar");
+        old = await s.services.artifacts.downloadToken(await s.services.auth.authenticateToken(s.adminToken), "maven-local", "com/example/lib/1.0/lib-1.0.jar");
       } finally {
         Date.now = realNow;
       }
@@ -116,11 +116,11 @@ for (const backend of backends()) {
     });
 
     it("DELETE artifacts removes one file, refreshes maven-metadata.xml and the index", async () => {
-      assert.ok(await s.app.artifacts.find("maven-local", "com/example/lib/2.0/lib-2.0.jar"));
+      assert.ok(await s.services.artifacts.find("maven-local", "com/example/lib/2.0/lib-2.0.jar"));
       const res = await s.api("DELETE", "/repositories/maven-local/artifacts", { token: s.adminToken, body: { path: "com/example/lib/2.0/lib-2.0.jar" } });
       assert.equal(res.status, 204);
       assert.equal((await s.repo("GET", "/maven-local/com/example/lib/2.0/lib-2.0.jar", { basic })).status, 404);
-      assert.equal(await s.app.artifacts.find("maven-local", "com/example/lib/2.0/lib-2.0.jar"), null);
+      assert.equal(await s.services.artifacts.find("maven-local", "com/example/lib/2.0/lib-2.0.jar"), null);
       const meta = await s.repo("GET", "/maven-local/com/example/lib/maven-metadata.xml", { basic });
       assert.doesNotMatch(meta.text, /<version>2\.0<\/version>/);
       assert.match(meta.text, /<release>1\.0<\/release>/);
@@ -133,7 +133,7 @@ for (const backend of backends()) {
       const res = await s.api("DELETE", "/repositories/maven-local/packages", { token: s.adminToken, body: { path: "com/example/lib/1.0" } });
       assert.equal(res.status, 204);
       assert.equal((await s.repo("GET", "/maven-local/com/example/lib/1.0/lib-1.0.jar", { basic })).status, 404);
-      assert.equal(await s.app.artifacts.find("maven-local", "com/example/lib/1.0/lib-1.0.jar"), null);
+      assert.equal(await s.services.artifacts.find("maven-local", "com/example/lib/1.0/lib-1.0.jar"), null);
       // No versions left: the artifact-level metadata is gone too.
       assert.equal((await s.repo("GET", "/maven-local/com/example/lib/maven-metadata.xml", { basic })).status, 404);
       expectError(await s.api("DELETE", "/repositories/maven-local/packages", { token: s.adminToken, body: { path: "com/example/lib/1.0" } }), 404, "NOT_FOUND");

@@ -42,7 +42,7 @@ for (const backend of backends()) {
     const start = new Date();
 
     const rows = async (where: Record<string, unknown> = {}): Promise<Row[]> =>
-      (await s.app.db.prisma.auditEvent.findMany({ where, orderBy: { id: "asc" } })) as unknown as Row[];
+      (await s.services.db.prisma.auditEvent.findMany({ where, orderBy: { id: "asc" } })) as unknown as Row[];
     /** The one event of `action` on `target` (the newest when repeated). */
     const event = async (action: string, target?: string): Promise<Row> => {
       const found = await rows({ action, ...(target !== undefined ? { target } : {}) });
@@ -95,7 +95,7 @@ for (const backend of backends()) {
     it("SSO provisioning hook: provisionUser with the login request's address", async () => {
       // The SSO login code calls this right after creating a user just in time, inside the ssoCallback
       // (or login) mutation, whose wrapper supplies the address; here the request is simulated.
-      await s.app.audit.requests.run({ ip: "::ffff:10.1.2.3", user: null }, () => s.app.audit.userProvisioned("sso-jit", "okta"));
+      await s.services.audit.requests.run({ ip: "::ffff:10.1.2.3", user: null }, () => s.services.audit.userProvisioned("sso-jit", "okta"));
       const e = await event("provisionUser", "sso-jit");
       assert.equal(e.userName, "sso-jit");
       assert.equal(e.sourceIp, "10.1.2.3");
@@ -188,7 +188,7 @@ for (const backend of backends()) {
       // Through the proxy: the cached copy is indexed, and no upload is recorded for it.
       res = await s.repo("GET", "/fproxy/dir/a.txt", { basic: ["admin", ADMIN_PASSWORD] });
       assert.equal(res.status, 200);
-      assert.ok(await s.app.artifacts.find("fproxy", "dir/a.txt"), "the cache fill is in the index");
+      assert.ok(await s.services.artifacts.find("fproxy", "dir/a.txt"), "the cache fill is in the index");
       assert.equal((await rows({ action: "uploadArtifact", target: { startsWith: "fproxy/" } })).length, 0);
 
       res = await s.repo("DELETE", "/files/dir/a.txt", { basic: ["admin", ADMIN_PASSWORD] });
@@ -273,14 +273,14 @@ for (const backend of backends()) {
       const documents: Record<string, any>[] = [];
       const log = { ...createLogger("silent"), audit: (d: Record<string, unknown>) => documents.push(d) };
       const settings = { get: async () => ({ retention_days: 90, log: "stdout" }) } as unknown as SettingsService;
-      const audit = new AuditService(s.app.db, settings, log, s.config.dataDir);
+      const audit = new AuditService(s.services.db, settings, log, s.config.dataDir);
       await audit.record({ action: "putRole", category: "iam", outcome: "success", user: "admin", ip: "127.0.0.1", target: "stdout-role" });
       assert.equal(documents.length, 1);
       assert.equal(documents[0].log.logger, "audit");
       assert.equal(documents[0].event.action, "putRole");
       assert.equal(documents[0].user.name, "admin");
       assert.equal(documents[0].pantera.audit.target, "stdout-role");
-      await s.app.db.prisma.auditEvent.deleteMany({ where: { target: "stdout-role" } });
+      await s.services.db.prisma.auditEvent.deleteMany({ where: { target: "stdout-role" } });
     });
 
     it("GraphQL auditEvents and GET /admin/audit-events: filters and paging", async () => {
@@ -352,16 +352,16 @@ for (const backend of backends()) {
     });
 
     it("what a caller sent cannot keep its event out of the table (NUL, huge values)", async () => {
-      await s.app.audit.record({ action: "putRole", category: "iam", outcome: "failure", errorCode: "BAD_REQUEST", user: "ad\0min", target: "nul\0role", details: { note: "x\0y", big: "z".repeat(5000) } });
+      await s.services.audit.record({ action: "putRole", category: "iam", outcome: "failure", errorCode: "BAD_REQUEST", user: "ad\0min", target: "nul\0role", details: { note: "x\0y", big: "z".repeat(5000) } });
       const e = await event("putRole", "nulrole");
       assert.equal(e.userName, "admin");
       assert.equal(e.details.note, "xy");
       assert.ok(e.details.big.length < 1100, "long values are cut");
-      await s.app.db.prisma.auditEvent.deleteMany({ where: { target: "nulrole" } });
+      await s.services.db.prisma.auditEvent.deleteMany({ where: { target: "nulrole" } });
     });
 
     it("an audit write failure never fails the action", async () => {
-      const audit = s.app.audit as unknown as { db: typeof s.app.db };
+      const audit = s.services.audit as unknown as { db: typeof s.services.db };
       const real = audit.db;
       audit.db = { ...real, sql: { ...real.sql, query: () => Promise.reject(new Error("audit table unavailable")) } };
       try {
@@ -372,20 +372,20 @@ for (const backend of backends()) {
       } finally {
         audit.db = real;
       }
-      assert.ok(await s.app.db.prisma.role.findUnique({ where: { name: "while-down" } }));
+      assert.ok(await s.services.db.prisma.role.findUnique({ where: { name: "while-down" } }));
     });
 
     it("retention: audit.retention_days purges older events, 0 keeps them", async () => {
       const day = 86_400_000;
-      const old = await s.app.db.prisma.auditEvent.create({ data: { at: new Date(Date.now() - 40 * day), action: "old", category: "iam", outcome: "success" } });
-      const recent = await s.app.db.prisma.auditEvent.create({ data: { at: new Date(Date.now() - 10 * day), action: "recent", category: "iam", outcome: "success" } });
+      const old = await s.services.db.prisma.auditEvent.create({ data: { at: new Date(Date.now() - 40 * day), action: "old", category: "iam", outcome: "success" } });
+      const recent = await s.services.db.prisma.auditEvent.create({ data: { at: new Date(Date.now() - 10 * day), action: "recent", category: "iam", outcome: "success" } });
       assert.equal((await s.api("PUT", "/settings/audit", { token: admin, body: { retention_days: 0 } })).status, 200);
-      assert.equal(await s.app.audit.purge(), 0);
+      assert.equal(await s.services.audit.purge(), 0);
       assert.equal((await s.api("PUT", "/settings/audit", { token: admin, body: { retention_days: 30 } })).status, 200);
       assert.equal((await s.api("GET", "/settings", { token: admin })).body.audit.retention_days, 30);
-      assert.equal(await s.app.audit.purge(), 1);
-      assert.equal(await s.app.db.prisma.auditEvent.findUnique({ where: { id: old.id } }), null);
-      assert.ok(await s.app.db.prisma.auditEvent.findUnique({ where: { id: recent.id } }));
+      assert.equal(await s.services.audit.purge(), 1);
+      assert.equal(await s.services.db.prisma.auditEvent.findUnique({ where: { id: old.id } }), null);
+      assert.ok(await s.services.db.prisma.auditEvent.findUnique({ where: { id: recent.id } }));
       expectError(await s.api("PUT", "/settings/audit", { token: admin, body: { retention_days: 1.5 } }), 400, "BAD_REQUEST");
       expectError(await s.api("PUT", "/settings/audit", { token: admin, body: { log: "syslog" } }), 400, "BAD_REQUEST");
     });

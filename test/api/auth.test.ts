@@ -94,7 +94,7 @@ for (const backend of backends()) {
       });
 
       it("SSO redirect builds the authorization URL of a configured provider", async () => {
-        await s.app.db.prisma.authProvider.update({
+        await s.services.db.prisma.authProvider.update({
           where: { type: "keycloak" },
           data: { enabled: true, config: { issuer: "https://kc.example/realms/dev", "client-id": "pantera" } },
         });
@@ -111,7 +111,7 @@ for (const backend of backends()) {
       it("SSO callback: 404 for an unconfigured provider, 400 for missing fields, 401 when the IdP is unreachable", async () => {
         expectError(await s.api("POST", "/auth/callback", { body: { code: "c", provider: "okta", callback_url: "http://ui/cb" } }), 404, "NOT_FOUND");
         expectError(await s.api("POST", "/auth/callback", { body: { provider: "okta" } }), 400, "BAD_REQUEST");
-        await s.app.db.prisma.authProvider.update({
+        await s.services.db.prisma.authProvider.update({
           where: { type: "okta" },
           data: { enabled: true, config: { issuer: "http://127.0.0.1:9/oauth2/default", "client-id": "p" } },
         });
@@ -271,9 +271,9 @@ for (const backend of backends()) {
     it("tokens survive a restart: the signing key lives in the database", async () => {
       // Same database, new AuthService/KeyStore: verification must still succeed.
       const { KeyStore } = await import("../../src/auth/keys.js");
-      const keys = new KeyStore(s.app.db.prisma);
+      const keys = new KeyStore(s.services.db.prisma);
       await keys.init();
-      assert.equal(keys.signingKey().kid, s.app.keys.signingKey().kid);
+      assert.equal(keys.signingKey().kid, s.services.keys.signingKey().kid);
     });
   });
 }

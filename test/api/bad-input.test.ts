@@ -64,12 +64,12 @@ describe("bad input gets a 4xx in the documented format, never a 500", () => {
   let s: TestServer;
   before(async () => {
     s = await startServer();
-    const admin = await s.app.auth.authenticateToken(s.adminToken);
+    const admin = await s.services.auth.authenticateToken(s.adminToken);
     for (const [name, type] of [["m", "maven"], ["n", "npm"], ["p", "pypi"], ["f", "file"]] as const) {
-      await s.app.repositories.put(admin, name, { type, storage: "default" });
+      await s.services.repositories.put(admin, name, { type, storage: "default" });
       // Upstream on a port nothing listens on: proxies may say 502, nothing else may fail.
-      await s.app.repositories.put(admin, name + "x", { type: `${type}-proxy`, storage: "default", remotes: [{ url: "http://127.0.0.1:9/" }] });
-      await s.app.repositories.put(admin, name + "g", { type: `${type}-group`, storage: "default", members: [name, name + "x"] });
+      await s.services.repositories.put(admin, name + "x", { type: `${type}-proxy`, storage: "default", remotes: [{ url: "http://127.0.0.1:9/" }] });
+      await s.services.repositories.put(admin, name + "g", { type: `${type}-group`, storage: "default", members: [name, name + "x"] });
     }
   });
   after(() => s?.close());

@@ -46,7 +46,7 @@ for (const backend of backends()) {
     });
 
     it("while disabled, nothing is blocked", async () => {
-      const d = await s.app.cooldown.evaluate(npmProxy, "left-pad", "9.9.9", ago(HOUR));
+      const d = await s.services.cooldown.evaluate(npmProxy, "left-pad", "9.9.9", ago(HOUR));
       assert.deepEqual(d, { allowed: true });
     });
 
@@ -65,7 +65,7 @@ for (const backend of backends()) {
       const got = (await s.api("GET", "/cooldown/config", { token: admin })).body;
       assert.equal(got.minimum_allowed_age, "5d");
       assert.deepEqual(got.repo_types, body.repo_types);
-      const section = await s.app.settings.getRaw("cooldown");
+      const section = await s.services.settings.getRaw("cooldown");
       assert.equal(section.minimum_allowed_age, "5d");
     });
 
@@ -88,7 +88,7 @@ for (const backend of backends()) {
 
     it("the proxy API blocks young versions, records each block, and allows old, undated and hosted ones", async () => {
       // global on (5d); maven-proxy 3d; npm-proxy off; pypi-proxy inherits 5d
-      const { allowed, blocked } = await s.app.cooldown.filterVersions(mavenCentral, "com.example:lib", [
+      const { allowed, blocked } = await s.services.cooldown.filterVersions(mavenCentral, "com.example:lib", [
         { version: "1.0.0", releasedAt: ago(30 * DAY) },
         { version: "1.1.0", releasedAt: ago(4 * DAY) },
         { version: "1.2.0", releasedAt: ago(2 * DAY) },
@@ -102,14 +102,14 @@ for (const backend of backends()) {
       assert.match(b.message, /Cooldown: com\.example:lib@1\.3\.0 .*minimum allowed age of 3d/);
       assert.ok(Math.abs(b.blockedUntil.getTime() - (Date.now() - HOUR + 3 * DAY)) < 60_000);
 
-      const d = await s.app.cooldown.evaluate(pypiProxy, "requests", "3.0.0", ago(4 * DAY));
+      const d = await s.services.cooldown.evaluate(pypiProxy, "requests", "3.0.0", ago(4 * DAY));
       assert.equal(d.allowed, false, "pypi inherits the global 5d");
-      assert.deepEqual(await s.app.cooldown.evaluate(npmProxy, "left-pad", "9.9.9", ago(HOUR)), { allowed: true }, "npm-proxy disabled");
-      assert.deepEqual(await s.app.cooldown.evaluate({ name: "npm-local", type: "npm" }, "x", "1.0.0", ago(HOUR)), { allowed: true }, "hosted repositories are never blocked");
+      assert.deepEqual(await s.services.cooldown.evaluate(npmProxy, "left-pad", "9.9.9", ago(HOUR)), { allowed: true }, "npm-proxy disabled");
+      assert.deepEqual(await s.services.cooldown.evaluate({ name: "npm-local", type: "npm" }, "x", "1.0.0", ago(HOUR)), { allowed: true }, "hosted repositories are never blocked");
       // evaluating again does not duplicate the record
-      await s.app.cooldown.evaluate(mavenCentral, "com.example:lib", "1.3.0", ago(HOUR));
-      assert.equal(await s.app.db.prisma.cooldownBlock.count({ where: { repoName: "maven-central" } }), 2);
-      assert.equal((await s.app.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.3.0")).allowed, false);
+      await s.services.cooldown.evaluate(mavenCentral, "com.example:lib", "1.3.0", ago(HOUR));
+      assert.equal(await s.services.db.prisma.cooldownBlock.count({ where: { repoName: "maven-central" } }), 2);
+      assert.equal((await s.services.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.3.0")).allowed, false);
     });
 
     it("GET /cooldown/overview lists proxies with cooldown enabled and their active blocks", async () => {
@@ -126,13 +126,13 @@ for (const backend of backends()) {
 
     it("GET /cooldown/blocked pages, searches and shows the documented fields", async () => {
       // 60 more blocks for paging
-      await s.app.cooldown.filterVersions(
+      await s.services.cooldown.filterVersions(
         pypiProxy,
         "bulkpkg",
         Array.from({ length: 60 }, (_, i) => ({ version: `0.0.${i}`, releasedAt: ago(HOUR) })),
       );
       // an expired block (blocked_until in the past) is not listed
-      await s.app.db.prisma.cooldownBlock.create({
+      await s.services.db.prisma.cooldownBlock.create({
         data: { repoName: "pypi-proxy", repoType: "pypi-proxy", packageName: "expired", version: "1.0", blockedUntil: ago(HOUR), releasedAt: ago(6 * DAY) },
       });
       let res = await s.api("GET", "/cooldown/blocked", { token: reader });
@@ -166,11 +166,11 @@ for (const backend of backends()) {
       expectError(await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: reader, body }), 403, "FORBIDDEN");
       const res = await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body });
       assert.equal(res.status, 204, res.text);
-      assert.deepEqual(await s.app.cooldown.evaluate(mavenCentral, "com.example:lib", "1.3.0", ago(HOUR)), { allowed: true });
-      assert.equal((await s.app.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.3.0")).allowed, true);
-      assert.equal((await s.app.cooldown.evaluate(mavenCentral, "com.example:lib", "1.2.0", ago(2 * DAY))).allowed, false, "others stay blocked");
+      assert.deepEqual(await s.services.cooldown.evaluate(mavenCentral, "com.example:lib", "1.3.0", ago(HOUR)), { allowed: true });
+      assert.equal((await s.services.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.3.0")).allowed, true);
+      assert.equal((await s.services.cooldown.evaluate(mavenCentral, "com.example:lib", "1.2.0", ago(2 * DAY))).allowed, false, "others stay blocked");
       assert.equal((await s.api("GET", "/cooldown/blocked?search=example:lib", { token: admin })).body.total, 1);
-      const row = await s.app.db.prisma.cooldownBlock.findFirst({ where: { packageName: "com.example:lib", version: "1.3.0" } });
+      const row = await s.services.db.prisma.cooldownBlock.findFirst({ where: { packageName: "com.example:lib", version: "1.3.0" } });
       assert.equal(row?.unblockedBy, "admin");
       expectError(await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body }), 404, "NOT_FOUND");
       expectError(await s.api("POST", "/repositories/nope/cooldown/unblock", { token: admin, body }), 404, "NOT_FOUND");
@@ -185,7 +185,7 @@ for (const backend of backends()) {
       const res = await s.api("POST", "/repositories/pypi-proxy/cooldown/unblock-all", { token: admin });
       assert.equal(res.status, 204);
       assert.equal((await s.api("GET", "/cooldown/blocked?search=pypi-proxy", { token: admin })).body.total, 0);
-      assert.deepEqual(await s.app.cooldown.evaluate(pypiProxy, "bulkpkg", "0.0.7", ago(HOUR)), { allowed: true });
+      assert.deepEqual(await s.services.cooldown.evaluate(pypiProxy, "bulkpkg", "0.0.7", ago(HOUR)), { allowed: true });
       assert.equal((await s.api("GET", "/cooldown/blocked?search=maven-central", { token: admin })).body.total, 1, "other repositories untouched");
     });
 
@@ -194,24 +194,24 @@ for (const backend of backends()) {
       const put = await s.api("PUT", "/cooldown/config", { token: admin, body: { repo_types: { "maven-proxy": { enabled: true, minimum_allowed_age: "1d" }, "npm-proxy": { enabled: true } } } });
       assert.equal(put.status, 200);
       assert.equal((await s.api("GET", "/cooldown/blocked?search=maven-central", { token: admin })).body.total, 0);
-      assert.equal((await s.app.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.2.0")).allowed, true);
-      assert.deepEqual(await s.app.cooldown.evaluate(mavenCentral, "com.example:lib", "1.2.0", ago(2 * DAY)), { allowed: true });
+      assert.equal((await s.services.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.2.0")).allowed, true);
+      assert.deepEqual(await s.services.cooldown.evaluate(mavenCentral, "com.example:lib", "1.2.0", ago(2 * DAY)), { allowed: true });
     });
 
     it("disabling cooldown for a type releases its blocks (hot reload, no restart)", async () => {
       // npm-proxy now inherits the global 5d
-      assert.equal((await s.app.cooldown.evaluate(npmProxy, "left-pad", "2.0.0", ago(HOUR))).allowed, false);
-      assert.equal((await s.app.cooldown.evaluate(npmProxy, "left-pad", "2.0.1", ago(HOUR))).allowed, false);
+      assert.equal((await s.services.cooldown.evaluate(npmProxy, "left-pad", "2.0.0", ago(HOUR))).allowed, false);
+      assert.equal((await s.services.cooldown.evaluate(npmProxy, "left-pad", "2.0.1", ago(HOUR))).allowed, false);
       assert.equal((await s.api("GET", "/cooldown/blocked?search=left-pad", { token: admin })).body.total, 2);
       const put = await s.api("PUT", "/cooldown/config", { token: admin, body: { repo_types: { "npm-proxy": { enabled: false } } } });
       assert.equal(put.status, 200);
       assert.equal((await s.api("GET", "/cooldown/blocked?search=left-pad", { token: admin })).body.total, 0);
-      assert.equal(await s.app.db.prisma.cooldownBlock.count({ where: { repoType: "npm-proxy" } }), 0);
-      assert.deepEqual(await s.app.cooldown.evaluate(npmProxy, "left-pad", "2.0.0", ago(HOUR)), { allowed: true });
+      assert.equal(await s.services.db.prisma.cooldownBlock.count({ where: { repoType: "npm-proxy" } }), 0);
+      assert.deepEqual(await s.services.cooldown.evaluate(npmProxy, "left-pad", "2.0.0", ago(HOUR)), { allowed: true });
       const overview = (await s.api("GET", "/cooldown/overview", { token: admin })).body.repos.map((r: { name: string }) => r.name);
       assert.ok(!overview.includes("npm-proxy"));
       // globally off: everything released
-      await s.app.cooldown.evaluate(pypiProxy, "fresh", "1.0.0", ago(HOUR));
+      await s.services.cooldown.evaluate(pypiProxy, "fresh", "1.0.0", ago(HOUR));
       assert.equal((await s.api("PUT", "/cooldown/config", { token: admin, body: { enabled: false, repo_types: {} } })).status, 200);
       assert.equal((await s.api("GET", "/cooldown/blocked", { token: admin })).body.total, 0);
       assert.deepEqual((await s.api("GET", "/cooldown/overview", { token: admin })).body, { repos: [] });
@@ -262,14 +262,14 @@ describe("cooldown on two nodes (PostgreSQL + Redis)", { skip: !pg || !redis ? "
 
   it("a configuration saved on node A applies on node B without restart, and so do unblocks", async () => {
     // node B has read (and cached) the disabled configuration
-    assert.deepEqual(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
+    assert.deepEqual(await b.services.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
     assert.equal((await a.api("PUT", "/cooldown/config", { token: a.adminToken, body: { enabled: true, minimum_allowed_age: "2d" } })).status, 200);
-    await eventually(async () => !(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR))).allowed, "node B blocks after node A enabled cooldown");
+    await eventually(async () => !(await b.services.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR))).allowed, "node B blocks after node A enabled cooldown");
     assert.equal((await a.api("GET", "/cooldown/blocked?search=pkg", { token: a.adminToken })).body.total, 1, "the block node B recorded is visible on node A");
     assert.equal((await a.api("POST", "/repositories/npm-remote/cooldown/unblock", { token: a.adminToken, body: { artifact: "pkg", version: "1.0.0" } })).status, 204);
-    assert.deepEqual(await b.app.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
+    assert.deepEqual(await b.services.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
     assert.equal((await b.api("PUT", "/cooldown/config", { token: b.adminToken, body: { repo_types: { "npm-proxy": { enabled: false } } } })).status, 200);
-    await eventually(async () => (await a.app.cooldown.policy("npm-proxy")).enabled === false, "node A sees the type disabled on node B");
+    await eventually(async () => (await a.services.cooldown.policy("npm-proxy")).enabled === false, "node A sees the type disabled on node B");
   });
 });
 

@@ -51,15 +51,15 @@ for (const backend of backends()) {
     const basic: [string, string] = ["admin", ADMIN_PASSWORD];
     before(async () => {
       s = await startServer({ backend });
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
-      await s.app.repositories.put(admin, "files", { type: "file", storage: "default" });
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
+      await s.services.repositories.put(admin, "files", { type: "file", storage: "default" });
       assert.equal((await s.repo("PUT", "/files/small.txt", { raw: "small stored file", basic })).status, 201);
     });
     after(() => s.close());
 
     it("refuses each limit before any resolver runs, with a small 400", async () => {
-      const lists = countCalls(s.app.repositories, "list");
-      const trees = countCalls(s.app.artifacts, "tree");
+      const lists = countCalls(s.services.repositories, "list");
+      const trees = countCalls(s.services.artifacts, "tree");
       const cases: [string, string, RegExp][] = [
         ["tokens: 10,000 aliases of an introspection field", `{ ${aliases(10_000, "__typename")} }`, /more than \d+ tokens/],
         ["tokens: 10,000 aliases of repositories { total }", `{ ${aliases(10_000, "repositories { total }")} }`, /tokens/],
@@ -125,7 +125,7 @@ for (const backend of backends()) {
         assert.equal(res.body.errors[0].extensions.code, "BAD_REQUEST", res.text);
         assert.match(res.body.errors[0].message, /NUL/);
       }
-      assert.equal(await s.app.db.prisma.role.count({ where: { name: { in: ["nul-keys"] } } }), 0);
+      assert.equal(await s.services.db.prisma.role.count({ where: { name: { in: ["nul-keys"] } } }), 0);
     });
 
     it("caps the body size (declared or chunked) with a documented 413, and refuses batches", async () => {
@@ -152,7 +152,7 @@ for (const backend of backends()) {
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
       try {
-        const repos = limited.app.repositories as unknown as Service;
+        const repos = limited.services.repositories as unknown as Service;
         const list = repos.list;
         let entered!: () => void;
         const running = new Promise<void>((r) => (entered = r));

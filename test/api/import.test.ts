@@ -3,7 +3,6 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import http from "node:http";
-import { importerFor } from "../../src/importer/service.js";
 import { ADMIN_PASSWORD, backends, startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 
 const sha = (alg: string, s: string) => createHash(alg).update(s).digest("hex");
@@ -16,8 +15,8 @@ for (const backend of backends()) {
     const headers = (key: string, extra: Record<string, string> = {}) => ({ "X-Pantera-Repo-Type": "maven", "X-Pantera-Idempotency-Key": key, ...extra });
     before(async () => {
       s = await startServer({ backend });
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
-      await s.app.repositories.put(admin, "maven-local", { type: "maven", storage: "default" });
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
+      await s.services.repositories.put(admin, "maven-local", { type: "maven", storage: "default" });
     });
     after(() => s.close());
 
@@ -44,7 +43,7 @@ for (const backend of backends()) {
       });
       const got = await s.repo("GET", "/maven-local/com/example/lib/1.0/lib-1.0.jar", { basic });
       assert.equal(got.text, body);
-      const row = await s.app.artifacts.find("maven-local", "com/example/lib/1.0/lib-1.0.jar");
+      const row = await s.services.artifacts.find("maven-local", "com/example/lib/1.0/lib-1.0.jar");
       assert.equal(row?.name, "lib");
       assert.equal(row?.version, "1.0");
       assert.equal(row?.owner, "migrator");
@@ -75,7 +74,7 @@ for (const backend of backends()) {
       assert.equal(res.body.message, `SHA-256 mismatch: expected ${"a".repeat(64)} got ${sha("sha256", body)}`);
       assert.equal(res.body.size, body.length);
       assert.equal((await s.repo("GET", "/maven-local/com/example/lib/2.0/lib-2.0.jar", { basic })).status, 404);
-      assert.equal(await s.app.artifacts.find("maven-local", "com/example/lib/2.0/lib-2.0.jar"), null);
+      assert.equal(await s.services.artifacts.find("maven-local", "com/example/lib/2.0/lib-2.0.jar"), null);
       const store = await s.repo("PUT", "/.import/maven-local/com/example/lib/2.0/lib-2.0.jar", {
         basic,
         raw: body,
@@ -101,7 +100,7 @@ for (const backend of backends()) {
       assert.equal(res.body.size, 123456);
       assert.deepEqual(res.body.digests, { sha1: "d".repeat(40) });
       assert.equal((await s.repo("GET", "/maven-local/com/example/big/9.0/big-9.0.jar", { basic })).status, 404);
-      const row = await s.app.artifacts.find("maven-local", "com/example/big/9.0/big-9.0.jar");
+      const row = await s.services.artifacts.find("maven-local", "com/example/big/9.0/big-9.0.jar");
       assert.equal(Number(row?.size), 123456);
       assert.equal(row?.name, "com.example:big");
       assert.equal(row?.version, "9.0");
@@ -137,7 +136,7 @@ for (const backend of backends()) {
     });
 
     it("503 RETRY_LATER when the bounded import queue is full", async () => {
-      await s.app.settings.update("import", { concurrency: 1, queue_size: 0 });
+      await s.services.settings.update("import", { concurrency: 1, queue_size: 0 });
       try {
         // Hold one import open (body not finished) so it occupies the only slot.
         const url = new URL(`${s.repoUrl}/.import/maven-local/slow/1/slow-1.jar`);
@@ -154,7 +153,7 @@ for (const backend of backends()) {
         });
         slow.write("part one ");
         // Wait until the server has taken the only slot with it.
-        const importer = importerFor(s.app);
+        const importer = s.services.importer;
         for (let i = 0; importer.active < 1; i++) {
           if (i > 500) assert.fail("the slow import never started");
           await new Promise((r) => setTimeout(r, 10));
@@ -166,7 +165,7 @@ for (const backend of backends()) {
         slow.end("part two");
         assert.equal(await slowDone, 201);
       } finally {
-        await s.app.settings.update("import", { concurrency: 8, queue_size: 256 });
+        await s.services.settings.update("import", { concurrency: 8, queue_size: 256 });
       }
     });
   });

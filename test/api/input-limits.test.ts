@@ -122,9 +122,9 @@ for (const backend of backends()) {
     before(async () => {
       s = await startServer({ backend });
       basic = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
       for (const [name, type] of [["m", "maven"], ["n", "npm"], ["p", "pypi"], ["f", "file"], ["d", "docker"]] as const) {
-        await s.app.repositories.put(admin, name, { type, storage: "default" });
+        await s.services.repositories.put(admin, name, { type, storage: "default" });
       }
     });
     after(() => s?.close());

@@ -26,7 +26,7 @@ for (const backend of backends()) {
       defaultSettings = await s.api("GET", "/admin/auth-settings", { token: s.adminToken });
       // Not asserted here: the settings case checks these limits took effect.
       await s.api("PUT", "/admin/auth-settings", { token: s.adminToken, body: LIMITS });
-      await s.app.repositories.put(await s.app.auth.authenticateToken(s.adminToken), "files", { type: "file", storage: "default" });
+      await s.services.repositories.put(await s.services.auth.authenticateToken(s.adminToken), "files", { type: "file", storage: "default" });
       for (const name of ["rest-user", "rest-user-timing", "gql-user", "basic-user", "burst-user", "addr-user", "plain-user", "off-user"]) {
         assert.equal((await s.api("PUT", `/users/${name}`, { token: s.adminToken, body: { pass: "right-" + name } })).status, 201);
       }
@@ -124,7 +124,7 @@ for (const backend of backends()) {
 
     it("unknown, disabled and password-less users pay one scrypt verification, like a wrong password", async () => {
       const ip = "203.0.113.6";
-      await s.app.db.prisma.user.create({ data: { name: "sso-only", passwordHash: null, authType: "okta" } });
+      await s.services.db.prisma.user.create({ data: { name: "sso-only", passwordHash: null, authType: "okta" } });
       assert.equal((await s.api("POST", "/users/off-user/disable", { token: s.adminToken })).status, 200);
       for (const name of ["plain-user", "ghost-user", "off-user", "sso-only"]) {
         const before = passwordStats.verifications;

@@ -39,8 +39,8 @@ for (const backend of backends()) {
 
     before(async () => {
       s = await startServer({ backend });
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
-      await s.app.repositories.put(admin, "releases", { type: "maven", storage: "default" });
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
+      await s.services.repositories.put(admin, "releases", { type: "maven", storage: "default" });
       const res = await put(jar, body);
       assert.equal(res.status, 201, res.text);
     });
@@ -70,7 +70,7 @@ for (const backend of backends()) {
       const stored = await get(jar);
       assert.equal(stored.status, 200);
       assert.equal(stored.text, body);
-      assert.ok(await s.app.artifacts.find("releases", jar), "still indexed");
+      assert.ok(await s.services.artifacts.find("releases", jar), "still indexed");
     });
 
     it("a checksum that is not one (wrong length, not hex, empty) is a 400", async () => {

@@ -52,10 +52,10 @@ for (const backend of backends()) {
 
     before(async () => {
       s = await startServer({ backend });
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
-      await s.app.repositories.put(admin, "npm-local", { type: "npm", storage: "default" });
-      await s.app.repositories.put(admin, "npm-other", { type: "npm", storage: "default" });
-      await s.app.repositories.put(admin, "npm-all", { type: "npm-group", storage: "default", members: ["npm-local", "npm-other"] });
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
+      await s.services.repositories.put(admin, "npm-local", { type: "npm", storage: "default" });
+      await s.services.repositories.put(admin, "npm-other", { type: "npm", storage: "default" });
+      await s.services.repositories.put(admin, "npm-all", { type: "npm-group", storage: "default", members: ["npm-local", "npm-other"] });
     });
     after(() => s?.close());
 
@@ -171,10 +171,10 @@ for (const backend of backends()) {
     });
 
     it("packuments stored before the index existed are found on the first search; reindex rebuilds", async () => {
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
-      await s.app.repositories.put(admin, "npm-legacy", { type: "npm", storage: "default" });
-      const repo = await s.app.repositories.get(admin, "npm-legacy");
-      const storage = await s.app.storages.forRepository(repo);
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
+      await s.services.repositories.put(admin, "npm-legacy", { type: "npm", storage: "default" });
+      const repo = await s.services.repositories.get(admin, "npm-legacy");
+      const storage = await s.services.storages.forRepository(repo);
       const doc = (name: string, description: string) =>
         JSON.stringify({ name, "dist-tags": { latest: "1.0.0" }, versions: { "1.0.0": { name, version: "1.0.0", description } }, time: { "1.0.0": "2020-01-01T00:00:00.000Z" } });
       // written straight to storage, as by a version before the index
@@ -195,7 +195,7 @@ for (const backend of backends()) {
       assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-one", "odd-one"], "stale until reindexed");
       const started = await s.api("POST", "/search/reindex", { token: s.adminToken });
       assert.equal(started.status, 202, started.text);
-      await s.app.search.waitForReindex();
+      await s.services.search.waitForReindex();
       assert.deepEqual(names(await search("npm-legacy", "old data")), ["@old/legacy-two", "legacy-three", "odd-one"]);
     });
 
@@ -204,14 +204,14 @@ for (const backend of backends()) {
       try {
         let res = await s.api("PUT", "/storages/npm-elsewhere", { token: s.adminToken, body: { type: "fs", path: dir } });
         assert.ok(res.status < 300, res.text);
-        const admin = await s.app.auth.authenticateToken(s.adminToken);
-        await s.app.repositories.put(admin, "npm-roaming", { type: "npm", storage: "default" });
+        const admin = await s.services.auth.authenticateToken(s.adminToken);
+        await s.services.repositories.put(admin, "npm-roaming", { type: "npm", storage: "default" });
         await publish("npm-roaming", "roams-here", "1.0.0", { description: "roaming package" });
         assert.deepEqual(names(await search("npm-roaming", "roaming")), ["roams-here"]);
         res = await s.api("PUT", "/repositories/npm-roaming", { token: s.adminToken, body: { repo: { type: "npm", storage: "npm-elsewhere" } } });
         assert.ok(res.status < 300, res.text);
-        const moved = await s.app.repositories.get(admin, "npm-roaming");
-        const storage = await s.app.storages.forRepository(moved);
+        const moved = await s.services.repositories.get(admin, "npm-roaming");
+        const storage = await s.services.storages.forRepository(moved);
         await storage.put("over-there/package.json", JSON.stringify({ name: "over-there", "dist-tags": { latest: "2.0.0" }, versions: { "2.0.0": { name: "over-there", version: "2.0.0", description: "roaming elsewhere" } } }));
         assert.deepEqual(names(await search("npm-roaming", "roaming")), ["over-there"], "the old storage's packages are gone, the new one's found");
       } finally {
@@ -220,14 +220,14 @@ for (const backend of backends()) {
     });
 
     it("rows follow a renamed repository and go with a deleted one", async () => {
-      const admin = await s.app.auth.authenticateToken(s.adminToken);
+      const admin = await s.services.auth.authenticateToken(s.adminToken);
       let res = await s.api("PUT", "/repositories/npm-other/move", { token: s.adminToken, body: { new_name: "npm-moved" } });
       assert.ok(res.status < 300, res.text);
       assert.deepEqual(names(await search("npm-moved", "tool")), ["other-acme-tool"]);
-      await s.app.repositories.delete(admin, "npm-moved", { removeFromGroups: true });
-      const left = await s.app.db.sql.query<{ n: string }>(`SELECT count(*) AS n FROM "npm_packages" WHERE "repo_name" IN ('npm-other', 'npm-moved')`);
+      await s.services.repositories.delete(admin, "npm-moved", { removeFromGroups: true });
+      const left = await s.services.db.sql.query<{ n: string }>(`SELECT count(*) AS n FROM "npm_packages" WHERE "repo_name" IN ('npm-other', 'npm-moved')`);
       assert.equal(Number(left[0].n), 0);
-      await s.app.repositories.put(admin, "npm-moved", { type: "npm", storage: "default" });
+      await s.services.repositories.put(admin, "npm-moved", { type: "npm", storage: "default" });
       assert.deepEqual((await search("npm-moved", "")).objects, [], "a new repository of the same name starts empty");
       res = await s.api("DELETE", "/repositories/npm-moved", { token: s.adminToken });
       assert.ok(res.status < 300, res.text);

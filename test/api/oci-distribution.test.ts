@@ -191,9 +191,9 @@ for (const backend of backends()) {
         const post = await call("POST", "/v2/dh2/sweep/blobs/uploads/");
         const loc = post.headers.get("location")!;
         await call("PATCH", loc, { body: "partial", headers: { "content-type": "application/octet-stream" } });
-        const repo = (await s.app.repositories.find("dh2"))!;
+        const repo = (await s.services.repositories.find("dh2"))!;
         const { DockerStore } = await import("../../src/formats/docker/store.js");
-        const store = new DockerStore(await s.app.storages.forRepository(repo));
+        const store = new DockerStore(await s.services.storages.forRepository(repo));
         assert.equal(await store.sweepUploads(3600_000), 0, "a fresh session stays");
         assert.ok((await store.sweepUploads(0)) >= 1);
         assert.equal(errCode(await call("GET", loc)), "BLOB_UPLOAD_UNKNOWN");
@@ -266,7 +266,7 @@ for (const backend of backends()) {
       });
       it("records tagged images in the artifacts index", async () => {
         await pushImage("dh", "indexed", "2.0", ["idx-layer"]);
-        const rows = await s.app.db.prisma.artifact.findMany({ where: { repoName: "dh", name: "indexed" } });
+        const rows = await s.services.db.prisma.artifact.findMany({ where: { repoName: "dh", name: "indexed" } });
         assert.equal(rows.length, 1);
         assert.equal(rows[0].version, "2.0");
         assert.equal(rows[0].owner, "admin");
@@ -468,7 +468,7 @@ for (const backend of backends()) {
         r = await call("GET", `/v2/dp/dh/upstreamed/blobs/${layer}`);
         assert.equal(r.body.toString(), "proxied-layer");
         assert.deepEqual((await call("GET", "/v2/dp/dh/upstreamed/tags/list")).json().tags, ["v1"]);
-        const rows = await s.app.db.prisma.artifact.findMany({ where: { repoName: "dp" } });
+        const rows = await s.services.db.prisma.artifact.findMany({ where: { repoName: "dp" } });
         assert.deepEqual(rows.map((x) => [x.name, x.version, x.releasedAt?.toISOString()]), [["dh/upstreamed", "v1", "2024-05-06T07:08:09.000Z"]]);
         // Remove it upstream: the proxy still has it by digest.
         assert.equal((await call("DELETE", `/v2/dh/upstreamed/manifests/${digest}`)).status, 202);
@@ -590,7 +590,7 @@ for (const backend of backends()) {
         assert.equal(r.status, 202);
         assert.equal(errCode(await call("GET", `/v2/dh/gone/manifests/${digest}`)), "MANIFEST_UNKNOWN");
         assert.equal(errCode(await call("GET", "/v2/dh/gone/manifests/v1")), "MANIFEST_UNKNOWN", "tags of a deleted manifest go too");
-        const indexed = await s.app.db.prisma.artifact.findMany({ where: { repoName: "dh", name: "gone" } });
+        const indexed = await s.services.db.prisma.artifact.findMany({ where: { repoName: "dh", name: "gone" } });
         assert.deepEqual(indexed, [], "the artifacts index forgets deleted tags");
         assert.equal(errCode(await call("DELETE", `/v2/dh/gone/manifests/${digest}`)), "MANIFEST_UNKNOWN");
         r = await call("DELETE", `/v2/dh/gone/blobs/${configDigest}`);

@@ -140,7 +140,7 @@ for (const backend of backends()) {
     const login = (name: string, pass: string, mfa?: string) =>
       s.api("POST", "/auth/token", { body: { name, pass, ...(mfa !== undefined ? { mfa_code: mfa } : {}) } });
     const me = async (token: string) => (await s.api("GET", "/auth/me", { token })).body;
-    const setRow = (type: string, data: { enabled?: boolean; priority?: number }) => s.app.db.prisma.authProvider.update({ where: { type }, data });
+    const setRow = (type: string, data: { enabled?: boolean; priority?: number }) => s.services.db.prisma.authProvider.update({ where: { type }, data });
 
     before(async () => {
       s = await startServer({ backend });
@@ -164,7 +164,7 @@ for (const backend of backends()) {
       for (const p of (await s.api("GET", "/settings", { token: s.adminToken })).body.credentials) ids[p.type] = p.id;
       // Bootstrapped rows (test/api/sso.test.ts); made here only where missing, so the file also runs on older code.
       for (const [type, priority] of [["okta", 1], ["keycloak", 2]] as const) {
-        ids[type] ??= (await s.app.db.prisma.authProvider.create({ data: { type, priority, enabled: false } })).id;
+        ids[type] ??= (await s.services.db.prisma.authProvider.create({ data: { type, priority, enabled: false } })).id;
       }
       await s.api("PUT", "/roles/ops-role", { token: s.adminToken, body: { permissions: { api_search_permissions: ["read"] } } });
       await s.api("PUT", "/roles/devs-role", { token: s.adminToken, body: { permissions: { api_repository_permissions: ["read"] } } });
@@ -201,7 +201,7 @@ for (const backend of backends()) {
       assert.equal(profile.context, "keycloak");
       assert.deepEqual(profile.groups, ["ops"]);
       assert.deepEqual(profile.permissions.api_search_permissions, ["read"]);
-      const identity = await s.app.db.prisma.externalIdentity.findUniqueOrThrow({ where: { provider_subject: { provider: "keycloak", subject: "kc-1" } }, include: { user: true } });
+      const identity = await s.services.db.prisma.externalIdentity.findUniqueOrThrow({ where: { provider_subject: { provider: "keycloak", subject: "kc-1" } }, include: { user: true } });
       assert.equal(identity.user.name, "kc-user");
       assert.equal(keycloak.grants.at(-1)?.grant_type, "password");
       const wrong = await login("kc-user", "nope");
@@ -219,7 +219,7 @@ for (const backend of backends()) {
       const res = await login("admin", "kc-admin-pass");
       expectError(res, 409, "CONFLICT");
       assert.deepEqual((await s.api("GET", "/users/admin", { token: s.adminToken })).body.roles, ["admin"]);
-      assert.equal(await s.app.db.prisma.externalIdentity.count({ where: { subject: "kc-admin" } }), 0);
+      assert.equal(await s.services.db.prisma.externalIdentity.count({ where: { subject: "kc-admin" } }), 0);
     });
 
     it("Okta: Authn API, then the session token traded for a code (PKCE, nonce) and an id_token", async () => {
@@ -234,7 +234,7 @@ for (const backend of backends()) {
         { authn: okta.calls.authn - before.authn, authorize: okta.calls.authorize - before.authorize, token: okta.calls.token - before.token },
         { authn: 1, authorize: 1, token: 1 },
       );
-      const identity = await s.app.db.prisma.externalIdentity.findFirstOrThrow({ where: { provider: "okta", user: { name: "carol" } } });
+      const identity = await s.services.db.prisma.externalIdentity.findFirstOrThrow({ where: { provider: "okta", user: { name: "carol" } } });
       assert.equal(identity.subject, "00u-carol");
     });
 
@@ -289,8 +289,8 @@ for (const backend of backends()) {
       expectError(res, 401, "UNAUTHORIZED");
       assert.equal(res.body.message, "Invalid credentials");
       okta.state.down = false;
-      const kc = await s.app.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
-      await s.app.db.prisma.authProvider.update({ where: { id: kc.id }, data: { config: { ...(kc.config as object), issuer: "http://127.0.0.1:9/realms/x" } } });
+      const kc = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
+      await s.services.db.prisma.authProvider.update({ where: { id: kc.id }, data: { config: { ...(kc.config as object), issuer: "http://127.0.0.1:9/realms/x" } } });
       try {
         assert.equal((await login("carol", "carol-pass")).status, 200, "Keycloak unreachable, Okta logs in");
         await setRow("okta", { enabled: false });
@@ -298,7 +298,7 @@ for (const backend of backends()) {
         expectError(down, 401, "UNAUTHORIZED");
         for (const secret of [keycloak.clientSecret, oktaSecret, "UPSTREAM-INTERNAL-DETAIL", "kc-pass"]) assert.doesNotMatch(down.text, new RegExp(secret));
       } finally {
-        await s.app.db.prisma.authProvider.update({ where: { id: kc.id }, data: { config: kc.config as object } });
+        await s.services.db.prisma.authProvider.update({ where: { id: kc.id }, data: { config: kc.config as object } });
       }
     });
 

@@ -68,7 +68,7 @@ for (const backend of backends()) {
       res = await s.api("GET", "/repositories/maven-central", { token: admin });
       assert.equal(res.body.repo.remotes[0].url, "https://example.org/m2");
       // the hot-path record follows at once (cache dropped by the change event)
-      const rec = await s.app.repositories.find("maven-central");
+      const rec = await s.services.repositories.find("maven-central");
       assert.equal(rec?.remotes[0].url, "https://example.org/m2");
       assert.equal(rec?.kind, "proxy");
       assert.equal(rec?.format, "maven");
@@ -157,26 +157,26 @@ for (const backend of backends()) {
       await put("d-local", { type: "file", storage: "default" });
       await put("d-g1", { type: "file-group", storage: "default", members: ["d-local"] });
       await put("d-g2", { type: "file-group", storage: "default", members: ["d-local"] });
-      const rec = (await s.app.repositories.find("d-local"))!;
-      const storage = await s.app.storages.forRepository(rec);
+      const rec = (await s.services.repositories.find("d-local"))!;
+      const storage = await s.services.storages.forRepository(rec);
       await storage.put("dir/file.txt", "content");
-      await s.app.db.prisma.artifact.create({ data: { repoName: "d-local", repoType: "file", path: "dir/file.txt", name: "file.txt" } });
+      await s.services.db.prisma.artifact.create({ data: { repoName: "d-local", repoType: "file", path: "dir/file.txt", name: "file.txt" } });
       const dir = path.join(s.config.dataDir, "storage", "d-local");
       assert.ok(existsSync(path.join(dir, "dir", "file.txt")));
 
       let res = await s.api("DELETE", "/repositories/d-local", { token: admin });
       expectError(res, 409, "CONFLICT");
       assert.match(res.body.message, /d-g1, d-g2/);
-      assert.ok(await s.app.repositories.find("d-local"));
+      assert.ok(await s.services.repositories.find("d-local"));
 
       await put("d-g1", { type: "file-group", storage: "default", members: [] });
       assert.equal((await s.api("DELETE", "/repositories/d-g2", { token: admin })).status, 200);
       res = await s.api("DELETE", "/repositories/d-local", { token: admin });
       assert.equal(res.status, 200);
       assert.equal(res.text, "");
-      assert.equal(await s.app.repositories.find("d-local"), null);
+      assert.equal(await s.services.repositories.find("d-local"), null);
       assert.equal(existsSync(dir), false, "data removed");
-      assert.equal(await s.app.db.prisma.artifact.count({ where: { repoName: "d-local" } }), 0, "index rows removed");
+      assert.equal(await s.services.db.prisma.artifact.count({ where: { repoName: "d-local" } }), 0, "index rows removed");
       expectError(await s.api("GET", "/repositories/d-local", { token: admin }), 404, "NOT_FOUND");
     });
 
@@ -185,10 +185,10 @@ for (const backend of backends()) {
       await put("mv-group", { type: "file-group", storage: "default", members: ["mv-src"] });
       await s.api("PUT", "/repositories/mv-src/storages/local", { token: admin, body: { type: "fs", path: path.join(s.config.dataDir, "scoped") } });
       await put("mv-src", { type: "file", storage: "local" });
-      const rec = (await s.app.repositories.find("mv-src"))!;
-      await (await s.app.storages.forRepository(rec)).put("a/b.txt", "moved bytes");
+      const rec = (await s.services.repositories.find("mv-src"))!;
+      await (await s.services.storages.forRepository(rec)).put("a/b.txt", "moved bytes");
       assert.ok(existsSync(path.join(s.config.dataDir, "scoped", "mv-src", "a", "b.txt")));
-      await s.app.db.prisma.artifact.create({ data: { repoName: "mv-src", repoType: "file", path: "a/b.txt", name: "b.txt" } });
+      await s.services.db.prisma.artifact.create({ data: { repoName: "mv-src", repoType: "file", path: "a/b.txt", name: "b.txt" } });
       await s.api("PUT", "/roles/mv-role", { token: admin, body: { permissions: { "mv-src": ["read"], adapter_basic_permissions: { "mv-src": ["write"] } } } });
 
       expectError(await s.api("PUT", "/repositories/mv-src/move", { token: admin, body: {} }), 400, "BAD_REQUEST");
@@ -206,11 +206,11 @@ for (const backend of backends()) {
       assert.deepEqual(role.body.permissions["mv-dst"], ["read"]);
       assert.equal(role.body.permissions["mv-src"], undefined);
       assert.deepEqual(role.body.permissions.adapter_basic_permissions, { "mv-dst": ["write"] });
-      assert.equal(await s.app.db.prisma.artifact.count({ where: { repoName: "mv-dst", path: "a/b.txt" } }), 1);
-      const moved = await s.app.storages.forRepository((await s.app.repositories.find("mv-dst"))!);
+      assert.equal(await s.services.db.prisma.artifact.count({ where: { repoName: "mv-dst", path: "a/b.txt" } }), 1);
+      const moved = await s.services.storages.forRepository((await s.services.repositories.find("mv-dst"))!);
       assert.equal(await text((await moved.get("a/b.txt"))!.stream), "moved bytes");
       assert.equal(existsSync(path.join(s.config.dataDir, "scoped", "mv-src")), false);
-      assert.equal(await s.app.repositories.find("mv-src"), null);
+      assert.equal(await s.services.repositories.find("mv-src"), null);
     });
 
     it("enforces api_repository_permissions and filters the list by repository read permission", async () => {
@@ -287,15 +287,15 @@ describe("repository changes on every node [postgres + redis]", () => {
     const basic: [string, string] = ["admin", "admin-test-password"];
     // Node B caches the miss first.
     assert.equal((await b.repo("GET", "/shared-files/hello.txt", { basic })).status, 404);
-    assert.equal(await b.app.repositories.find("shared-files"), null);
+    assert.equal(await b.services.repositories.find("shared-files"), null);
     assert.equal((await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } })).status, 200);
-    await eventually(async () => (await b.app.repositories.find("shared-files")) !== null);
+    await eventually(async () => (await b.services.repositories.find("shared-files")) !== null);
     await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default", note: "v2" } } });
-    await eventually(async () => (await b.app.repositories.find("shared-files"))?.config.note === "v2");
+    await eventually(async () => (await b.services.repositories.find("shared-files"))?.config.note === "v2");
     await a.api("PUT", "/repositories/shared-files/move", { token: a.adminToken, body: { new_name: "shared-files-2" } });
-    await eventually(async () => (await b.app.repositories.find("shared-files")) === null && (await b.app.repositories.find("shared-files-2")) !== null);
+    await eventually(async () => (await b.services.repositories.find("shared-files")) === null && (await b.services.repositories.find("shared-files-2")) !== null);
     await a.api("DELETE", "/repositories/shared-files-2", { token: a.adminToken });
-    await eventually(async () => (await b.app.repositories.find("shared-files-2")) === null);
+    await eventually(async () => (await b.services.repositories.find("shared-files-2")) === null);
     assert.equal((await b.repo("GET", "/shared-files-2/hello.txt", { basic })).status, 404);
   });
 });

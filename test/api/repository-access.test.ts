@@ -64,7 +64,7 @@ const put = async (s: TestServer, path: string) => {
   const res = await s.repo("PUT", `/${REPO}/${path}`, { raw: "to delete", basic });
   assert.equal(res.status, 201, `${path}: ${res.text}`);
 };
-const stored = async (s: TestServer, key: string) => !!(await (await s.app.storages.forRepository((await s.app.repositories.find(REPO))!)).stat(key));
+const stored = async (s: TestServer, key: string) => !!(await (await s.services.storages.forRepository((await s.services.repositories.find(REPO))!)).stat(key));
 
 const ARTIFACT_OPS: ArtifactOp[] = [
   {
@@ -244,7 +244,7 @@ for (const backend of backends()) {
           assert.deepEqual(list.body.map((a: { name: string }) => a.name), ["acc-fs"]);
         } else {
           for (const res of [list, putAlias, delAlias]) assert.deepEqual(res.body, missing, `${label}: ${res.text}`);
-          const row = await s.app.db.prisma.storageAlias.findUnique({ where: { repository_name: { repository: "acc-maven", name: "acc-fs" } } });
+          const row = await s.services.db.prisma.storageAlias.findUnique({ where: { repository_name: { repository: "acc-maven", name: "acc-fs" } } });
           assert.ok(row, "a refused delete left the alias");
         }
       }
@@ -256,9 +256,9 @@ for (const backend of backends()) {
     let upstream: Awaited<ReturnType<typeof listenLocal>>;
     let expected = "s3cret-pass";
     const seen: string[] = [];
-    const row = async (name: string) => (await s.app.db.prisma.repository.findUnique({ where: { name } }))!.config as any;
+    const row = async (name: string) => (await s.services.db.prisma.repository.findUnique({ where: { name } }))!.config as any;
     const alias = async (repository: string, name: string) =>
-      (await s.app.db.prisma.storageAlias.findUnique({ where: { repository_name: { repository, name } } }))!.config as any;
+      (await s.services.db.prisma.storageAlias.findUnique({ where: { repository_name: { repository, name } } }))!.config as any;
     const fetched = async (file: string) => (await s.repo("GET", `/acc-proxy/${file}`, { basic })).status;
 
     before(async () => {

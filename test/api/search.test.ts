@@ -50,7 +50,7 @@ for (const backend of backends()) {
       for (const repo of ["bulk-a", "bulk-b"]) {
         for (let i = 0; i < 30; i++) rows.push({ repoName: repo, repoType: "file", path: `bulk/${i}/bulkthing-${i}.bin`, name: `bulkthing-${i}`, version: `${i}.0` });
       }
-      await s.app.db.prisma.artifact.createMany({ data: rows });
+      await s.services.db.prisma.artifact.createMany({ data: rows });
       reader = await userWithPermissions(s, "reader", { api_search_permissions: ["read"], "maven-central": ["read"], "bulk-a": ["read"] });
       noSearch = await userWithPermissions(s, "nosearch", { "*": ["read"] });
     });
@@ -198,7 +198,7 @@ for (const backend of backends()) {
     it("stats report documents, index size and last indexed", async () => {
       const res = await s.api("GET", "/search/stats", { token: admin });
       assert.equal(res.status, 200);
-      const count = await s.app.db.prisma.artifact.count();
+      const count = await s.services.db.prisma.artifact.count();
       assert.equal(res.body.total_documents, count);
       assert.ok(res.body.index_size_bytes > 0);
       assert.ok(!Number.isNaN(Date.parse(res.body.last_indexed)));
@@ -220,16 +220,16 @@ for (const backend of backends()) {
         const put = await s.api("PUT", `/repositories/${name}`, { token: admin, body: { repo: { type, storage: "default" } } });
         assert.ok(put.status === 200 || put.status === 201, put.text);
       }
-      const files = (await s.app.repositories.find("files"))!;
-      const mvn = (await s.app.repositories.find("mvn"))!;
-      const fstore = await s.app.storages.forRepository(files);
-      const mstore = await s.app.storages.forRepository(mvn);
+      const files = (await s.services.repositories.find("files"))!;
+      const mvn = (await s.services.repositories.find("mvn"))!;
+      const fstore = await s.services.storages.forRepository(files);
+      const mstore = await s.services.storages.forRepository(mvn);
       await fstore.put("docs/reindexed-readme.txt", "hello");
       await mstore.put("org/acme/reindexed-lib/1.4.2/reindexed-lib-1.4.2.jar", "jar-bytes");
       await mstore.put("org/acme/reindexed-lib/1.4.2/reindexed-lib-1.4.2.jar.sha1", "abc");
       await mstore.put("org/acme/reindexed-lib/maven-metadata.xml", "<metadata/>");
       // a stale row (file no longer in storage) and a row of a repository that does not exist
-      await s.app.db.prisma.artifact.createMany({
+      await s.services.db.prisma.artifact.createMany({
         data: [
           { repoName: "mvn", repoType: "maven", path: "org/acme/gone/1.0/gone-1.0.jar", name: "gone", version: "1.0", indexedAt: new Date(Date.now() - 60_000) },
           { repoName: "deleted-repo", repoType: "maven", path: "x/y/1.0/y-1.0.jar", name: "orphan", version: "1.0", indexedAt: new Date(Date.now() - 60_000) },
@@ -238,7 +238,7 @@ for (const backend of backends()) {
       const res = await s.api("POST", "/search/reindex", { token: admin });
       assert.equal(res.status, 202);
       assert.deepEqual(res.body, { status: "started", message: "Full reindex initiated" });
-      const state = await s.app.search.waitForReindex();
+      const state = await s.services.search.waitForReindex();
       assert.equal(state.status, "completed", state.error ?? "");
       // names come from the format's describeArtifact when it has one, else the generic layout rules
       const found = (await search("reindexed")).body.items.map((i: { repo_name: string; artifact_name: string; version: string }) => i);
@@ -263,12 +263,12 @@ for (const backend of backends()) {
       const again = await s.api("POST", "/search/reindex", { token: admin });
       assert.equal(again.status, 202, "a second request while running is accepted, not doubled");
       for (const res of await Promise.all(uploads)) assert.ok(res.status === 200 || res.status === 201, `${res.status} ${res.text}`);
-      assert.equal((await s.app.search.waitForReindex()).status, "completed");
+      assert.equal((await s.services.search.waitForReindex()).status, "completed");
       const found = await search("upload", admin, "&size=100");
       assert.equal(found.body.total, 20);
       // and a full run afterwards keeps them too
       await s.api("POST", "/search/reindex", { token: admin });
-      await s.app.search.waitForReindex();
+      await s.services.search.waitForReindex();
       assert.equal((await search("upload", admin, "&size=100")).body.total, 20);
     });
   });

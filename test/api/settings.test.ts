@@ -54,13 +54,13 @@ for (const backend of backends()) {
       assert.equal(res.body.http_client.proxy_timeout, 60000);
       assert.equal(res.body.http_client.connection_timeout, 30000);
       assert.equal(res.body.http_client.idle_timeout, 60000, "untouched keys keep their values");
-      const row = await s.app.db.prisma.setting.findUnique({ where: { section: "http_client" } });
+      const row = await s.services.db.prisma.setting.findUnique({ where: { section: "http_client" } });
       assert.deepEqual(row?.value, { proxy_timeout: 60000, connection_timeout: 30000 });
-      assert.equal((await s.app.settings.get("http_client")).proxy_timeout, 60000);
+      assert.equal((await s.services.settings.get("http_client")).proxy_timeout, 60000);
 
       res = await s.api("PUT", "/settings/jwt", { token: admin, body: { access_token_expiry_seconds: 600 } });
       assert.deepEqual(res.body, { status: "saved" });
-      assert.equal((await s.app.settings.get("jwt")).access_token_expiry_seconds, 600);
+      assert.equal((await s.services.settings.get("jwt")).access_token_expiry_seconds, 600);
       await s.api("PUT", "/settings/jwt", { token: admin, body: { access_token_expiry_seconds: 3600 } });
     });
 
@@ -72,7 +72,7 @@ for (const backend of backends()) {
       assert.equal(cfg.body.enabled, true);
       assert.equal(cfg.body.minimum_allowed_age, "12h", "normalised the way the cooldown service stores it");
       assert.equal((await s.api("GET", "/settings", { token: admin })).body.cooldown.minimum_allowed_age, "12h");
-      const policy = await s.app.cooldown.policy("npm-proxy");
+      const policy = await s.services.cooldown.policy("npm-proxy");
       assert.equal(policy.ageMs, 3 * 86_400_000);
       await s.api("PUT", "/settings/cooldown", { token: admin, body: { enabled: false, minimum_allowed_age: "7d", repo_types: {} } });
     });
@@ -102,7 +102,7 @@ for (const backend of backends()) {
 
     it("PUT /settings/prefixes persists and the repository port serves /<prefix>/<repo>/… at once", async () => {
       assert.equal((await s.api("PUT", "/repositories/files", { token: admin, body: { repo: { type: "file", storage: "default" } } })).status, 200);
-      const storage = await s.app.storages.forRepository((await s.app.repositories.find("files"))!);
+      const storage = await s.services.storages.forRepository((await s.services.repositories.find("files"))!);
       await storage.put("docs/readme.txt", "prefixed hello");
       const before = await s.repo("GET", "/test_prefix/files/docs/readme.txt", { basic: ["admin", "admin-test-password"] });
       assert.notEqual(before.status, 200);
@@ -111,7 +111,7 @@ for (const backend of backends()) {
       assert.equal(res.status, 200);
       assert.equal(res.text, "");
       assert.deepEqual((await s.api("GET", "/settings", { token: admin })).body.prefixes, ["test_prefix", "v2"]);
-      const row = await s.app.db.prisma.setting.findUnique({ where: { section: "prefixes" } });
+      const row = await s.services.db.prisma.setting.findUnique({ where: { section: "prefixes" } });
       assert.deepEqual(row?.value, { prefixes: ["test_prefix", "v2"] });
 
       const direct = await s.repo("GET", "/files/docs/readme.txt", { basic: ["admin", "admin-test-password"] });
@@ -140,7 +140,7 @@ for (const backend of backends()) {
       assert.deepEqual(res.body, { status: "saved" });
       res = await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: true } });
       assert.deepEqual(res.body, { status: "saved" });
-      const row = await s.app.db.prisma.authProvider.findUnique({ where: { id: okta.id } });
+      const row = await s.services.db.prisma.authProvider.findUnique({ where: { id: okta.id } });
       assert.equal(row?.enabled, true);
       assert.deepEqual(row?.config, { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "abcdefghxyz" });
 
@@ -148,10 +148,10 @@ for (const backend of backends()) {
       assert.deepEqual(view, { id: okta.id, type: "okta", priority: 1, enabled: true, config: { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "ab***yz" } });
       // Sending the masked value back keeps the secret.
       await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, body: { "client-secret": "ab***yz", scope: "openid" } });
-      assert.equal(((await s.app.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.config as Record<string, string>)["client-secret"], "abcdefghxyz");
+      assert.equal(((await s.services.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.config as Record<string, string>)["client-secret"], "abcdefghxyz");
       // Public provider list reflects the toggle.
       res = await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: false } });
-      assert.equal((await s.app.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.enabled, false);
+      assert.equal((await s.services.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.enabled, false);
       // The only enabled provider cannot be switched off.
       expectError(await s.api("PUT", `/auth-providers/${local.id}/toggle`, { token: admin, body: { enabled: false } }), 400, "BAD_REQUEST");
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { ADMIN_PASSWORD, backends, expectError, listenLocal, startServer, type TestServer } from "../helpers/server.js";
 import { browserLogin, startOp, type TestOp } from "../helpers/oidc.js";
-import * as context from "../../src/context.js";
+import { bootstrap } from "../../src/bootstrap.js";
 import { MAX_PENDING_SSO_STATES } from "../../src/auth/providers.js";
 
 const CALLBACK = "http://ui.test/callback";
@@ -42,7 +42,7 @@ for (const backend of backends()) {
     };
     const me = async (token: string) => (await s.api("GET", "/auth/me", { token })).body;
     const userRoles = async (name: string) =>
-      (await s.app.db.prisma.userRole.findMany({ where: { user: { name } }, include: { role: true } }))
+      (await s.services.db.prisma.userRole.findMany({ where: { user: { name } }, include: { role: true } }))
         .map((l) => `${l.role.name}:${l.source}`)
         .sort();
 
@@ -70,7 +70,7 @@ for (const backend of backends()) {
       // The rows are bootstrapped (see "provider rows"); made here only where they are missing, so
       // that the identity tests also run against code from before that, and show what they catch.
       for (const [type, priority] of [["okta", 1], ["keycloak", 2]] as const) {
-        ids[type] ??= (await s.app.db.prisma.authProvider.create({ data: { type, priority, enabled: false } })).id;
+        ids[type] ??= (await s.services.db.prisma.authProvider.create({ data: { type, priority, enabled: false } })).id;
       }
       await s.api("PUT", "/roles/devs-role", { token: s.adminToken, body: { permissions: { api_search_permissions: ["read"] } } });
       await s.api("PUT", "/roles/ops-role", { token: s.adminToken, body: { permissions: { api_search_permissions: ["read"] } } });
@@ -100,7 +100,7 @@ for (const backend of backends()) {
         expectError(res, 409, "CONFLICT");
         assert.match(res.body.message, /'admin' already exists and is not linked/);
         assert.deepEqual((await s.api("GET", "/users/admin", { token: s.adminToken })).body.roles, ["admin"]);
-        assert.equal(await s.app.db.prisma.externalIdentity.count({ where: { subject: "00u-admin-impostor" } }), 0);
+        assert.equal(await s.services.db.prisma.externalIdentity.count({ where: { subject: "00u-admin-impostor" } }), 0);
         assert.equal((await s.api("POST", "/auth/token", { body: { name: "admin", pass: ADMIN_PASSWORD } })).status, 200);
       });
 
@@ -112,12 +112,12 @@ for (const backend of backends()) {
         assert.equal(profile.context, "okta");
         assert.equal(profile.email, "alice@okta.test");
         assert.deepEqual(profile.groups, ["devs"]);
-        const user = await s.app.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
+        const user = await s.services.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
         assert.equal(user.authType, "okta");
         assert.equal(user.passwordHash, null);
         assert.deepEqual(user.identities.map((i) => [i.provider, i.subject]), [["okta", "00u-alice"]]);
         // The audit trail records the provisioning once (not the later logins).
-        const provisioned = () => s.app.db.prisma.auditEvent.count({ where: { action: "provisionUser", target: "alice" } });
+        const provisioned = () => s.services.db.prisma.auditEvent.count({ where: { action: "provisionUser", target: "alice" } });
         assert.equal(await provisioned(), 1);
         // The IdP renames the account: the same subject still reaches the same Pantera user.
         okta.accounts.get("00u-alice")!.username = "alice.renamed";
@@ -125,14 +125,14 @@ for (const backend of backends()) {
         assert.equal(again.res.status, 200, again.res.text);
         assert.equal((await me(again.res.body.token)).name, "alice");
         okta.accounts.get("00u-alice")!.username = "alice";
-        assert.equal(await s.app.db.prisma.user.count({ where: { name: "alice.renamed" } }), 0);
+        assert.equal(await s.services.db.prisma.user.count({ where: { name: "alice.renamed" } }), 0);
         assert.equal(await provisioned(), 1);
       });
 
       it("keycloak's alice does not get okta's alice's account", async () => {
         const { res } = await sso("keycloak", "kc-alice");
         expectError(res, 409, "CONFLICT");
-        const user = await s.app.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
+        const user = await s.services.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
         assert.deepEqual(user.identities.map((i) => i.provider), ["okta"]);
         assert.equal(user.context, "okta");
       });
@@ -177,12 +177,12 @@ for (const backend of backends()) {
 
       it("a user provisioned by name before migration 0004 is re-keyed by its provider's first login", async () => {
         // What 0004 leaves for an okta-provisioned user: a link keyed by name, not yet by subject.
-        const lee = await s.app.db.prisma.user.create({
+        const lee = await s.services.db.prisma.user.create({
           data: { name: "lee", authType: "okta", context: "okta", identities: { create: [{ provider: "okta", subject: "name:lee" }] } },
         });
         const { res } = await sso("okta", "00u-lee", { sendState: false });
         assert.equal(res.status, 200, res.text);
-        const links = await s.app.db.prisma.externalIdentity.findMany({ where: { userId: lee.id } });
+        const links = await s.services.db.prisma.externalIdentity.findMany({ where: { userId: lee.id } });
         assert.deepEqual(links.map((l) => [l.provider, l.subject]), [["okta", "00u-lee"]]);
       });
 
@@ -206,7 +206,7 @@ for (const backend of backends()) {
         assert.match(url.searchParams.get("nonce") ?? "", /^[A-Za-z0-9_-]{20,}$/);
         const grant = keycloak.grants.at(-1)!;
         assert.match(grant.code_verifier ?? "", /^[A-Za-z0-9_-]{43,}$/);
-        const stored = await s.app.db.prisma.ssoState.findUniqueOrThrow({ where: { state: r.state } });
+        const stored = await s.services.db.prisma.ssoState.findUniqueOrThrow({ where: { state: r.state } });
         assert.equal(stored.verifier, grant.code_verifier);
         assert.equal(stored.provider, "keycloak");
         assert.ok(stored.usedAt, "the state is spent");
@@ -253,14 +253,14 @@ for (const backend of backends()) {
         expectError(await s.api("POST", "/auth/callback", { body: { ...base, callback_url: "http://ui.test/other", state: r.state } }), 401, "UNAUTHORIZED");
         expectError(await s.api("POST", "/auth/callback", { body: { ...base, state: 42 } }), 400, "BAD_REQUEST");
         // Expired (ten minutes) is refused even when never used.
-        await s.app.db.prisma.ssoState.update({ where: { state: r.state }, data: { expiresAt: new Date(Date.now() - 1000) } });
+        await s.services.db.prisma.ssoState.update({ where: { state: r.state }, data: { expiresAt: new Date(Date.now() - 1000) } });
         const res = await s.api("POST", "/auth/callback", { body: { ...base, state: r.state } });
         expectError(res, 401, "UNAUTHORIZED");
         assert.match(res.body.message, /unknown or expired/);
       });
 
       it("the public redirect cannot fill the state table: past the cap it answers 429 with Retry-After", async () => {
-        await s.app.db.sql.query(
+        await s.services.db.sql.query(
           `INSERT INTO "sso_states" ("state", "provider", "redirect_uri", "nonce", "expires_at")
            SELECT 'flood-' || i, 'okta', $1, 'n', now() + interval '5 minutes' FROM generate_series(1, $2::int) AS i`,
           [CALLBACK, MAX_PENDING_SSO_STATES],
@@ -270,7 +270,7 @@ for (const backend of backends()) {
           expectError(res, 429, "TOO_MANY_REQUESTS");
           assert.equal(res.headers.get("retry-after"), "60");
         } finally {
-          await s.app.db.sql.query(`DELETE FROM "sso_states" WHERE "state" LIKE 'flood-%'`);
+          await s.services.db.sql.query(`DELETE FROM "sso_states" WHERE "state" LIKE 'flood-%'`);
         }
         assert.ok((await redirect("okta")).state, "redirects work again once states are spent or expired");
       });
@@ -339,10 +339,10 @@ for (const backend of backends()) {
 
     describe("provider rows", () => {
       it("okta and keycloak rows come back on a database that has only local", async () => {
-        const local = await s.app.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "local" } });
-        await s.app.db.prisma.authProvider.deleteMany({ where: { type: { in: ["okta", "keycloak"] } } });
-        await context.bootstrap(s.app);
-        const rows = await s.app.db.prisma.authProvider.findMany({ orderBy: { priority: "asc" } });
+        const local = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "local" } });
+        await s.services.db.prisma.authProvider.deleteMany({ where: { type: { in: ["okta", "keycloak"] } } });
+        await bootstrap(s.services);
+        const rows = await s.services.db.prisma.authProvider.findMany({ orderBy: { priority: "asc" } });
         assert.deepEqual(rows.map((r) => [r.type, r.priority, r.enabled]), [["local", 0, true], ["okta", 1, false], ["keycloak", 2, false]]);
         assert.equal(rows[0].id, local.id);
         const list = (await s.api("GET", "/auth/providers")).body;
@@ -354,9 +354,9 @@ for (const backend of backends()) {
       });
 
       it("an enabled provider cannot lose its issuer or client id", async () => {
-        const local = await s.app.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "local" } });
+        const local = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "local" } });
         await s.api("PUT", `/auth-providers/${local.id}/config`, { token: s.adminToken, body: {} });
-        const kc = await s.app.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
+        const kc = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
         let res = await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { issuer: keycloak.issuer, "client-id": "pantera" } });
         assert.equal(res.status, 200, res.text);
         res = await s.api("PUT", `/auth-providers/${kc.id}/toggle`, { token: s.adminToken, body: { enabled: true } });
@@ -370,7 +370,7 @@ for (const backend of backends()) {
     });
 
     it("an unreachable IdP is a 401 that names no secret", async () => {
-      const kc = await s.app.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
+      const kc = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
       await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { issuer: "http://127.0.0.1:9/realms/x", "client-secret": "top-secret-value", "require-state": false } });
       const res = await s.api("POST", "/auth/callback", { body: { code: "c", provider: "keycloak", callback_url: CALLBACK } });
       expectError(res, 401, "UNAUTHORIZED");

@@ -85,8 +85,8 @@ for (const backend of backends()) {
 
     it("an alias stored with a type this node has no driver for, or a config its driver rejects, is a 503 naming the alias", async () => {
       // As a node with more drivers (or a hand edit of the database) would leave them.
-      await s.app.db.prisma.storageAlias.create({ data: { repository: "", name: "gcs-archive", config: { type: "gcs", bucket: "b" } } });
-      await s.app.db.prisma.storageAlias.create({ data: { repository: "", name: "fs-broken", config: { type: "fs" } } });
+      await s.services.db.prisma.storageAlias.create({ data: { repository: "", name: "gcs-archive", config: { type: "gcs", bucket: "b" } } });
+      await s.services.db.prisma.storageAlias.create({ data: { repository: "", name: "fs-broken", config: { type: "fs" } } });
       for (const [repo, alias] of [["on-gcs", "gcs-archive"], ["on-broken", "fs-broken"]]) {
         const res = await s.api("PUT", `/repositories/${repo}`, { token: admin, body: { repo: { type: "file", storage: alias } } });
         assert.equal(res.status, 200, res.text);
@@ -105,10 +105,10 @@ for (const backend of backends()) {
         const res = await s.api("PUT", `/repositories/${name}`, { token: admin, body: { repo: { type: name === "npm-local" ? "npm" : "file", storage: "s3-data" } } });
         assert.equal(res.status, 200, res.text);
       }
-      const storage = await s.app.storages.forRepository((await s.app.repositories.find("npm-local"))!);
+      const storage = await s.services.storages.forRepository((await s.services.repositories.find("npm-local"))!);
       await storage.put("pkg/-/pkg-1.0.0.tgz", "tarball bytes");
       assert.equal(await text((await storage.get("pkg/-/pkg-1.0.0.tgz"))!.stream), "tarball bytes");
-      const whole = await s.app.storages.forAlias("", "s3-data");
+      const whole = await s.services.storages.forAlias("", "s3-data");
       assert.deepEqual((await whole.list("")).map((e) => e.key), ["npm-local/pkg/-/pkg-1.0.0.tgz"]);
 
       const res = await s.api("DELETE", "/storages/s3-data", { token: admin });
@@ -134,9 +134,9 @@ for (const backend of backends()) {
       assert.equal(res.status, 200);
       res = await s.api("GET", "/repositories/scoped-repo/storages", { token: admin });
       assert.deepEqual(res.body, [{ name: "default", config: { type: "fs", path: custom } }]);
-      const st = await s.app.storages.forRepository((await s.app.repositories.find("scoped-repo"))!);
+      const st = await s.services.storages.forRepository((await s.services.repositories.find("scoped-repo"))!);
       await st.put("f.txt", "scoped");
-      const direct = await s.app.storages.forAlias("scoped-repo", "default");
+      const direct = await s.services.storages.forAlias("scoped-repo", "default");
       assert.equal(await text((await direct.get("scoped-repo/f.txt"))!.stream), "scoped");
       expectError(await s.api("DELETE", "/repositories/scoped-repo/storages/default", { token: admin }), 409, "CONFLICT");
       await s.api("PUT", "/repositories/scoped-repo/storages/spare", { token: admin, body: { type: "fs", path: custom + "-spare" } });

@@ -55,10 +55,10 @@ describe("file repositories: curl, proxy, group", () => {
     tmp = mkdtempSync(path.join(os.tmpdir(), "pantera-file-"));
     up = await upstream();
     s = await startServer();
-    const admin = await s.app.auth.authenticateToken(s.adminToken);
-    await s.app.repositories.put(admin, "files", { type: "file", storage: "default" });
-    await s.app.repositories.put(admin, "files-proxy", { type: "file-proxy", storage: "default", remotes: [{ url: up.url, username: "up", password: "secret" }], negative_cache_ttl: 3600 });
-    await s.app.repositories.put(admin, "files-group", { type: "file-group", storage: "default", members: ["files", "files-proxy"] });
+    const admin = await s.services.auth.authenticateToken(s.adminToken);
+    await s.services.repositories.put(admin, "files", { type: "file", storage: "default" });
+    await s.services.repositories.put(admin, "files-proxy", { type: "file-proxy", storage: "default", remotes: [{ url: up.url, username: "up", password: "secret" }], negative_cache_ttl: 3600 });
+    await s.services.repositories.put(admin, "files-group", { type: "file-group", storage: "default", members: ["files", "files-proxy"] });
   });
   after(async () => {
     await s?.close();
@@ -82,12 +82,12 @@ describe("file repositories: curl, proxy, group", () => {
     const range = await curl(["-r", "0-4", `${s.repoUrl}/files/docs/a.txt`]);
     assert.equal(range.status, 206);
     assert.equal(range.body, "hello");
-    const row = await s.app.artifacts.find("files", "docs/a.txt");
+    const row = await s.services.artifacts.find("files", "docs/a.txt");
     assert.equal(Number(row?.size), 16);
     const del = await curl(["-X", "DELETE", `${s.repoUrl}/files/docs/a.txt`]);
     assert.equal(del.status, 204);
     assert.equal((await curl([`${s.repoUrl}/files/docs/a.txt`])).status, 404);
-    assert.equal(await s.app.artifacts.find("files", "docs/a.txt"), null);
+    assert.equal(await s.services.artifacts.find("files", "docs/a.txt"), null);
   });
 
   it("directory listings in HTML and JSON", async () => {
@@ -111,7 +111,7 @@ describe("file repositories: curl, proxy, group", () => {
   });
 
   it("configured prefixes are stripped", async () => {
-    await s.app.settings.update("prefixes", { prefixes: ["p1"] });
+    await s.services.settings.update("prefixes", { prefixes: ["p1"] });
     const r = await curl([`${s.repoUrl}/p1/files/dir/x.txt`]);
     assert.equal(r.status, 200);
     assert.equal(r.body, "x");
@@ -125,7 +125,7 @@ describe("file repositories: curl, proxy, group", () => {
       assert.equal(r.body, "private bytes");
     }
     assert.equal(up.hits.get("private/p.bin"), 1);
-    const row = await s.app.artifacts.find("files-proxy", "private/p.bin");
+    const row = await s.services.artifacts.find("files-proxy", "private/p.bin");
     assert.equal(row?.releasedAt?.getTime(), 1_600_000_000_000);
   });
 
@@ -145,8 +145,8 @@ describe("file repositories: curl, proxy, group", () => {
     assert.equal((await s.repo("GET", "/files-proxy/missing.txt", { basic })).status, 404);
     assert.equal(up.hits.get("missing.txt"), 1);
     // Changing the repository drops its negative cache.
-    const admin = await s.app.auth.authenticateToken(s.adminToken);
-    await s.app.repositories.put(admin, "files-proxy", { type: "file-proxy", storage: "default", remotes: [{ url: up.url, username: "up", password: "secret" }], negative_cache_ttl: 0 });
+    const admin = await s.services.auth.authenticateToken(s.adminToken);
+    await s.services.repositories.put(admin, "files-proxy", { type: "file-proxy", storage: "default", remotes: [{ url: up.url, username: "up", password: "secret" }], negative_cache_ttl: 0 });
     assert.equal((await s.repo("GET", "/files-proxy/missing.txt", { basic })).status, 200);
   });
 
@@ -159,20 +159,20 @@ describe("file repositories: curl, proxy, group", () => {
     // Cached files are still served while the upstream is broken.
     assert.equal((await s.repo("GET", "/files-proxy/private/p.bin", { basic })).status, 200);
     up.mode = "slow";
-    await s.app.settings.update("http_client", { proxy_timeout: 300 });
+    await s.services.settings.update("http_client", { proxy_timeout: 300 });
     try {
       const slow = await s.repo("GET", "/files-proxy/slow-one.txt", { basic });
       assert.equal(slow.status, 504);
       assert.equal(slow.body.error, "GATEWAY_TIMEOUT");
     } finally {
-      await s.app.settings.update("http_client", { proxy_timeout: 30000 });
+      await s.services.settings.update("http_client", { proxy_timeout: 30000 });
       up.mode = "ok";
     }
   });
 
   it("proxy metadata: re-checked after its TTL, the stale copy is served when the upstream fails", async () => {
-    const admin = await s.app.auth.authenticateToken(s.adminToken);
-    await s.app.repositories.put(admin, "mvn-proxy", { type: "maven-proxy", storage: "default", remotes: [{ url: up.url }], metadata_ttl: 0 });
+    const admin = await s.services.auth.authenticateToken(s.adminToken);
+    await s.services.repositories.put(admin, "mvn-proxy", { type: "maven-proxy", storage: "default", remotes: [{ url: up.url }], metadata_ttl: 0 });
     up.files.set("g/a/maven-metadata.xml", "<metadata><versioning><versions><version>1</version></versions></versioning></metadata>");
     assert.equal((await s.repo("GET", "/mvn-proxy/g/a/maven-metadata.xml", { basic })).status, 200);
     up.files.set("g/a/maven-metadata.xml", "<metadata><versioning><versions><version>2</version></versions></versioning></metadata>");
@@ -212,7 +212,7 @@ describe("file repositories: curl, proxy, group", () => {
     assert.equal((await s.repo("GET", "/files/partial/cut.bin", { basic })).status, 404);
     const root = await s.repo("GET", "/files/", { basic, headers: { accept: "application/json" } });
     assert.ok(!root.body.items.some((i: any) => i.name.startsWith(".")), JSON.stringify(root.body.items));
-    assert.equal(await s.app.artifacts.find("files", "partial/cut.bin"), null);
+    assert.equal(await s.services.artifacts.find("files", "partial/cut.bin"), null);
   });
 
   it("anonymous callers get 401 with a Basic challenge", async () => {

@@ -83,11 +83,11 @@ describe("maven client: deploy-file, dependency:get and compile through a group 
     upstream = await staticServer([overlay, M2]);
     debianUpstream = await staticServer([DEBIAN_REPO]);
     s = await startServer();
-    const admin = await s.app.auth.authenticateToken(s.adminToken);
-    await s.app.repositories.put(admin, "releases", { type: "maven", storage: "default" });
-    await s.app.repositories.put(admin, "central", { type: "maven-proxy", storage: "default", remotes: [{ url: upstream.url }] });
-    await s.app.repositories.put(admin, "debian", { type: "maven-proxy", storage: "default", remotes: [{ url: debianUpstream.url }] });
-    await s.app.repositories.put(admin, "public", { type: "maven-group", storage: "default", members: ["releases", "central", "debian"] });
+    const admin = await s.services.auth.authenticateToken(s.adminToken);
+    await s.services.repositories.put(admin, "releases", { type: "maven", storage: "default" });
+    await s.services.repositories.put(admin, "central", { type: "maven-proxy", storage: "default", remotes: [{ url: upstream.url }] });
+    await s.services.repositories.put(admin, "debian", { type: "maven-proxy", storage: "default", remotes: [{ url: debianUpstream.url }] });
+    await s.services.repositories.put(admin, "public", { type: "maven-group", storage: "default", members: ["releases", "central", "debian"] });
     localRepo = path.join(work, "m2");
     settings = path.join(work, "settings.xml");
     writeFileSync(
@@ -138,7 +138,7 @@ describe("maven client: deploy-file, dependency:get and compile through a group 
     const metaSha1 = await get("/releases/com/example/lib/maven-metadata.xml.sha1");
     assert.equal(metaSha1.text, createHash("sha1").update(meta.text).digest("hex"));
     // Indexed for search/dashboard/cooldown.
-    const row = await s.app.artifacts.find("releases", "com/example/lib/1.0/lib-1.0.jar");
+    const row = await s.services.artifacts.find("releases", "com/example/lib/1.0/lib-1.0.jar");
     assert.equal(row?.name, "com.example:lib");
     assert.equal(row?.version, "1.0");
     assert.equal(row?.owner, "admin");
@@ -194,7 +194,7 @@ describe("maven client: deploy-file, dependency:get and compile through a group 
     assert.equal(readFileSync(path.join(localRepo, "com/example/lib/1.1-SNAPSHOT/lib-1.1-SNAPSHOT.jar"), "utf8"), "snapshot jar bytes 2");
     assert.equal(readFileSync(path.join(localRepo, "com/example/lib/0.9/lib-0.9.jar"), "utf8"), "old jar bytes");
     // The proxied jar is cached and indexed with the upstream's date.
-    const row = await s.app.artifacts.find("central", "com/example/lib/0.9/lib-0.9.jar");
+    const row = await s.services.artifacts.find("central", "com/example/lib/0.9/lib-0.9.jar");
     assert.ok(row?.releasedAt instanceof Date);
   });
 
@@ -226,8 +226,8 @@ describe("maven client: deploy-file, dependency:get and compile through a group 
       assert.equal(await sha1(path.join(fresh, BEANUTILS_JAR)), await sha1(path.join(DEBIAN_REPO, BEANUTILS_JAR)));
       assert.ok(upstream.hits.includes(DEP_PLUGIN_JAR));
       assert.ok(debianUpstream.hits.includes(BEANUTILS_JAR));
-      assert.ok(await s.app.artifacts.find("central", DEP_PLUGIN_JAR), "plugin jar cached by the ~/.m2 proxy");
-      assert.ok(await s.app.artifacts.find("debian", BEANUTILS_JAR), "beanutils jar cached by the Debian proxy");
+      assert.ok(await s.services.artifacts.find("central", DEP_PLUGIN_JAR), "plugin jar cached by the ~/.m2 proxy");
+      assert.ok(await s.services.artifacts.find("debian", BEANUTILS_JAR), "beanutils jar cached by the Debian proxy");
       assert.equal((await get(`/central/${DEP_PLUGIN_JAR}.sha1`)).text, await sha1(path.join(M2, DEP_PLUGIN_JAR)));
       assert.equal((await get(`/debian/${BEANUTILS_JAR}.sha1`)).text, await sha1(path.join(DEBIAN_REPO, BEANUTILS_JAR)));
       // Debian's poms refer to versions named "debian" and "3.x"; those resolve through the proxy too.

@@ -143,8 +143,8 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
     assert.ok(existsSync(path.join(proj, "node_modules/local-util/package.json")));
 
     // The proxy cached the upstream tarball and indexed it with the upstream release date.
-    assert.ok(await (await s.app.storages.forRepository((await s.app.repositories.find("npm-remote"))!)).exists("upstream-lib/-/upstream-lib-1.0.0.tgz"));
-    const rows = await s.app.db.prisma.artifact.findMany({ where: { name: { in: ["upstream-lib", "@acme/app"] } }, orderBy: { path: "asc" } });
+    assert.ok(await (await s.services.storages.forRepository((await s.services.repositories.find("npm-remote"))!)).exists("upstream-lib/-/upstream-lib-1.0.0.tgz"));
+    const rows = await s.services.db.prisma.artifact.findMany({ where: { name: { in: ["upstream-lib", "@acme/app"] } }, orderBy: { path: "asc" } });
     const remote = rows.find((r) => r.repoName === "npm-remote");
     assert.ok(remote, "proxied tarball is indexed");
     assert.equal(remote.version, "1.0.0");
@@ -269,7 +269,7 @@ describe("npm proxy behaviour against a scripted upstream", () => {
     }));
     for (const b of bodies) assert.ok(b.equals(tgz));
     assert.equal(hits.get("/counted/-/counted-1.0.0.tgz"), 1);
-    const row = await s.app.db.prisma.artifact.findFirst({ where: { repoName: "npm-scripted", path: "counted/-/counted-1.0.0.tgz" } });
+    const row = await s.services.db.prisma.artifact.findFirst({ where: { repoName: "npm-scripted", path: "counted/-/counted-1.0.0.tgz" } });
     assert.equal(row?.releasedAt?.toISOString(), "2020-02-02T00:00:00.000Z");
   });
 

@@ -167,7 +167,7 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
 
     const tags = JSON.parse(await skopeo("list-tags", "--tls-verify=false", "--creds", creds, `docker://${host}/og/app`));
     assert.deepEqual(tags.Tags, ["v1"]);
-    const rows = await s.app.db.prisma.artifact.findMany({ where: { repoName: "oh", name: "app" } });
+    const rows = await s.services.db.prisma.artifact.findMany({ where: { repoName: "oh", name: "app" } });
     assert.deepEqual(rows.map((r) => [r.version, r.owner]), [["v1", "admin"]]);
   });
 
@@ -226,7 +226,7 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
     const manifest = JSON.parse(raw);
     assert.deepEqual(got.blobs, [img.digest, manifest.config.digest, ...manifest.layers.map((l: any) => l.digest)].map((d: string) => d.slice(7)).sort());
 
-    const rows = await s.app.db.prisma.artifact.findMany({ where: { repoName: "op", name: "library/upimg" } });
+    const rows = await s.services.db.prisma.artifact.findMany({ where: { repoName: "op", name: "library/upimg" } });
     assert.equal(rows.length, 1);
     assert.equal(rows[0].version, "v2");
     assert.equal(rows[0].releasedAt?.toISOString(), "2023-03-04T05:06:07.000Z", "release date from the OCI config 'created'");

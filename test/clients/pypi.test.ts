@@ -115,13 +115,13 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     assert.equal(readFileSync(path.join(target, "acme_app/__init__.py"), "utf8"), "VERSION = '0.1.0'\n");
     assert.equal(readFileSync(path.join(target, "acme_lib/__init__.py"), "utf8"), "VERSION = '1.2.0'\n");
     // The proxy cached the file and indexed it with the upstream upload-time.
-    const remote = await s.app.db.prisma.artifact.findFirst({ where: { repoName: "pypi-remote" } });
+    const remote = await s.services.db.prisma.artifact.findFirst({ where: { repoName: "pypi-remote" } });
     assert.ok(remote, "proxied file is indexed");
     assert.equal(remote.path, "packages/acme-lib/1.2.0/Acme_Lib-1.2.0-py3-none-any.whl");
-    const upstream = await s.app.db.prisma.artifact.findFirst({ where: { repoName: "pypi-up" } });
+    const upstream = await s.services.db.prisma.artifact.findFirst({ where: { repoName: "pypi-up" } });
     assert.ok(upstream && remote.releasedAt && upstream.releasedAt);
     assert.equal(remote.releasedAt.toISOString(), upstream.releasedAt.toISOString());
-    const local = await s.app.db.prisma.artifact.findMany({ where: { repoName: "pypi-local" }, orderBy: { path: "asc" } });
+    const local = await s.services.db.prisma.artifact.findMany({ where: { repoName: "pypi-local" }, orderBy: { path: "asc" } });
     assert.deepEqual(
       local.map((a) => [a.path, a.name, a.version, a.owner]),
       [
@@ -212,7 +212,7 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await fetch(`${s.repoUrl}/pypi-local/packages/halfway/1.0/halfway-1.0.tar.gz`, { headers: auth })).status, 404);
     assert.equal((await fetch(`${s.repoUrl}/pypi-local/simple/halfway/`, { headers: auth })).status, 404);
-    const storage = await s.app.storages.forRepository((await s.app.repositories.find("pypi-local"))!);
+    const storage = await s.services.storages.forRepository((await s.services.repositories.find("pypi-local"))!);
     assert.deepEqual(await storage.list("packages/halfway/"), []);
   });
 
@@ -221,6 +221,6 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     assert.equal(del.status, 204, del.text);
     const doc = (await (await fetch(`${s.repoUrl}/pypi-local/simple/acme-app/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as any;
     assert.deepEqual(doc.files.map((f: any) => f.filename), ["acme_app-0.1.0-py3-none-any.whl"]);
-    assert.equal(await s.app.db.prisma.artifact.count({ where: { repoName: "pypi-local", path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } }), 0);
+    assert.equal(await s.services.db.prisma.artifact.count({ where: { repoName: "pypi-local", path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } }), 0);
   });
 });

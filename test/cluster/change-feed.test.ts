@@ -45,7 +45,7 @@ describe("cluster without Redis: caches converge through the change feed", { ski
     const opts = { backend: "postgres" as const, databaseUrl: db.url, config: { changePollMs: POLL_MS } };
     a = await startServer(opts);
     b = await startServer(opts);
-    assert.equal(a.app.bus.clustered, false);
+    assert.equal(a.services.bus.clustered, false);
   });
   after(async () => {
     await a?.close();

@@ -231,7 +231,7 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
 
   it("a default storage that cannot be reached makes the node not ready, with the database up", async () => {
     const token = node.adminToken;
-    const original = String(node.app.storages.defaultConfig.path);
+    const original = String(node.services.storages.defaultConfig.path);
     const gone = path.join(os.tmpdir(), `pantera-gone-${process.pid}`, "no-parent", "storage");
     assert.ok((await node.api("PUT", "/storages/default", { token, body: { type: "fs", path: gone } })).status < 300);
     try {

@@ -30,14 +30,14 @@ describe("cluster: small-file cache on a shared fs storage", { skip: !pg ? "TEST
   after(async () => cluster?.close());
 
   it("node B serves a cached file, then node A's overwrite (same size) and delete at once", async () => {
-    assert.notEqual(a.app.storages.fileCache, b.app.storages.fileCache, "each node has its own cache");
+    assert.notEqual(a.services.storages.fileCache, b.services.storages.fileCache, "each node has its own cache");
     await put(a, "lib/tool.txt", "version-1");
     await sleep(1100); // files younger than a second are not cached
     assert.equal((await get(b, "lib/tool.txt")).body, "version-1");
-    const hits = b.app.storages.fileCache.hits;
+    const hits = b.services.storages.fileCache.hits;
     const first = await get(b, "lib/tool.txt");
     assert.equal(first.body, "version-1");
-    assert.equal(b.app.storages.fileCache.hits, hits + 1, "served from node B's memory");
+    assert.equal(b.services.storages.fileCache.hits, hits + 1, "served from node B's memory");
     const ranged = await get(b, "lib/tool.txt", { range: "bytes=0-6" });
     assert.deepEqual([ranged.status, ranged.body, ranged.range], [206, "version", "bytes 0-6/9"]);
 

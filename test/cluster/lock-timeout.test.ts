@@ -82,7 +82,7 @@ describe("cluster locks: npm publish, PyPI upload and maven deploy while another
   }
 
   it("answers 503 with Retry-After once the lock timeout passes, and publishes once the lock is free", async () => {
-    const lock = await hold(a.app.db, "npm\0npm-local\0held-pkg");
+    const lock = await hold(a.services.db, "npm\0npm-local\0held-pkg");
     let res;
     try {
       res = await within(publish(b, "held-pkg", "1.0.0"), 10_000);
@@ -106,7 +106,7 @@ describe("cluster locks: npm publish, PyPI upload and maven deploy while another
       form.set("content", new Blob([randomBytes(500)]), "held_project-1.0.0.tar.gz");
       return fetch(`${b.repoUrl}/pypi-local/`, { method: "POST", headers: { authorization: `Bearer ${b.adminToken}` }, body: form });
     };
-    const lock = await hold(a.app.db, "pypi\0pypi-local\0held-project");
+    const lock = await hold(a.services.db, "pypi\0pypi-local\0held-project");
     let res;
     try {
       res = await within(upload(), 10_000);
@@ -123,7 +123,7 @@ describe("cluster locks: npm publish, PyPI upload and maven deploy while another
 
   it("a maven deploy answers 503 with Retry-After while another node regenerates the artifact's metadata", async () => {
     const deploy = () => request("PUT", `${b.repoUrl}/maven-local/com/example/held/1.0/held-1.0.jar`, { token: b.adminToken, raw: "jar bytes" });
-    const lock = await hold(a.app.db, "maven\0maven-local\0com/example/held");
+    const lock = await hold(a.services.db, "maven\0maven-local\0com/example/held");
     let res;
     try {
       res = await within(deploy(), 10_000);
@@ -141,7 +141,7 @@ describe("cluster locks: npm publish, PyPI upload and maven deploy while another
   });
 
   it("a publish that waits for the lock goes through when the holder releases it in time", async () => {
-    const lock = await hold(a.app.db, "npm\0npm-local\0brief-pkg");
+    const lock = await hold(a.services.db, "npm\0npm-local\0brief-pkg");
     const publishing = publish(b, "brief-pkg", "1.0.0");
     await sleep(200);
     lock.release();

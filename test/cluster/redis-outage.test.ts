@@ -27,7 +27,7 @@ const fmt = (xs: number[]) => `p50 ${median(xs).toFixed(1)} ms, max ${max(xs).to
 /** Node B's cached `find` (it remembers misses): non-null only once an event told B to look again. */
 async function visibleOn(node: TestServer, name: string, guardMs = 10_000): Promise<number> {
   const started = performance.now();
-  while (!(await node.app.repositories.find(name))) {
+  while (!(await node.services.repositories.find(name))) {
     if (performance.now() - started > guardMs) throw new Error(`repository ${name} never became visible on the other node`);
     await sleep(1);
   }
@@ -71,7 +71,7 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
 
   /** Creates a repository on A after B remembered it as missing; returns A's latency and when B saw it. */
   async function createAndWatch(name: string) {
-    assert.equal(await b.app.repositories.find(name), null); // B now caches the miss
+    assert.equal(await b.services.repositories.find(name), null); // B now caches the miss
     const started = performance.now();
     const res = await a.api("PUT", `/repositories/${name}`, { token: a.adminToken, body: { repo: { type: "file", storage: "shared" } } });
     assert.ok(res.status < 300, res.text);
@@ -130,7 +130,7 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
 
   it("Redis back: propagation in milliseconds again", async () => {
     if (!redis.running) {
-      const reconnected = new Promise<void>((resolve) => b.app.bus.onReconnect(resolve)); // B's subscriber is down
+      const reconnected = new Promise<void>((resolve) => b.services.bus.onReconnect(resolve)); // B's subscriber is down
       await redis.start();
       await reconnected;
     }
@@ -143,18 +143,18 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
     await proxy.stop(); // A alone is cut off; B stays subscribed
     const names = ["queued-1", "queued-2", "queued-3"];
     for (const name of names) {
-      assert.equal(await b.app.repositories.find(name), null);
+      assert.equal(await b.services.repositories.find(name), null);
       const res = await a.api("PUT", `/repositories/${name}`, { token: a.adminToken, body: { repo: { type: "file", storage: "shared" } } });
       assert.ok(res.status < 300, res.text);
     }
-    assert.ok(a.app.bus.queued >= names.length, `queued ${a.app.bus.queued}`);
+    assert.ok(a.services.bus.queued >= names.length, `queued ${a.services.bus.queued}`);
     const restored = performance.now();
     await proxy.start();
     await Promise.all(names.map((n) => visibleOn(b, n)));
     const after = performance.now() - restored;
     console.log(`# queued events: B served all ${names.length} repositories ${after.toFixed(0)} ms after A's Redis link returned`);
-    assert.equal(await a.app.bus.flush(5_000), true);
-    assert.equal(a.app.bus.queued, 0);
+    assert.equal(await a.services.bus.flush(5_000), true);
+    assert.equal(a.services.bus.queued, 0);
   });
 
   it("a cluster with another PANTERA_CLUSTER_NAME on the same Redis does not see this cluster's events", async () => {
@@ -163,10 +163,10 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
     const c = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis.url, config: { ...NO_POLLING, clusterName: "blue" } });
     const raw = new Redis(redis.url);
     try {
-      assert.equal(c.app.bus.channel, "blue:events");
-      assert.equal(a.app.bus.channel, "pantera:events");
+      assert.equal(c.services.bus.channel, "blue:events");
+      assert.equal(a.services.bus.channel, "pantera:events");
       const atC: PanteraEvent[] = [];
-      c.app.bus.on((e) => void atC.push(e));
+      c.services.bus.on((e) => void atC.push(e));
       await createAndWatch("only-pantera");
       // Redis handles PUBLISHes in order: had C been listening to A's channel, A's event would reach it before this.
       await raw.publish("blue:events", JSON.stringify({ origin: "test", event: { type: "repository.changed", name: "blue-marker" } }));

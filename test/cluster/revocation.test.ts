@@ -18,7 +18,7 @@ describe("cluster: PostgreSQL + Redis", { skip: !pg || !redis ? "TEST_DATABASE_U
   after(() => pair.close());
 
   it("both nodes share one signing key: a token from node A works on node B", async () => {
-    assert.equal(a.app.keys.signingKey().kid, b.app.keys.signingKey().kid);
+    assert.equal(a.services.keys.signingKey().kid, b.services.keys.signingKey().kid);
     assert.equal((await b.api("GET", "/auth/me", { token: a.adminToken })).status, 200);
   });
 

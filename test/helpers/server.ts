@@ -7,11 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { loadConfig, type Config } from "../../src/config.js";
-import { createAppContext, type AppContext } from "../../src/context.js";
 import { openDatabase } from "../../src/db/index.js";
 import { migrationsDir } from "../../src/db/migrate.js";
 import { createLogger } from "../../src/log.js";
-import { startServers } from "../../src/server/index.js";
+import { composeNode, type NodeServices } from "../../src/main.js";
 
 export type Backend = "pglite" | "postgres";
 export const ADMIN_PASSWORD = "admin-test-password";
@@ -111,7 +110,8 @@ export async function request<T = any>(method: string, url: string, opts: Reques
 }
 
 export interface TestServer {
-  app: AppContext;
+  /** The node's services, as the composition root built them. */
+  services: NodeServices;
   config: Config;
   apiUrl: string;
   repoUrl: string;
@@ -158,13 +158,13 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       ...opts.config,
     },
   );
-  const app = await createAppContext(config, createLogger(process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent"));
-  const servers = await startServers(app);
+  const node = await composeNode(config, createLogger(process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent"));
+  const servers = await node.listen();
   const apiUrl = `http://127.0.0.1:${servers.apiPort}`;
   const repoUrl = `http://127.0.0.1:${servers.repoPort}`;
   const metricsUrl = `http://127.0.0.1:${servers.metricsPort}`;
   const server: TestServer = {
-    app,
+    services: node.services,
     config,
     apiUrl,
     repoUrl,
@@ -179,8 +179,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
     adminToken: "",
     async close() {
-      await servers.close();
-      await app.close();
+      await node.close();
       await dropDb?.();
       rmSync(dataDir, { recursive: true, force: true });
     },
