@@ -31,10 +31,14 @@ export async function projectIndex(req: FormatRequest): Promise<OperationResult>
   req.require("read");
   const names = new Set<string>();
   for (const e of await req.files.list(META_DIR)) {
-    if (e.kind === "file" && e.key.endsWith(".json")) names.add(e.key.slice(META_DIR.length + 1, -5));
+    if (e.key.endsWith(".json")) names.add(e.key.slice(META_DIR.length + 1, -5));
   }
   const sorted = [...names].sort();
-  return page(req, () => renderIndexJson(sorted), () => renderIndexHtml(sorted));
+  return page(
+    req,
+    () => renderIndexJson(sorted),
+    () => renderIndexHtml(sorted),
+  );
 }
 
 /** GET /simple/<project>/: the project's files; other spellings of the name redirect to the normalised one. */
@@ -50,7 +54,11 @@ export async function projectPage(req: FormatRequest): Promise<OperationResult> 
   const doc = parseDoc(await req.files.read(metaKey(norm)));
   const files = assembleFiles((doc?.files ?? []).map((f) => ({ ...f, url: `${req.baseUrl}/${encodePath(servedKey(norm, f))}` })));
   if (!doc || files.length === 0) throw notFound(`Project '${norm}' not found`);
-  return page(req, () => renderProjectJson(doc.name, files), () => renderProjectHtml(doc.name, files));
+  return page(
+    req,
+    () => renderProjectJson(doc.name, files),
+    () => renderProjectHtml(doc.name, files),
+  );
 }
 
 /** GET /packages/<project>/<version>/<file>. */

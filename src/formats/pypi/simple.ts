@@ -71,17 +71,17 @@ export function negotiate(accept: string | undefined, format?: string): "json" |
   if (format === JSON_V1) return "json";
   if (format === HTML_V1 || format === "text/html") return "html";
   if (!accept) return "html";
-  let best: { kind: "json" | "html"; q: number } | null = null;
+  let best: { form: "json" | "html"; q: number } | null = null;
   for (const part of accept.split(",")) {
     const [type, ...params] = part.trim().split(";");
     const t = type.trim().toLowerCase();
     const qp = params.map((p) => p.trim()).find((p) => p.startsWith("q="));
     const q = qp ? Number(qp.slice(2)) : 1;
-    const kind = t === JSON_V1 ? "json" : t === HTML_V1 || t === "text/html" || t === "*/*" ? "html" : null;
-    if (!kind || Number.isNaN(q) || q <= 0) continue;
-    if (!best || q > best.q) best = { kind, q };
+    const form = t === JSON_V1 ? "json" : t === HTML_V1 || t === "text/html" || t === "*/*" ? "html" : null;
+    if (!form || Number.isNaN(q) || q <= 0) continue;
+    if (!best || q > best.q) best = { form, q };
   }
-  return best?.kind ?? "html";
+  return best?.form ?? "html";
 }
 
 // ---- rendering -----------------------------------------------------------------------------
@@ -122,7 +122,7 @@ export function renderProjectHtml(project: string, files: PyFile[]): string {
     if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;
     if (f.yanked) attrs += ` data-yanked="${escapeHtml(typeof f.yanked === "string" ? f.yanked : "")}"`;
     if (f.coreMetadata) {
-      const v = typeof f.coreMetadata === "object" ? Object.entries(f.coreMetadata).map(([k, h]) => `${k}=${h}`)[0] ?? "true" : "true";
+      const v = typeof f.coreMetadata === "object" ? (Object.entries(f.coreMetadata).map(([k, h]) => `${k}=${h}`)[0] ?? "true") : "true";
       attrs += ` data-dist-info-metadata="${escapeHtml(v)}" data-core-metadata="${escapeHtml(v)}"`;
     }
     lines.push(`    <a ${attrs}>${escapeHtml(f.filename)}</a><br/>`);
@@ -150,7 +150,15 @@ export function renderProjectJson(project: string, files: PyFile[]): Record<stri
 }
 
 export function renderIndexHtml(projects: string[]): string {
-  const lines = ["<!DOCTYPE html>", "<html>", "  <head>", '    <meta name="pypi:repository-version" content="1.1">', "    <title>Simple index</title>", "  </head>", "  <body>"];
+  const lines = [
+    "<!DOCTYPE html>",
+    "<html>",
+    "  <head>",
+    '    <meta name="pypi:repository-version" content="1.1">',
+    "    <title>Simple index</title>",
+    "  </head>",
+    "  <body>",
+  ];
   for (const p of projects) lines.push(`    <a href="${escapeHtml(normalize(p))}/">${escapeHtml(p)}</a><br/>`);
   lines.push("  </body>", "</html>", "");
   return lines.join("\n");
