@@ -10,7 +10,11 @@ const sha1 = (s: string) => createHash("sha1").update(s).digest("hex");
 const stable = (xml: string) => xml.replace(/<lastUpdated>\d+<\/lastUpdated>/, "");
 
 const RELEASES = ["com/example/lib/1.0/lib-1.0.jar", "com/example/lib/1.0/lib-1.0.pom", "com/example/lib/2.0/lib-2.0.jar"];
-const SNAPSHOTS = ["com/example/lib/2.1-SNAPSHOT/lib-2.1-20260101.120000-1.jar", "com/example/lib/2.1-SNAPSHOT/lib-2.1-20260102.080000-2.jar", "com/example/lib/2.1-SNAPSHOT/lib-2.1-20260102.080000-2-sources.jar"];
+const SNAPSHOTS = [
+  "com/example/lib/2.1-SNAPSHOT/lib-2.1-20260101.120000-1.jar",
+  "com/example/lib/2.1-SNAPSHOT/lib-2.1-20260102.080000-2.jar",
+  "com/example/lib/2.1-SNAPSHOT/lib-2.1-20260102.080000-2-sources.jar",
+];
 
 for (const backend of backends()) {
   describe(`maven import refreshes maven-metadata.xml [${backend}]`, () => {
@@ -18,7 +22,11 @@ for (const backend of backends()) {
     const basic: [string, string] = ["admin", ADMIN_PASSWORD];
     let keys = 0;
     const importFile = (repo: string, path: string, body: string, type = "maven") =>
-      s.repo("PUT", `/.import/${repo}/${path}`, { basic, raw: body, headers: { "X-Pantera-Repo-Type": type, "X-Pantera-Idempotency-Key": `maven-import-${backend}-${++keys}` } });
+      s.repo("PUT", `/.import/${repo}/${path}`, {
+        basic,
+        raw: body,
+        headers: { "X-Pantera-Repo-Type": type, "X-Pantera-Idempotency-Key": `maven-import-${backend}-${++keys}` },
+      });
     const get = (path: string) => s.repo("GET", path, { basic });
 
     before(async () => {

@@ -23,7 +23,9 @@ export function withoutVersions(xml: string, blocked: Set<string>): string {
   });
   const last = kept[kept.length - 1];
   for (const tag of ["latest", "release"]) {
-    text = text.replace(new RegExp(`<${tag}>\\s*([^<]*?)\\s*</${tag}>`), (whole, v: string) => (blocked.has(v) ? (last ? `<${tag}>${last}</${tag}>` : "") : whole));
+    text = text.replace(new RegExp(`<${tag}>\\s*([^<]*?)\\s*</${tag}>`), (whole, v: string) =>
+      blocked.has(v) ? (last ? `<${tag}>${last}</${tag}>` : "") : whole,
+    );
   }
   return text;
 }

@@ -30,16 +30,21 @@ async function deployChecksum(req: FormatRequest, t: HookTarget, checksums: Chec
   const { path } = req;
   const body = await readBody(req, MAX_CHECKSUM_BODY).catch((err: unknown) => {
     // (the kit discards the rest of the body)
-    throw err instanceof DomainError && err.code === "PAYLOAD_TOO_LARGE" ? badRequest(`'${path}' is not a ${sum.alg} checksum file: more than ${MAX_CHECKSUM_BODY} bytes`) : err;
+    throw err instanceof DomainError && err.code === "PAYLOAD_TOO_LARGE"
+      ? badRequest(`'${path}' is not a ${sum.alg} checksum file: more than ${MAX_CHECKSUM_BODY} bytes`)
+      : err;
   });
   const claimed = parseChecksumBody(body.toString("utf8"), sum.alg);
-  if (!claimed) throw badRequest(`'${path}' is not a ${sum.alg} checksum: expected ${CHECKSUM_HEX_LENGTH[sum.alg]} hex digits, optionally followed by the file name`);
+  if (!claimed)
+    throw badRequest(`'${path}' is not a ${sum.alg} checksum: expected ${CHECKSUM_HEX_LENGTH[sum.alg]} hex digits, optionally followed by the file name`);
   const stat = await t.storage.stat(sum.base);
   if (!stat) throw notFound(`Cannot verify '${path}': '${sum.base}' is not deployed in repository '${t.repo.name}' (deploy the file before its checksums)`);
   const actual = await checksums.of(t.services, { repo: t.repo, storage: t.storage, key: sum.base, stat }, sum.alg);
   if (actual !== claimed) {
     t.services.log.warn("maven checksum mismatch", { repo: t.repo.name, path, alg: sum.alg });
-    throw badRequest(`Checksum mismatch: the uploaded ${sum.alg} ${claimed} does not match the stored '${sum.base}'; the stored file is unchanged, deploy it again`);
+    throw badRequest(
+      `Checksum mismatch: the uploaded ${sum.alg} ${claimed} does not match the stored '${sum.base}'; the stored file is unchanged, deploy it again`,
+    );
   }
   return CREATED;
 }

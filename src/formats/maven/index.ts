@@ -46,7 +46,10 @@ export function createMavenPlugin(): FormatPlugin {
       const url = `${baseUrl}/${path}`;
       if (!c) return [`curl -fO ${url}`];
       const gav = `${c.groupId}:${c.artifactId}:${c.version}${c.extension !== "jar" || c.classifier ? `:${c.extension}${c.classifier ? ":" + c.classifier : ""}` : ""}`;
-      const build = repo.format === "gradle" ? `implementation("${c.groupId}:${c.artifactId}:${c.version}")` : `mvn dependency:get -Dartifact=${gav} -DremoteRepositories=${baseUrl}`;
+      const build =
+        repo.format === "gradle"
+          ? `implementation("${c.groupId}:${c.artifactId}:${c.version}")`
+          : `mvn dependency:get -Dartifact=${gav} -DremoteRepositories=${baseUrl}`;
       return [build, `curl -fO ${url}`];
     },
     hooks: {
