@@ -16,6 +16,12 @@ export function repositoryRoutes(router: Router) {
     ctx.body = repositories;
   });
 
+  // The types PUT /repositories accepts (the registered formats'); not under /repositories/, where any name is a repository's.
+  router.get("/repository-types", async (ctx) => {
+    const { repositoryTypes } = await run(ctx, Ops.RepositoryTypesDocument, {});
+    ctx.body = { types: repositoryTypes };
+  });
+
   router.get("/repositories/:name/members", async (ctx) => {
     const { repositoryMembers } = await run(ctx, Ops.RepositoryMembersDocument, { name: ctx.params.name });
     ctx.body = repositoryMembers;

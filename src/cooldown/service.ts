@@ -12,7 +12,7 @@ import type { SettingsService } from "../settings/service.js";
 import { badRequest, notFound } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
 import { pageRequest, toPage } from "../pagination.js";
-import { parseRepositoryType, REPOSITORY_FORMATS } from "../repositories/types.js";
+import { parseRepositoryType, type RepositoryTypes } from "../repositories/types.js";
 import { durationMs, parseDuration } from "./duration.js";
 
 export const REASON_TOO_YOUNG = "TOO_YOUNG";
@@ -56,8 +56,6 @@ export interface BlockView {
   remainingHours: number;
 }
 
-const TYPE_KEYS = new Set<string>([...Object.keys(REPOSITORY_FORMATS), ...Object.values(REPOSITORY_FORMATS).flat()]);
-
 const isProxy = (type: string) => parseRepositoryType(type)?.kind === "proxy";
 const activeWhere = (now = new Date()): Prisma.CooldownBlockWhereInput => ({ unblockedAt: null, blockedUntil: { gt: now } });
 
@@ -71,6 +69,8 @@ export class CooldownService {
   constructor(
     private db: Database,
     private settings: SettingsService,
+    /** The supported repository types (the FormatRegistry): the keys `repo_types` accepts. */
+    private types: Pick<RepositoryTypes, "types" | "parseType">,
   ) {}
 
   private get prisma() {
@@ -136,7 +136,7 @@ export class CooldownService {
     const next: CooldownSettings = { ...before, repo_types: { ...before.repo_types } };
     if (input.enabled !== undefined && input.enabled !== null) next.enabled = input.enabled;
     if (input.minimumAllowedAge !== undefined && input.minimumAllowedAge !== null) next.minimum_allowed_age = parseDuration(input.minimumAllowedAge, "minimum_allowed_age");
-    if (input.repoTypes !== undefined && input.repoTypes !== null) next.repo_types = validateRepoTypes(input.repoTypes);
+    if (input.repoTypes !== undefined && input.repoTypes !== null) next.repo_types = validateRepoTypes(input.repoTypes, this.types);
     await this.settings.update("cooldown", next as unknown as Record<string, unknown>);
 
     // Re-apply the policy to the blocks that exist now.
@@ -305,11 +305,19 @@ export class CooldownService {
   }
 }
 
-function validateRepoTypes(raw: unknown): CooldownSettings["repo_types"] {
+/** The keys `repo_types` accepts: every supported type and every supported format. */
+function repoTypeKeys(types: Pick<RepositoryTypes, "types" | "parseType">): string[] {
+  const all = types.types();
+  const formats = [...new Set(all.map((t) => types.parseType(t)?.format ?? t))];
+  return [...formats, ...all.filter((t) => !formats.includes(t))];
+}
+
+function validateRepoTypes(raw: unknown, types: Pick<RepositoryTypes, "types" | "parseType">): CooldownSettings["repo_types"] {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw badRequest("'repo_types' must be an object mapping repository types to {enabled, minimum_allowed_age}");
   const out: CooldownSettings["repo_types"] = {};
+  const keys = repoTypeKeys(types);
   for (const [type, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!TYPE_KEYS.has(type)) throw badRequest(`Unknown repository type '${type}' in 'repo_types'`);
+    if (!keys.includes(type)) throw badRequest(`Unknown repository type '${type}' in 'repo_types'; supported: ${keys.join(", ")}`);
     if (value === null || typeof value !== "object" || Array.isArray(value)) throw badRequest(`'repo_types.${type}' must be an object with enabled and/or minimum_allowed_age`);
     const v = value as Record<string, unknown>;
     const entry: { enabled?: boolean; minimum_allowed_age?: string } = {};

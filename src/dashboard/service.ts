@@ -1,10 +1,12 @@
 // Dashboard (REST section 14): stats from the artifacts index behind a 30-second per-node cache,
 // repositories by type, and a request-rate time series from the request_counts table, which the
 // RequestCountFlusher fills per minute from the in-memory HTTP counters (src/metrics/http.ts).
-import type { AppContext } from "../context.js";
+import type { Database } from "../db/index.js";
+import type { Logger } from "../log.js";
 import { badRequest } from "../errors.js";
 import { requireActor, type Principal } from "../auth/permissions.js";
 import type { HttpMetrics } from "../metrics/http.js";
+import { parseRepositoryType, type RepositoryKind, type RepositoryTypes } from "../repositories/types.js";
 
 export const DASHBOARD_CACHE_MS = 30_000;
 
@@ -16,6 +18,15 @@ export interface DashboardStats {
   top_repos: { name: string; type: string; artifact_count: number; size: number }[];
 }
 
+export interface RepositoryTypeCount {
+  type: string;
+  format: string;
+  kind: RepositoryKind;
+  count: number;
+  /** Whether a registered format serves this type. */
+  supported: boolean;
+}
+
 const minute = (d: Date) => new Date(Math.floor(d.getTime() / 60_000) * 60_000);
 
 /** Persists the HTTP counters per minute bucket and app; `flush()` can be forced before a read. */
@@ -24,12 +35,12 @@ export class RequestCountFlusher {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private app: AppContext,
+    private deps: { db: Pick<Database, "prisma">; log: Logger },
     private metrics: HttpMetrics,
   ) {}
 
   start(intervalMs = 15_000): this {
-    this.timer = setInterval(() => void this.flush().catch((err) => this.app.log.warn("request count flush failed", { err: String(err) })), intervalMs);
+    this.timer = setInterval(() => void this.flush().catch((err) => this.deps.log.warn("request count flush failed", { err: String(err) })), intervalMs);
     this.timer.unref();
     return this;
   }
@@ -43,7 +54,7 @@ export class RequestCountFlusher {
     const counts = this.metrics.drainCounts();
     if (!counts.size) return;
     const bucket = minute(new Date());
-    const prisma = this.app.db.prisma;
+    const prisma = this.deps.db.prisma;
     for (const [app, n] of counts) {
       const where = { bucket_app: { bucket, app } };
       try {
@@ -60,14 +71,6 @@ export class RequestCountFlusher {
     if (this.timer) clearInterval(this.timer);
     await this.flush().catch(() => {});
   }
-}
-
-const flushers = new WeakMap<AppContext, RequestCountFlusher>();
-
-export function startRequestCountFlusher(app: AppContext, metrics: HttpMetrics): RequestCountFlusher {
-  const f = new RequestCountFlusher(app, metrics).start();
-  flushers.set(app, f);
-  return f;
 }
 
 /** Period strings: <n>m, <n>h, <n>d, <n>w (1 minute .. 90 days). */
@@ -88,7 +91,15 @@ export function bucketFor(periodMs: number): number {
 export class DashboardService {
   private cache = new Map<string, { at: number; value: unknown }>();
 
-  constructor(private app: AppContext) {}
+  constructor(
+    private deps: {
+      db: Pick<Database, "prisma">;
+      /** This node's request counter, flushed before a read so the series includes the last seconds. */
+      requestCounts?: Pick<RequestCountFlusher, "flush">;
+      /** The repository types this build serves (the FormatRegistry). */
+      types: Pick<RepositoryTypes, "types" | "parseType">;
+    },
+  ) {}
 
   private async cached<T>(key: string, load: () => Promise<T>): Promise<T> {
     const hit = this.cache.get(key);
@@ -101,7 +112,7 @@ export class DashboardService {
   async stats(actor: Principal | null): Promise<DashboardStats> {
     requireActor(actor);
     return this.cached("stats", async () => {
-      const prisma = this.app.db.prisma;
+      const prisma = this.deps.db.prisma;
       const [agg, blocked_count, top, repos] = await Promise.all([
         prisma.artifact.aggregate({ _count: { _all: true }, _sum: { size: true } }),
         prisma.cooldownBlock.count({ where: { unblockedAt: null, blockedUntil: { gt: new Date() } } }),
@@ -125,9 +136,23 @@ export class DashboardService {
   async reposByType(actor: Principal | null): Promise<Record<string, number>> {
     requireActor(actor);
     return this.cached("types", async () => {
-      const rows = await this.app.db.prisma.repository.groupBy({ by: ["type"], _count: { _all: true }, orderBy: { type: "asc" } });
+      const rows = await this.deps.db.prisma.repository.groupBy({ by: ["type"], _count: { _all: true }, orderBy: { type: "asc" } });
       return Object.fromEntries(rows.map((r) => [r.type, r._count._all]));
     });
+  }
+
+  /**
+   * Every type this build serves with its repository count (0 included), in registry order, then
+   * the types of stored rows it does not serve (`supported: false`; such repositories answer 501).
+   */
+  async typeCounts(actor: Principal | null): Promise<RepositoryTypeCount[]> {
+    const counts = await this.reposByType(actor);
+    const supported = this.deps.types.types();
+    const unsupported = Object.keys(counts).filter((t) => !supported.includes(t));
+    return [
+      ...supported.map((type) => ({ type, ...this.deps.types.parseType(type)!, count: counts[type] ?? 0, supported: true })),
+      ...unsupported.map((type) => ({ type, ...(parseRepositoryType(type) ?? { format: type, kind: "hosted" as const }), count: counts[type], supported: false })),
+    ];
   }
 
   /** Requests per bucket over the period, every bucket present (zeros included), oldest first. */
@@ -136,11 +161,11 @@ export class DashboardService {
     const p = period ?? "24h";
     const periodMs = parsePeriod(p);
     const bucketMs = bucketFor(periodMs);
-    await flushers.get(this.app)?.flush();
+    await this.deps.requestCounts?.flush();
     const now = Date.now();
     const end = Math.floor(now / bucketMs) * bucketMs + bucketMs;
     const start = end - Math.ceil(periodMs / bucketMs) * bucketMs;
-    const rows = await this.app.db.prisma.requestCount.findMany({ where: { bucket: { gte: new Date(start), lt: new Date(end) } } });
+    const rows = await this.deps.db.prisma.requestCount.findMany({ where: { bucket: { gte: new Date(start), lt: new Date(end) } } });
     const n = (end - start) / bucketMs;
     const data = Array.from({ length: n }, (_, i) => ({ timestamp: new Date(start + i * bucketMs).toISOString(), count: 0, api: 0, repository: 0 }));
     for (const r of rows) {
@@ -152,11 +177,4 @@ export class DashboardService {
     }
     return { period: p, bucket_seconds: bucketMs / 1000, total: data.reduce((a, d) => a + d.count, 0), data };
   }
-}
-
-const services = new WeakMap<AppContext, DashboardService>();
-export function dashboardFor(app: AppContext): DashboardService {
-  let s = services.get(app);
-  if (!s) services.set(app, (s = new DashboardService(app)));
-  return s;
 }

@@ -1,7 +1,18 @@
 // Dashboard (REST section 14).
-import { dashboardFor, type DashboardStats } from "../dashboard/service.js";
+import type { DashboardStats, RepositoryTypeCount } from "../dashboard/service.js";
 import { builder } from "./builder.js";
 import { caller } from "./caller.js";
+import { RepositoryKindEnum } from "./repository-config.js";
+
+const TypeCountRef = builder.objectRef<RepositoryTypeCount>("RepositoryTypeCount").implement({
+  fields: (t) => ({
+    type: t.exposeString("type"),
+    format: t.exposeString("format"),
+    kind: t.field({ type: RepositoryKindEnum, resolve: (c) => c.kind }),
+    count: t.exposeInt("count"),
+    supported: t.exposeBoolean("supported", { description: "Whether a registered format serves this type (repositories of other types answer 501)" }),
+  }),
+});
 
 const TopRepoRef = builder.objectRef<DashboardStats["top_repos"][number]>("DashboardTopRepo").implement({
   fields: (t) => ({
@@ -45,16 +56,21 @@ builder.queryFields((t) => ({
   dashboardStats: t.field({
     type: StatsRef,
     description: "Served from a 30-second per-node cache",
-    resolve: (_r, _a, ctx) => dashboardFor(ctx.app).stats(caller(ctx)),
+    resolve: (_r, _a, ctx) => ctx.app.dashboard.stats(caller(ctx)),
   }),
   reposByType: t.field({
     type: "JSON",
     description: "Repository count per type (30-second cache)",
-    resolve: (_r, _a, ctx) => dashboardFor(ctx.app).reposByType(caller(ctx)),
+    resolve: (_r, _a, ctx) => ctx.app.dashboard.reposByType(caller(ctx)),
+  }),
+  repositoryTypeCounts: t.field({
+    type: [TypeCountRef],
+    description: "Every repository type this build serves with its repository count (0 included), then stored types it does not serve (30-second cache)",
+    resolve: (_r, _a, ctx) => ctx.app.dashboard.typeCounts(caller(ctx)),
   }),
   requestSeries: t.field({
     type: SeriesRef,
     args: { period: t.arg.string({ description: "e.g. 1h, 24h, 7d (default 24h)" }) },
-    resolve: (_r, a, ctx) => dashboardFor(ctx.app).requests(caller(ctx), a.period),
+    resolve: (_r, a, ctx) => ctx.app.dashboard.requests(caller(ctx), a.period),
   }),
 }));

@@ -1,7 +1,9 @@
 // Repositories: queries and mutations over the repository service (REST section 4).
-import type { RepositoryRecord } from "../repositories/types.js";
+import { badRequest } from "../errors.js";
+import type { RepositoryKind, RepositoryRecord } from "../repositories/types.js";
 import { builder, pageType } from "./builder.js";
 import { caller } from "./caller.js";
+import { RepositoryKindEnum, RepositorySettingsInput, RepositorySettingsUnion, repositorySettings, settingsToRepo } from "./repository-config.js";
 
 export const RepositoryRef = builder.objectRef<RepositoryRecord>("Repository").implement({
   fields: (t) => ({
@@ -17,6 +19,21 @@ export const RepositoryRef = builder.objectRef<RepositoryRecord>("Repository").i
       description: "The whole `repo` object as configured, secrets masked (a putRepository of a masked value keeps the stored one)",
       resolve: (r) => r.config,
     }),
+    settings: t.field({
+      type: RepositorySettingsUnion,
+      nullable: true,
+      description: "The config typed by the repository's format (secrets masked as in `config`); null for a format this build does not serve",
+      resolve: (r) => repositorySettings(r) as never,
+    }),
+  }),
+});
+
+const RepositoryTypeRef = builder.objectRef<{ type: string; format: string; kind: RepositoryKind }>("RepositoryType").implement({
+  description: "A repository type this build serves (from the registered format plugins)",
+  fields: (t) => ({
+    type: t.exposeString("type"),
+    format: t.exposeString("format"),
+    kind: t.field({ type: RepositoryKindEnum, resolve: (r) => r.kind }),
   }),
 });
 
@@ -60,6 +77,12 @@ builder.queryFields((t) => ({
     args: { name: t.arg.string({ required: true }) },
     resolve: (_r, a, ctx) => ctx.app.repositories.exists(caller(ctx), a.name),
   }),
+  repositoryTypes: t.field({
+    type: [RepositoryTypeRef],
+    description: "Every repository type PUT /repositories accepts: hosted, proxy and group of each registered format",
+    resolve: (_r, _a, ctx) =>
+      ctx.app.repositories.types.types().map((type) => ({ type, ...ctx.app.repositories.types.parseType(type)! })),
+  }),
   repositoryMembers: t.field({
     type: RepositoryMembersRef,
     args: { name: t.arg.string({ required: true }) },
@@ -70,9 +93,20 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   putRepository: t.field({
     type: RepositoryWrite,
-    description: "Create or update a repository from its `repo` config object",
-    args: { name: t.arg.string({ required: true }), repo: t.arg({ type: "JSON", required: true }) },
-    resolve: (_r, a, ctx) => ctx.app.repositories.put(caller(ctx), a.name, a.repo),
+    description: "Create or update a repository from its `repo` config object (JSON), or from `settings` (the same config, typed by format); exactly one of the two",
+    args: {
+      name: t.arg.string({ required: true }),
+      repo: t.arg({ type: "JSON", required: false }),
+      settings: t.arg({ type: RepositorySettingsInput, required: false }),
+    },
+    resolve: (_r, a, ctx) => {
+      const given = (a.repo !== undefined && a.repo !== null ? 1 : 0) + (a.settings ? 1 : 0);
+      if (given !== 1) throw badRequest("putRepository takes exactly one of 'repo' (JSON) and 'settings' (typed)");
+      if (a.repo !== undefined && a.repo !== null) return ctx.app.repositories.put(caller(ctx), a.name, a.repo);
+      const typed = settingsToRepo(a.settings as unknown as Record<string, unknown>);
+      if ("error" in typed) throw badRequest(typed.error);
+      return ctx.app.repositories.put(caller(ctx), a.name, typed.repo);
+    },
   }),
   deleteRepository: t.boolean({
     description: "Delete a repository with its data and index rows",

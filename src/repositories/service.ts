@@ -9,7 +9,7 @@ import { requireApi, type Principal, type RepositoryAction } from "../auth/permi
 import { maskSecrets, restoreMasked } from "../settings/mask.js";
 import { pageRequest, toPage } from "../pagination.js";
 import type { StorageService } from "../storage/service.js";
-import { parseRepositoryType, type RemoteConfig, type RepositoryRecord } from "./types.js";
+import { parseRepositoryType, type RemoteConfig, type RepositoryRecord, type RepositoryTypes } from "./types.js";
 import { isObject } from "../json.js";
 import { refreshOrStale } from "../db/errors.js";
 
@@ -50,13 +50,18 @@ export function requireRepositoryAccess(actor: Principal, name: string, action: 
 
 type Row = { name: string; type: string; storage: string; config: Prisma.JsonValue };
 
+/**
+ * The record of a stored row. A row of a type this build does not serve (made by a build with
+ * more formats, or before types were checked) keeps the format its type names — the repository
+ * port answers 501 for it — and a type of no recognisable form is its own format, never "file".
+ */
 export function toRecord(row: Row): RepositoryRecord {
   const parsed = parseRepositoryType(row.type);
   const config = (isObject(row.config) ? row.config : {}) as Record<string, unknown>;
   return {
     name: row.name,
     type: row.type,
-    format: parsed?.format ?? ("file" as const),
+    format: parsed?.format ?? row.type,
     kind: parsed?.kind ?? "hosted",
     storage: row.storage,
     remotes: Array.isArray(config.remotes) ? (config.remotes as RemoteConfig[]) : [],
@@ -82,6 +87,8 @@ export class RepositoryService {
     private prisma: PrismaClient,
     private bus: EventBus,
     private storages: StorageService,
+    /** The repository types the registered format plugins serve, and their config schemas (the FormatRegistry). */
+    readonly types: RepositoryTypes,
     /** Public base URL of the repository port (member URLs). */
     private repoBaseUrl: () => string = () => "http://localhost:8080",
     private cacheTtl: RepositoryCacheTtl = DEFAULT_CACHE_TTL,
@@ -157,43 +164,24 @@ export class RepositoryService {
     return (await this.prisma.repository.count({ where: { name } })) > 0;
   }
 
-  /** Validates a `repo` config object for `name`; returns the normalised config. */
+  /**
+   * Validates a `repo` config object for `name`: its type must be one a registered format serves,
+   * its fields must satisfy that format's config schema, its storage alias and members must exist.
+   * Returns the normalised config (unknown fields kept as given).
+   */
   async validate(name: string, raw: unknown): Promise<{ type: string; storage: string; config: Record<string, unknown> }> {
     if (!isObject(raw)) throw badRequest("Body must be {\"repo\": {\"type\": ..., \"storage\": ...}}");
     const type = raw.type;
-    if (typeof type !== "string" || !type) throw badRequest("'repo.type' is required");
-    const parsed = parseRepositoryType(type);
-    if (!parsed) throw badRequest(`Unknown repository type '${type}'`);
-    const storage = raw.storage;
+    if (typeof type !== "string" || !type) throw badRequest(`'repo.type' is required: one of ${this.types.types().join(", ")}`);
+    const parsed = this.types.parseType(type);
+    if (!parsed) throw badRequest(`Unknown repository type '${type}'; supported types: ${this.types.types().join(", ")}`);
+    const schema = this.types.plugin(parsed.format)?.config;
+    const config: Record<string, unknown> = schema ? schema.parse({ ...raw, type }, parsed.kind) : { ...raw, type };
+    const storage = config.storage;
     if (typeof storage !== "string" || !storage) throw badRequest("'repo.storage' is required and must name a storage alias");
     if (!(await this.storages.resolveAlias(name, storage))) throw badRequest(`Storage alias '${storage}' does not exist`);
-    const config: Record<string, unknown> = { ...raw, type, storage };
-    if (raw.remotes !== undefined || parsed.kind === "proxy") {
-      if (!Array.isArray(raw.remotes)) throw badRequest("'repo.remotes' must be a list of {\"url\": ...}");
-      if (parsed.kind === "proxy" && raw.remotes.length === 0) throw badRequest(`A ${type} repository needs at least one remote`);
-      config.remotes = raw.remotes.map((r, i) => {
-        if (!isObject(r)) throw badRequest(`'repo.remotes[${i}]' must be an object with a 'url'`);
-        if (typeof r.url !== "string") throw badRequest(`'repo.remotes[${i}].url' is required`);
-        let u: URL;
-        try {
-          u = new URL(r.url);
-        } catch {
-          throw badRequest(`'repo.remotes[${i}].url' is not a valid URL: ${r.url}`);
-        }
-        if (u.protocol !== "http:" && u.protocol !== "https:") throw badRequest(`'repo.remotes[${i}].url' must be an http(s) URL`);
-        for (const k of ["username", "password"]) {
-          if (r[k] !== undefined && r[k] !== null && typeof r[k] !== "string") throw badRequest(`'repo.remotes[${i}].${k}' must be a string`);
-        }
-        return r;
-      });
-    }
-    if (raw.members !== undefined || parsed.kind === "group") {
-      const members = raw.members ?? [];
-      if (!Array.isArray(members) || members.some((m) => typeof m !== "string" || !m)) throw badRequest("'repo.members' must be a list of repository names");
-      const list = members as string[];
-      if (parsed.kind !== "group" && list.length) throw badRequest(`Only group repositories have members; '${type}' is not a group type`);
-      const dup = list.find((m, i) => list.indexOf(m) !== i);
-      if (dup) throw badRequest(`Member '${dup}' is listed twice`);
+    if (parsed.kind === "group") {
+      const list = Array.isArray(config.members) ? (config.members as string[]) : [];
       if (list.includes(name)) throw badRequest(`Group '${name}' cannot be a member of itself`);
       if (list.length) {
         const rows = await this.prisma.repository.findMany({ where: { name: { in: list } }, select: { name: true, type: true, config: true } });
@@ -205,7 +193,6 @@ export class RepositoryService {
         }
         await this.checkNoCycle(name, list);
       }
-      config.members = list;
     }
     return { type, storage, config };
   }
@@ -238,8 +225,8 @@ export class RepositoryService {
     let row;
     if (existing) {
       const was = parseRepositoryType(existing.type);
-      const now = parseRepositoryType(type)!;
-      if (was && was.format !== now.format) {
+      const now = this.types.parseType(type)!;
+      if ((was?.format ?? existing.type) !== now.format) {
         const groups = await this.groupsContaining(name);
         if (groups.length) throw conflict(`Cannot change '${name}' to ${type}: it is a member of group(s): ${groups.map((g) => g.name).join(", ")}`);
       }

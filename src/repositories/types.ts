@@ -1,25 +1,11 @@
 // Repository records as the rest of the system sees them. The repository service
 // (issue 3) owns persistence and validation; formats (issue 4) only read these.
+//
+// Which formats exist is not listed here: the registered format plugins say it (the
+// FormatRegistry, passed to the services that need it as a `RepositoryTypes` port).
 
-/** Every type string of FORMATS.md, grouped by format. */
-export const REPOSITORY_FORMATS = {
-  maven: ["maven", "maven-proxy", "maven-group"],
-  gradle: ["gradle", "gradle-proxy", "gradle-group"],
-  npm: ["npm", "npm-proxy", "npm-group"],
-  pypi: ["pypi", "pypi-proxy", "pypi-group"],
-  docker: ["docker", "docker-proxy", "docker-group"],
-  file: ["file", "file-proxy", "file-group"],
-  helm: ["helm", "helm-proxy", "helm-group"],
-  go: ["go", "go-proxy", "go-group"],
-  gem: ["gem", "gem-proxy", "gem-group"],
-  php: ["php", "php-proxy", "php-group"],
-  nuget: ["nuget", "nuget-proxy", "nuget-group"],
-  deb: ["deb", "deb-proxy", "deb-group"],
-  rpm: ["rpm", "rpm-proxy", "rpm-group"],
-  conda: ["conda", "conda-proxy", "conda-group"],
-} as const;
-
-export type RepositoryFormat = keyof typeof REPOSITORY_FORMATS;
+/** A format name (`maven`, `npm`...): whatever a registered plugin serves, or a stored row's. */
+export type RepositoryFormat = string;
 export type RepositoryKind = "hosted" | "proxy" | "group";
 
 export interface RemoteConfig {
@@ -42,10 +28,34 @@ export interface RepositoryRecord {
   config: Record<string, unknown>;
 }
 
+/** A repository's config schema as the repository service uses it (src/formats/kit/config.ts). */
+export interface RepositoryConfigParser {
+  parse(raw: Record<string, unknown>, kind: RepositoryKind): Record<string, unknown>;
+}
+
+/**
+ * The repository types this build serves, as the repository service, cooldown and the dashboard
+ * read them. The FormatRegistry (src/formats/kit/registry.ts) satisfies it.
+ */
+export interface RepositoryTypes {
+  /** Every supported type: `<format>`, `<format>-proxy`, `<format>-group` per registered format. */
+  types(): string[];
+  /** `maven-proxy` → { format: "maven", kind: "proxy" }; null for a type no registered format serves. */
+  parseType(type: string): { format: string; kind: RepositoryKind } | null;
+  /** The plugin of a registered format (its config schema), or undefined. */
+  plugin(format: string): { config?: RepositoryConfigParser } | undefined;
+}
+
+const TYPE = /^([a-z][a-z0-9]*)(?:-(proxy|group))?$/;
+
+/**
+ * Splits a type string by its form alone — `helm-proxy` → { format: "helm", kind: "proxy" } —
+ * whether or not a format of that name is built (stored rows of formats this build does not
+ * serve keep their format, and the dispatcher answers 501 for them). Null for strings not of
+ * the `<format>[-proxy|-group]` form. Use RepositoryTypes.parseType to accept a type.
+ */
 export function parseRepositoryType(type: string): { format: RepositoryFormat; kind: RepositoryKind } | null {
-  for (const [format, types] of Object.entries(REPOSITORY_FORMATS)) {
-    const i = (types as readonly string[]).indexOf(type);
-    if (i >= 0) return { format: format as RepositoryFormat, kind: (["hosted", "proxy", "group"] as const)[i] };
-  }
-  return null;
+  const m = TYPE.exec(type);
+  if (!m) return null;
+  return { format: m[1], kind: m[2] === "proxy" ? "proxy" : m[2] === "group" ? "group" : "hosted" };
 }

@@ -3,9 +3,7 @@
 // A tokenizer and a recursive-descent parser build a typed AST; `compileQuery` turns the AST into
 // a parameterised SQL condition over the artifacts table. Errors are 400s that say where.
 import { badRequest } from "../errors.js";
-import { REPOSITORY_FORMATS } from "../repositories/types.js";
 
-const KNOWN_TYPES: string[] = Object.values(REPOSITORY_FORMATS).flat();
 
 export const FIELDS = ["name", "version", "repo", "type"] as const;
 export type Field = (typeof FIELDS)[number];
@@ -240,7 +238,7 @@ function substringColumn(column: "name" | "version", value: string): string {
   return [...value].length >= 3 ? `"${column}"` : `("${column}" || '')`;
 }
 
-function compileField(field: Field, v: string, params: SqlParams): string {
+function compileField(field: Field, v: string, params: SqlParams, knownTypes: readonly string[] | undefined): string {
   switch (field) {
     case "name":
     case "version":
@@ -249,14 +247,17 @@ function compileField(field: Field, v: string, params: SqlParams): string {
       return `"repo_name" = ${params.add(v)}`;
     case "type": {
       // A prefix of the known type strings, expanded here so the btree index on repo_type serves it.
+      // Without the list of supported types, the exact format's three types.
       const prefix = typePrefix(v);
-      return `"repo_type" = ANY(${params.add(KNOWN_TYPES.filter((t) => t.startsWith(prefix)))}::text[])`;
+      const types = knownTypes ? knownTypes.filter((t) => t.startsWith(prefix)) : [prefix, `${prefix}-proxy`, `${prefix}-group`];
+      return `"repo_type" = ANY(${params.add(types)}::text[])`;
     }
   }
 }
 
 /** Compiles the AST into a parameterised condition. Values never enter the SQL text. */
-export function compileQuery(node: QueryNode, params: SqlParams): CompiledQuery {
+/** `knownTypes`: the supported repository types (RepositoryTypes.types()), which `type:` prefixes expand to. */
+export function compileQuery(node: QueryNode, params: SqlParams, knownTypes?: readonly string[]): CompiledQuery {
   const textTerms: string[] = [];
   const walk = (n: QueryNode): string => {
     switch (n.kind) {
@@ -265,7 +266,7 @@ export function compileQuery(node: QueryNode, params: SqlParams): CompiledQuery 
       case "or":
         return "(" + n.children.map(walk).join(" OR ") + ")";
       case "field":
-        return compileField(n.field, n.value.trim(), params);
+        return compileField(n.field, n.value.trim(), params, knownTypes);
       case "text": {
         const value = n.value.trim();
         textTerms.push(value);

@@ -83,8 +83,9 @@ for (const backend of backends()) {
       assert.deepEqual(mv.body, { error: "NOT_FOUND", message: "Repository 'nonexistent' not found", status: 404 });
     });
 
-    it("accepts every type string of FORMATS.md and rejects unknown types and bad bodies with 400", async () => {
-      const formats = ["maven", "gradle", "npm", "pypi", "docker", "file", "helm", "go", "gem", "php", "nuget", "deb", "rpm", "conda"];
+    it("accepts every type of the built formats and rejects unknown types and bad bodies with 400", async () => {
+      // Types of formats FORMATS.md lists but this build does not serve are rejected: test/api/repository-types.test.ts.
+      const formats = ["maven", "gradle", "npm", "pypi", "docker", "file"];
       for (const f of formats) {
         assert.equal((await put(`t-${f}`, { type: f, storage: "default" })).status, 200, f);
         assert.equal((await put(`t-${f}-proxy`, { type: `${f}-proxy`, storage: "default", remotes: [{ url: "http://upstream.example/" + f }] })).status, 200, f + "-proxy");

@@ -3,6 +3,7 @@
 import { notFound } from "../../errors.js";
 import type { FormatPlugin, FormatRequest, OperationResult } from "../kit/contract.js";
 import { listingReply, requireFilePath } from "../kit/listing.js";
+import { fileConfig } from "./config.js";
 
 /**
  * Cooldown identity of a proxied file: package = its folder ("/" for top-level files), version =
@@ -48,6 +49,7 @@ async function remove(req: FormatRequest): Promise<OperationResult> {
 
 export const filePlugin: FormatPlugin = {
   format: "file",
+  config: fileConfig,
   routes: [
     { method: "GET", path: "/", op: "read" },
     { method: "GET", path: "/*path", op: "read" },

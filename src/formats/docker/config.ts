@@ -1,0 +1,4 @@
+// Docker (OCI) repositories' config: the common fields only.
+import { configSchema } from "../kit/config.js";
+
+export const dockerConfig = configSchema("Docker");
