@@ -4,14 +4,24 @@ import type { FormatPlugin } from "./kit/contract.js";
 import { filePlugin } from "./file/index.js";
 import { pypiPlugin } from "./pypi/index.js";
 import { createMavenPlugin } from "./maven/index.js";
+import { createDockerPlugin, type DockerPluginDeps } from "./docker/index.js";
 
 /** What plugins with server-side endpoints of their own (logins, search indexes) are given. */
-export interface PluginDeps {}
+export interface PluginDeps {
+  /** Logins of OCI /v2/token and the credentials docker clients send. */
+  auth: DockerPluginDeps["auth"];
+  /** Repositories by name and all of them (OCI catalog and groups), and their storage. */
+  repositories: DockerPluginDeps["repositories"];
+  storageFor: DockerPluginDeps["storageFor"];
+  /** The kit's services (artifacts index, upstream client, cooldown), for endpoints outside /<repo>/ (OCI /v2). */
+  services: DockerPluginDeps["services"];
+}
 
-export function formatPlugins(_deps: PluginDeps): FormatPlugin[] {
+export function formatPlugins(deps: PluginDeps): FormatPlugin[] {
   return [
     filePlugin,
     pypiPlugin,
     createMavenPlugin(),
+    createDockerPlugin(deps),
   ];
 }

@@ -10,7 +10,7 @@ import { createMavenPlugin } from "./maven/index.js";
 import { filePlugin } from "./file/index.js";
 import { npmFormat } from "./npm/index.js";
 import { pypiPlugin } from "./pypi/index.js";
-import { dockerModule } from "./docker/index.js";
+import { dockerFormat } from "./docker/index.js";
 
 function pluginView(plugin: FormatPlugin): FormatModule {
   const hooks = plugin.hooks ?? {};
@@ -32,7 +32,7 @@ const MODULES: Partial<Record<RepositoryFormat, FormatModule>> = {
   file: pluginView(filePlugin),
   npm: npmFormat,
   pypi: pluginView(pypiPlugin),
-  docker: dockerModule,
+  docker: pluginView(dockerFormat),
 };
 
 export function formatModule(format: RepositoryFormat): FormatModule | undefined {

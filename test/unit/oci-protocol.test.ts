@@ -45,16 +45,16 @@ describe("OCI errors", () => {
 
 describe("OCI /v2 paths and names", () => {
   it("routes by the last keyword so images may contain 'blobs' or 'manifests' components", () => {
-    assert.deepEqual(parseV2Path("/"), { kind: "base" });
-    assert.deepEqual(parseV2Path(""), { kind: "base" });
-    assert.deepEqual(parseV2Path("/_catalog"), { kind: "catalog" });
-    assert.deepEqual(parseV2Path("/token"), { kind: "token" });
-    assert.deepEqual(parseV2Path("/r/lib/app/manifests/1.0"), { kind: "manifest", repo: "r", image: "lib/app", reference: "1.0" });
-    assert.deepEqual(parseV2Path("/r/a/blobs/b/blobs/" + D("c")), { kind: "blob", repo: "r", image: "a/blobs/b", digest: D("c") });
-    assert.deepEqual(parseV2Path("/r/app/blobs/uploads/"), { kind: "upload-start", repo: "r", image: "app" });
-    assert.deepEqual(parseV2Path("/r/app/blobs/uploads/abc"), { kind: "upload", repo: "r", image: "app", id: "abc" });
-    assert.deepEqual(parseV2Path("/r/app/tags/list"), { kind: "tags", repo: "r", image: "app" });
-    assert.deepEqual(parseV2Path("/r/app/referrers/" + D("d")), { kind: "referrers", repo: "r", image: "app", digest: D("d") });
+    assert.deepEqual(parseV2Path("/"), { endpoint: "base" });
+    assert.deepEqual(parseV2Path(""), { endpoint: "base" });
+    assert.deepEqual(parseV2Path("/_catalog"), { endpoint: "catalog" });
+    assert.deepEqual(parseV2Path("/token"), { endpoint: "token" });
+    assert.deepEqual(parseV2Path("/r/lib/app/manifests/1.0"), { endpoint: "manifest", repo: "r", image: "lib/app", reference: "1.0" });
+    assert.deepEqual(parseV2Path("/r/a/blobs/b/blobs/" + D("c")), { endpoint: "blob", repo: "r", image: "a/blobs/b", digest: D("c") });
+    assert.deepEqual(parseV2Path("/r/app/blobs/uploads/"), { endpoint: "upload-start", repo: "r", image: "app" });
+    assert.deepEqual(parseV2Path("/r/app/blobs/uploads/abc"), { endpoint: "upload", repo: "r", image: "app", id: "abc" });
+    assert.deepEqual(parseV2Path("/r/app/tags/list"), { endpoint: "tags", repo: "r", image: "app" });
+    assert.deepEqual(parseV2Path("/r/app/referrers/" + D("d")), { endpoint: "referrers", repo: "r", image: "app", digest: D("d") });
     assert.equal(parseV2Path("/r/app/whatever"), null);
   });
   it("flags malformed names", () => {
@@ -79,13 +79,13 @@ describe("OCI manifests", () => {
   const manifest = { schemaVersion: 2, mediaType: MEDIA.ociManifest, config: desc(MEDIA.ociConfig, "1"), layers: [desc("application/vnd.oci.image.layer.v1.tar+gzip", "2")] };
   it("parses an image manifest into its blobs", () => {
     const m = parseManifest(Buffer.from(JSON.stringify(manifest)), MEDIA.ociManifest);
-    assert.equal(m.kind, "manifest");
+    assert.equal(m.shape, "manifest");
     assert.deepEqual(m.blobs.map((b) => b.digest), [D("1"), D("2")]);
   });
   it("parses an index into child manifests and infers the type without mediaType", () => {
     const idx = { schemaVersion: 2, manifests: [{ ...desc(MEDIA.ociManifest, "3"), platform: { os: "linux", architecture: "amd64" } }] };
     const m = parseManifest(Buffer.from(JSON.stringify(idx)), "application/json");
-    assert.equal(m.kind, "index");
+    assert.equal(m.shape, "index");
     assert.equal(m.mediaType, MEDIA.ociIndex);
     assert.equal(m.manifests[0].digest, D("3"));
   });
@@ -152,21 +152,20 @@ describe("OCI protocol helpers", () => {
 
 describe("docker pull instructions", () => {
   it("names the image and tag (or digest) at the repository port's host", async () => {
-    const { dockerModule } = await import("../../src/formats/docker/index.js");
+    const { dockerFormat } = await import("../../src/formats/docker/index.js");
     const repo = { name: "dh", type: "docker", format: "docker", kind: "hosted", storage: "default", remotes: [], members: [], config: {} } as const;
-    const tag = dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/manifests/1.0", "http://reg.example:8080/dh");
+    const tag = dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/manifests/1.0", "http://reg.example:8080/dh");
     assert.deepEqual(tag, ["skopeo copy docker://reg.example:8080/dh/lib/app:1.0 oci:./app", "docker pull reg.example:8080/dh/lib/app:1.0"]);
-    const dig = dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/manifests/${D("a")}`, "http://h:1/dh");
+    const dig = dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/manifests/${D("a")}`, "http://h:1/dh");
     assert.equal(dig[1], `docker pull h:1/dh/app@${D("a")}`);
-    assert.equal(dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/_manifests/tags/v2", "http://h:1/dh")[1], "docker pull h:1/dh/lib/app:v2");
-    assert.equal(dockerModule.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/_manifests/revisions/sha256/${"b".repeat(64)}`, "http://h:1/dh")[1], `docker pull h:1/dh/app@${D("b")}`);
+    assert.equal(dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/_manifests/tags/v2", "http://h:1/dh")[1], "docker pull h:1/dh/lib/app:v2");
+    assert.equal(dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/_manifests/revisions/sha256/${"b".repeat(64)}`, "http://h:1/dh")[1], `docker pull h:1/dh/app@${D("b")}`);
   });
   it("describes only tags as artifacts for the search reindex", async () => {
-    const { dockerModule } = await import("../../src/formats/docker/index.js");
-    const repo = { name: "dh", type: "docker", format: "docker" as const, kind: "hosted" as const, storage: "default", remotes: [], members: [], config: {} };
-    assert.deepEqual(dockerModule.describeArtifact!(repo, "lib/app/_manifests/tags/1.0"), { name: "lib/app", version: "1.0" });
-    assert.equal(dockerModule.describeArtifact!(repo, `_blobs/sha256/${"a".repeat(64)}`), null);
-    assert.equal(dockerModule.describeArtifact!(repo, `app/_manifests/revisions/sha256/${"a".repeat(64)}`), null);
-    assert.equal(dockerModule.describeArtifact!(repo, "_uploads/x/_manifests/tags/y"), null);
+    const { dockerFormat } = await import("../../src/formats/docker/index.js");
+    assert.deepEqual(dockerFormat.layout.describe("lib/app/_manifests/tags/1.0"), { name: "lib/app", version: "1.0" });
+    assert.equal(dockerFormat.layout.describe(`_blobs/sha256/${"a".repeat(64)}`), null);
+    assert.equal(dockerFormat.layout.describe(`app/_manifests/revisions/sha256/${"a".repeat(64)}`), null);
+    assert.equal(dockerFormat.layout.describe("_uploads/x/_manifests/tags/y"), null);
   });
 });

@@ -1,52 +1,12 @@
-// The docker / OCI format: the /v2 distribution API (router.ts) plus the FormatModule the
-// /<repo>/... dispatcher uses (which only points clients at /v2).
-import type Router from "@koa/router";
-import type { AppContext } from "../../context.js";
+// The docker / OCI format. Clients use the OCI distribution API, which the kit mounts at /v2
+// (api.ts); below /<repo>/ a docker repository only points clients there.
 import { notFound } from "../../errors.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
-import { upstreamFetch } from "../proxy.js";
-import { findRepository, storageFor } from "../scope.js";
-import type { FormatModule } from "../types.js";
-import { createOciMiddleware } from "./router.js";
+import type { FormatPlugin, FormatRequest } from "../kit/contract.js";
+import type { AuthPort } from "./access.js";
+import { createOciMount } from "./api.js";
+import { DockerEnv, type DockerDeps } from "./env.js";
 import { isValidImageName } from "./names.js";
-import type { DockerEnv } from "./sources.js";
-
-export function dockerEnv(app: AppContext): DockerEnv {
-  return {
-    findRepository: (name) => findRepository(app, name),
-    storageFor: (repo) => storageFor(app, repo),
-    allRepositories: () => app.repositories.all(),
-    async recordArtifact(a) {
-      try {
-        await app.artifacts.record({
-          repo: a.repo,
-          path: a.path,
-          name: a.name,
-          version: a.version,
-          size: a.size,
-          checksums: a.checksums,
-          owner: a.owner,
-          releasedAt: a.releasedAt ?? null,
-        });
-      } catch (err) {
-        app.log.warn("docker: could not index artifact", { repo: a.repo.name, path: a.path, err: String(err) });
-      }
-    },
-    async removeArtifact(repo, path) {
-      await app.artifacts.remove(repo.name, path).catch(() => false);
-    },
-    warn: (msg, meta) => app.log.warn(msg, meta),
-    fetchUpstream: (remote, path, req) => upstreamFetch(app, remote, path, req),
-    cooldown: app.cooldown,
-  };
-}
-
-/** Registers GET/HEAD/PUT/POST/PATCH/DELETE on /v2 and /v2/... on the repository port's router. */
-export function registerOciRoutes(router: Router, app: AppContext): void {
-  const mw = createOciMiddleware(dockerEnv(app), app.auth);
-  router.all("/v2", mw);
-  router.all("/v2/{*rest}", mw);
-}
 
 function host(baseUrl: string): string {
   try {
@@ -56,16 +16,24 @@ function host(baseUrl: string): string {
   }
 }
 
-export const dockerModule: FormatModule = {
+/** Any request below /<repo>/: readers are told where the OCI API is; others get 401/403. */
+function pointAtOciApi(req: FormatRequest): never {
+  req.require("read");
+  throw notFound(`Docker repository '${req.repo.name}' is served through the OCI API at /v2/${req.repo.name}/<image>/...`);
+}
+
+/** The parts of the docker format that need no services: the /<repo>/ answer, layout, pull instructions. */
+export const dockerFormat: FormatPlugin = {
   format: "docker",
-  async handle(ctx, scope) {
-    scope.require("read");
-    throw notFound(`Docker repository '${scope.repo.name}' is served through the OCI API at /v2/${scope.repo.name}/<image>/...`);
-  },
-  /** Search reindex: only tags are artifacts (blobs, revisions, uploads and referrer links are not). */
-  describeArtifact(_repo: RepositoryRecord, path: string) {
-    const m = /^(.+)\/_manifests\/tags\/([^/]+)$/.exec(path);
-    return m && isValidImageName(m[1]) ? { name: m[1], version: m[2] } : null;
+  routes: [{ method: ["GET", "PUT", "POST", "PATCH", "DELETE"], path: /^\/.*$/, op: "pointAtOciApi" }],
+  operations: { pointAtOciApi },
+  layout: {
+    /** Only tags are artifacts (blobs, revisions, uploads and referrer links are not). */
+    describe(path) {
+      const m = /^(.+)\/_manifests\/tags\/([^/]+)$/.exec(path);
+      return m && isValidImageName(m[1]) ? { name: m[1], version: m[2] } : null;
+    },
+    isMetadata: () => false,
   },
   pullInstructions(repo: RepositoryRecord, path: string, baseUrl: string): string[] {
     // Index paths are storage keys: <image>/_manifests/tags/<tag> or <image>/_manifests/revisions/<alg>/<hex>;
@@ -78,3 +46,13 @@ export const dockerModule: FormatModule = {
     return [`skopeo copy docker://${h}/${repo.name}/${image}${ref} oci:./${image.split("/").pop()}`, `docker pull ${h}/${repo.name}/${image}${ref}`];
   },
 };
+
+export interface DockerPluginDeps extends DockerDeps {
+  /** Logins for /v2/token and the credentials docker clients send. */
+  auth: AuthPort;
+}
+
+/** The docker plugin of one node: the format plus the /v2 mount, with its per-node upstream clients and downloads. */
+export function createDockerPlugin(deps: DockerPluginDeps): FormatPlugin {
+  return { ...dockerFormat, root: createOciMount(new DockerEnv(deps), deps.auth) };
+}

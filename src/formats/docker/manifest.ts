@@ -30,7 +30,7 @@ export interface ParsedManifest {
   mediaType: string;
   /** Whether the body names its mediaType itself (otherwise it came from Content-Type or the shape, and is stored beside it). */
   declaresMediaType: boolean;
-  kind: "manifest" | "index";
+  shape: "manifest" | "index";
   /** Blobs the manifest needs (config + layers); empty for indexes. */
   blobs: Descriptor[];
   /** Child manifests of an index. */
@@ -77,11 +77,11 @@ export function parseManifest(body: Buffer, contentType?: string): ParsedManifes
   let mediaType = declared ?? (ct && MANIFEST_TYPES.includes(ct) ? ct : undefined);
   if (!mediaType) mediaType = Array.isArray(m.manifests) ? MEDIA.ociIndex : MEDIA.ociManifest;
   if (!MANIFEST_TYPES.includes(mediaType)) throw ociError("MANIFEST_INVALID", `Unsupported manifest media type '${mediaType}'`);
-  const out: ParsedManifest = { mediaType, declaresMediaType: declared !== undefined, kind: INDEX_TYPES.includes(mediaType) ? "index" : "manifest", blobs: [], manifests: [] };
+  const out: ParsedManifest = { mediaType, declaresMediaType: declared !== undefined, shape: INDEX_TYPES.includes(mediaType) ? "index" : "manifest", blobs: [], manifests: [] };
   if (m.subject !== undefined) out.subject = descriptor(m.subject, "subject");
   if (typeof m.artifactType === "string") out.artifactType = m.artifactType;
   if (m.annotations && typeof m.annotations === "object") out.annotations = m.annotations as Record<string, string>;
-  if (out.kind === "index") {
+  if (out.shape === "index") {
     if (!Array.isArray(m.manifests)) throw ociError("MANIFEST_INVALID", "An image index needs a 'manifests' list");
     out.manifests = m.manifests.map((d, i) => descriptor(d, `manifests[${i}]`));
   } else {

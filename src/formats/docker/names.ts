@@ -7,15 +7,15 @@ export const TAG_RE = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
 const REPO_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export type V2Route =
-  | { kind: "base" }
-  | { kind: "catalog" }
-  | { kind: "token" }
-  | { kind: "tags"; repo: string; image: string }
-  | { kind: "manifest"; repo: string; image: string; reference: string }
-  | { kind: "blob"; repo: string; image: string; digest: string }
-  | { kind: "upload-start"; repo: string; image: string }
-  | { kind: "upload"; repo: string; image: string; id: string }
-  | { kind: "referrers"; repo: string; image: string; digest: string };
+  | { endpoint: "base" }
+  | { endpoint: "catalog" }
+  | { endpoint: "token" }
+  | { endpoint: "tags"; repo: string; image: string }
+  | { endpoint: "manifest"; repo: string; image: string; reference: string }
+  | { endpoint: "blob"; repo: string; image: string; digest: string }
+  | { endpoint: "upload-start"; repo: string; image: string }
+  | { endpoint: "upload"; repo: string; image: string; id: string }
+  | { endpoint: "referrers"; repo: string; image: string; digest: string };
 
 export function isValidImageName(image: string): boolean {
   if (!image || image.length > 255) return false;
@@ -40,16 +40,16 @@ export function splitName(name: string): { repo: string; image: string } | null 
  * no route matches, or { invalid } when the route matched but the name is malformed.
  */
 export function parseV2Path(p: string): V2Route | { invalid: "name"; name: string } | null {
-  if (p === "" || p === "/") return { kind: "base" };
-  if (p === "/_catalog") return { kind: "catalog" };
-  if (p === "/token") return { kind: "token" };
+  if (p === "" || p === "/") return { endpoint: "base" };
+  if (p === "/_catalog") return { endpoint: "catalog" };
+  if (p === "/token") return { endpoint: "token" };
   const patterns: [RegExp, (m: RegExpExecArray, repo: string, image: string) => V2Route][] = [
-    [/^\/(.+)\/tags\/list$/, (_m, repo, image) => ({ kind: "tags", repo, image })],
-    [/^\/(.+)\/manifests\/([^/]+)$/, (m, repo, image) => ({ kind: "manifest", repo, image, reference: m[2] })],
-    [/^\/(.+)\/blobs\/uploads\/?$/, (_m, repo, image) => ({ kind: "upload-start", repo, image })],
-    [/^\/(.+)\/blobs\/uploads\/([^/]+)$/, (m, repo, image) => ({ kind: "upload", repo, image, id: m[2] })],
-    [/^\/(.+)\/blobs\/([^/]+)$/, (m, repo, image) => ({ kind: "blob", repo, image, digest: m[2] })],
-    [/^\/(.+)\/referrers\/([^/]+)$/, (m, repo, image) => ({ kind: "referrers", repo, image, digest: m[2] })],
+    [/^\/(.+)\/tags\/list$/, (_m, repo, image) => ({ endpoint: "tags", repo, image })],
+    [/^\/(.+)\/manifests\/([^/]+)$/, (m, repo, image) => ({ endpoint: "manifest", repo, image, reference: m[2] })],
+    [/^\/(.+)\/blobs\/uploads\/?$/, (_m, repo, image) => ({ endpoint: "upload-start", repo, image })],
+    [/^\/(.+)\/blobs\/uploads\/([^/]+)$/, (m, repo, image) => ({ endpoint: "upload", repo, image, id: m[2] })],
+    [/^\/(.+)\/blobs\/([^/]+)$/, (m, repo, image) => ({ endpoint: "blob", repo, image, digest: m[2] })],
+    [/^\/(.+)\/referrers\/([^/]+)$/, (m, repo, image) => ({ endpoint: "referrers", repo, image, digest: m[2] })],
   ];
   for (const [re, build] of patterns) {
     const m = re.exec(p);

@@ -16,6 +16,7 @@ import { DigestingStream, digestOf, parseDigest, requireDigest, type Digest } fr
 import { ociError } from "./errors.js";
 import { MAX_MANIFEST_BYTES, parseManifest, referrerArtifactType, type Descriptor, type ParsedManifest } from "./manifest.js";
 import { readBounded } from "../../streams.js";
+import { filesOf, foldersOf } from "../kit/listing.js";
 
 export interface StoredManifest {
   body: Buffer;
@@ -30,6 +31,16 @@ export interface BlobStream {
   data?: Buffer;
   /** Inclusive range actually served, when a range was asked for. */
   range?: { start: number; end: number };
+}
+
+/** Where pulls are served from: a hosted store, a proxy or a group (sources.ts). */
+export interface PullSource {
+  manifest(image: string, reference: string): Promise<StoredManifest | null>;
+  blob(image: string, digest: string, range?: { start: number; end?: number }): Promise<BlobStream | null>;
+  blobSize(image: string, digest: string): Promise<number | null>;
+  /** null when the image is unknown to this source. */
+  tags(image: string): Promise<string[] | null>;
+  referrers(image: string, digest: string): Promise<Descriptor[]>;
 }
 
 const blobKey = (d: Digest) => `_blobs/${d.algorithm}/${d.hex}`;
@@ -105,8 +116,8 @@ export class DockerStore {
     if (!got) return null;
     const image = (await readAll(got.stream, 1024)).toString();
     const entries = await this.storage.list(`_uploads/${id}/`);
-    const parts = entries
-      .filter((e) => e.kind === "file" && /\/part-\d+$/.test(e.key))
+    const parts = filesOf(entries)
+      .filter((e) => /\/part-\d+$/.test(e.key))
       .map((e) => ({ key: e.key, size: e.size ?? 0, offset: Number(e.key.slice(e.key.lastIndexOf("-") + 1)) }))
       .sort((a, b) => a.offset - b.offset);
     return { image, size: parts.reduce((n, p) => n + p.size, 0), parts };
@@ -138,8 +149,7 @@ export class DockerStore {
   /** Drops upload sessions started more than `maxAgeMs` ago (abandoned by their clients); returns how many. */
   async sweepUploads(maxAgeMs: number): Promise<number> {
     let n = 0;
-    for (const e of await this.storage.list("_uploads/", { delimiter: "/" })) {
-      if (e.kind !== "directory") continue;
+    for (const e of foldersOf(await this.storage.list("_uploads/", { delimiter: "/" }))) {
       const id = e.key.slice("_uploads/".length).replace(/\/$/, "");
       const st = await this.storage.stat(`_uploads/${id}/image`);
       if (!st || Date.now() - st.modified.getTime() >= maxAgeMs) {
@@ -269,7 +279,14 @@ export class DockerStore {
   async tags(image: string): Promise<string[]> {
     const prefix = `${image}/_manifests/tags/`;
     const entries = await this.storage.list(prefix);
-    return entries.filter((e) => e.kind === "file").map((e) => e.key.slice(prefix.length)).filter((t) => t && !t.includes("/"));
+    return filesOf(entries).map((e) => e.key.slice(prefix.length)).filter((t) => t && !t.includes("/"));
+  }
+
+  /** The image's tags; null when the image is unknown (never had a manifest). */
+  async knownTags(image: string): Promise<string[] | null> {
+    const tags = await this.tags(image);
+    if (tags.length === 0 && !(await this.imageExists(image))) return null;
+    return tags;
   }
 
   /** True when the image has ever had a manifest (for NAME_UNKNOWN), including after all were deleted. */
@@ -281,8 +298,7 @@ export class DockerStore {
   async referrers(image: string, subject: string): Promise<Descriptor[]> {
     const prefix = referrersPrefix(image, requireDigest(subject));
     const out: Descriptor[] = [];
-    for (const e of await this.storage.list(prefix)) {
-      if (e.kind !== "file") continue;
+    for (const e of filesOf(await this.storage.list(prefix))) {
       const got = await this.storage.get(e.key);
       if (!got) continue;
       try {
@@ -300,8 +316,7 @@ export class DockerStore {
     const walk = async (prefix: string, depth: number): Promise<void> => {
       if (depth > 16) return;
       const entries = await this.storage.list(prefix, { delimiter: "/" });
-      for (const e of entries) {
-        if (e.kind !== "directory") continue;
+      for (const e of foldersOf(entries)) {
         const name = e.key.slice(prefix.length).replace(/\/$/, "");
         if (name === "_manifests") out.push(prefix.replace(/\/$/, ""));
         else if (!name.startsWith("_")) await walk(e.key.endsWith("/") ? e.key : e.key + "/", depth + 1);

@@ -1,11 +1,11 @@
 // A client for an upstream OCI registry (docker-proxy remotes), with the Bearer-token and Basic
-// flows. Every request goes through the proxies' upstreamFetch, so the http_client settings
+// flows. Every request goes through the kit's upstream client, so the http_client settings
 // (timeouts, idle timeout, per-destination limits, follow_redirects) apply as for every other
 // proxy, and credentials reach only the origin they belong to (blob redirects to a CDN get none).
-// Failures are proxy UpstreamErrors: 502 (unreachable, bad answer) or 504 (too slow).
+// Failures are the kit's UpstreamErrors: 502 (unreachable, bad answer) or 504 (too slow).
 import type { Readable } from "node:stream";
 import type { RemoteConfig } from "../../repositories/types.js";
-import { readBody, UpstreamError, type UpstreamRequest, type UpstreamResponse } from "../proxy.js";
+import { readBody, UpstreamError, type UpstreamRequest, type UpstreamResponse } from "../kit/upstream.js";
 import { originOf } from "../kit/upstream-redirects.js";
 import { MANIFEST_TYPES } from "./manifest.js";
 import { parseChallenge } from "./protocol.js";

@@ -53,6 +53,8 @@ export interface Reply {
    * and answers If-None-Match with 304.
    */
   cacheable?: boolean;
+  /** Content-Length when the body does not give it (a stream; HEAD answers with no body). */
+  length?: number;
 }
 
 /**
@@ -284,7 +286,13 @@ export interface FormatPlugin {
 export interface RootMount {
   /** The first path segment claimed, e.g. "v2". */
   prefix: string;
-  /** Handles a request below /<prefix>; `path` is the raw (still encoded) path after the prefix. */
+  /** Headers of every response below /<prefix> (errors included). */
+  headers?: Record<string, string>;
+  /**
+   * Handles a request for /<prefix> or below. When <prefix> is also a configured global prefix,
+   * `/<prefix>/<name>/...` naming a repository of another format is not the mount's: the kit
+   * serves it through the per-repository dispatcher instead.
+   */
   handle(req: RootRequest): Promise<Reply>;
 }
 
@@ -298,4 +306,6 @@ export interface RootRequest {
   readonly ip: string;
   /** Absolute origin the client used (scheme://host). */
   readonly origin: string;
+  /** The repository named `name` (the one the path names is looked up once per request), or null. */
+  repository(name: string): Promise<RepositoryRecord | null>;
 }

@@ -35,9 +35,15 @@ const METHODS = new Set<string>(["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"
 export class FormatKit {
   readonly tags: EntityTags;
   private readonly env: KitEnv;
+  /** Root mounts by the path segment they claim. */
+  private readonly mounts = new Map<string, FormatPlugin>();
 
   constructor(private readonly deps: FormatKitDeps) {
     this.tags = new EntityTags(deps.services.artifacts);
+    for (const plugin of deps.registry.rootMounts()) {
+      if (this.mounts.has(plugin.root!.prefix)) throw new Error(`Root path '/${plugin.root!.prefix}' is mounted twice`);
+      this.mounts.set(plugin.root!.prefix, plugin);
+    }
     this.env = {
       services: deps.services,
       proxyCache: deps.proxyCache,
@@ -58,6 +64,56 @@ export class FormatKit {
   /** A request of the kit for `plugin` (hooks and tests build them without Koa). */
   request(plugin: FormatPlugin, incoming: Incoming, repo: RepositoryRecord, storage: Storage): KitRequest {
     return new KitRequest(this.env, plugin, incoming, repo, storage);
+  }
+
+  /**
+   * Serves a request below a plugin's root mount (/<prefix>, /<prefix>/...); false when no mount
+   * claims the path, or when <prefix> is also a configured global prefix and the path goes on to
+   * name a repository of another format (`/<prefix>/<name>/...`): the per-repository dispatcher
+   * serves that one.
+   */
+  async serveRoot(ctx: Koa.Context, globalPrefixes: () => Promise<readonly string[]>): Promise<boolean> {
+    const raw = ctx.path;
+    const end = raw.indexOf("/", 1);
+    const prefix = end < 0 ? raw.slice(1) : raw.slice(1, end);
+    const plugin = this.mounts.get(prefix);
+    if (!plugin) return false;
+    const path = end < 0 ? "" : raw.slice(end);
+    // The repository the path names, looked up once: the mount resolves it again through `repository`.
+    const named = /^\/([^/]+)\//.exec(path);
+    let name: string | undefined;
+    let repo: Promise<RepositoryRecord | null> | undefined;
+    if (named) {
+      try {
+        name = decodeURIComponent(named[1]);
+      } catch {
+        name = undefined; // the mount answers malformed names in its own shape
+      }
+      if (name !== undefined) {
+        repo = this.deps.findRepository(name);
+        // A failed lookup (database down) is the mount's to answer, in its shape, when it asks for the repository.
+        const found = await repo.catch(() => null);
+        if (found && this.deps.registry.plugin(found.format) !== plugin && (await globalPrefixes()).includes(prefix)) return false;
+      }
+    }
+    const mount = plugin.root!;
+    for (const [k, v] of Object.entries(mount.headers ?? {})) ctx.set(k, v);
+    ctx.state.route = path ? `/${prefix}/{*rest}` : `/${prefix}`;
+    const reply = await mount.handle({
+      method: ctx.method,
+      path,
+      query: new URLSearchParams(ctx.querystring),
+      header: (h) => {
+        const v = ctx.req.headers[h.toLowerCase()];
+        return Array.isArray(v) ? v.join(", ") : v;
+      },
+      body: ctx.req,
+      ip: ctx.ip,
+      origin: `${ctx.protocol}://${ctx.host}`,
+      repository: (n) => (repo && n === name ? repo : this.deps.findRepository(n)),
+    });
+    await renderResult(ctx, reply, this.tags);
+    return true;
   }
 
   /** Serves one client request below /<repo>/; the plugin of `r.repo.format` must be registered. */

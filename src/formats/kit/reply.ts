@@ -219,6 +219,7 @@ function sendBytes(ctx: Koa.Context, r: Reply, modified?: Date): void {
   else ctx.body = data;
   const type = r.type ?? (body === null || body === undefined ? undefined : Buffer.isBuffer(body) || body instanceof Readable ? "application/octet-stream" : typeof body === "string" ? "text/plain; charset=utf-8" : "application/json");
   if (type) ctx.type = type; // (HEAD: Koa sends the headers of a buffer body, Content-Length included, and drops the body)
+  if (r.length !== undefined) ctx.length = r.length;
 }
 
 /** Writes `result` to the response; false when a file reply's file vanished before it could be read. */
