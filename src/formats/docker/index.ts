@@ -5,6 +5,7 @@ import type { RepositoryRecord } from "../../repositories/types.js";
 import type { FormatPlugin, FormatRequest } from "../kit/contract.js";
 import type { AuthPort } from "./access.js";
 import { createOciMount } from "./api.js";
+import { dockerConfig } from "./config.js";
 import { DockerEnv, type DockerDeps } from "./env.js";
 import { isValidImageName } from "./names.js";
 
@@ -25,6 +26,7 @@ function pointAtOciApi(req: FormatRequest): never {
 /** The parts of the docker format that need no services: the /<repo>/ answer, layout, pull instructions. */
 export const dockerFormat: FormatPlugin = {
   format: "docker",
+  config: dockerConfig,
   routes: [{ method: ["GET", "PUT", "POST", "PATCH", "DELETE"], path: /^\/.*$/, op: "pointAtOciApi" }],
   operations: { pointAtOciApi },
   layout: {
