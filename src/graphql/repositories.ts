@@ -1,4 +1,5 @@
 // Repositories: queries and mutations over the repository service (REST section 4).
+import { requireActor } from "../auth/permissions.js";
 import { badRequest } from "../errors.js";
 import type { RepositoryKind, RepositoryRecord } from "../repositories/types.js";
 import { builder, pageType } from "./builder.js";
@@ -80,8 +81,10 @@ builder.queryFields((t) => ({
   repositoryTypes: t.field({
     type: [RepositoryTypeRef],
     description: "Every repository type PUT /repositories accepts: hosted, proxy and group of each registered format",
-    resolve: (_r, _a, ctx) =>
-      ctx.app.repositories.types.types().map((type) => ({ type, ...ctx.app.repositories.types.parseType(type)! })),
+    resolve: (_r, _a, ctx) => {
+      requireActor(caller(ctx));
+      return ctx.app.repositories.types.types().map((type) => ({ type, ...ctx.app.repositories.types.parseType(type)! }));
+    },
   }),
   repositoryMembers: t.field({
     type: RepositoryMembersRef,

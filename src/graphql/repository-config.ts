@@ -72,7 +72,12 @@ function outputFields(fields: ConfigFields) {
     Object.fromEntries(
       Object.entries(fields).map(([key, f]) => [
         camel(key),
-        t.field({ type: outputType(f), nullable: f.type === "list" ? { list: true, items: false } : true, description: describe(f), resolve: (c: Record<string, unknown>) => outputValue(f, c[key]) }),
+        t.field({
+          type: outputType(f),
+          nullable: f.type === "list" ? { list: true, items: false } : true,
+          description: describe(f),
+          resolve: (c: Record<string, unknown>) => outputValue(f, c[key]),
+        }),
       ]),
     );
 }
@@ -107,7 +112,9 @@ function inputType(f: ConfigField): unknown {
 
 function inputFields(fields: ConfigFields) {
   return (t: any) =>
-    Object.fromEntries(Object.entries(fields).map(([key, f]) => [camel(key), t.field({ type: inputType(f), required: f.required === true, description: describe(f) })]));
+    Object.fromEntries(
+      Object.entries(fields).map(([key, f]) => [camel(key), t.field({ type: inputType(f), required: f.required === true, description: describe(f) })]),
+    );
 }
 
 function inputObject(name: string, fields: ConfigFields): unknown {

@@ -4,7 +4,7 @@
 import type { Database } from "../db/index.js";
 import type { Logger } from "../log.js";
 import type { FormatHooks } from "../formats/kit/hooks.js";
-import type { RepositoryRecord } from "../repositories/types.js";
+import type { RepositoryRecord, RepositoryTypes } from "../repositories/types.js";
 import type { Storage } from "../storage/types.js";
 import { normaliseKey } from "../storage/types.js";
 import { badRequest } from "../errors.js";
@@ -40,7 +40,8 @@ const BATCH = 500;
 export interface SearchServiceDeps {
   db: Database;
   log: Logger;
-  repositories: { all(): Promise<RepositoryRecord[]> };
+  /** `types`: the supported repository types, which `type:` prefixes expand to (without it, the exact format's three types). */
+  repositories: { all(): Promise<RepositoryRecord[]>; types?: Pick<RepositoryTypes, "types"> };
   storages: { forRepository(repo: RepositoryRecord): Promise<Storage> };
   /** The format's layout (what a stored file is) and its reindex hook. */
   hooks: Pick<FormatHooks, "describe" | "reindex">;
@@ -69,7 +70,7 @@ export class SearchService {
     if (offset > MAX_OFFSET) throw badRequest(`Offset ${offset} (page * size) exceeds the maximum of ${MAX_OFFSET}; narrow the query with field filters instead`);
     const ast = parseQuery(q);
     const params = new SqlParams();
-    const compiled = compileQuery(ast, params);
+    const compiled = compileQuery(ast, params, this.deps.repositories.types?.types());
     const conditions = [compiled.where];
     const readable = me.permissions.repositoryNamesWith("read");
     if (!readable.all) {

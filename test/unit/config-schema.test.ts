@@ -31,7 +31,11 @@ const test = configSchema("Test", {
   needed_by_groups: field.string({ required: ["group"] }),
 });
 
-const base = (kind: RepositoryKind, extra: Record<string, unknown> = {}) => ({ type: "test" + (kind === "hosted" ? "" : `-${kind}`), storage: "default", ...extra });
+const base = (kind: RepositoryKind, extra: Record<string, unknown> = {}) => ({
+  type: "test" + (kind === "hosted" ? "" : `-${kind}`),
+  storage: "default",
+  ...extra,
+});
 const parse = (kind: RepositoryKind, extra: Record<string, unknown>) => test.parse(base(kind, extra), kind);
 
 describe("config schema DSL", () => {
@@ -81,7 +85,11 @@ describe("config schema DSL", () => {
       ["hosted", { tags: ["a", "a"] }, /^'repo\.tags' lists 'a' twice$/],
       ["hosted", { owner: "ops" }, /^'repo\.owner' must be an object with 'name'$/],
       ["hosted", { owner: {} }, /^'repo\.owner\.name' is required for a test repository$/],
-      ["proxy", { hosted_only: "x", remotes: [{ url: "https://u.example" }] }, /^Only hosted repositories have 'repo\.hosted_only'; 'test-proxy' is not a hosted type$/],
+      [
+        "proxy",
+        { hosted_only: "x", remotes: [{ url: "https://u.example" }] },
+        /^Only hosted repositories have 'repo\.hosted_only'; 'test-proxy' is not a hosted type$/,
+      ],
       ["group", {}, /^'repo\.needed_by_groups' is required for a test-group repository$/],
       ["hosted", { storage: "" }, /^'repo\.storage' must not be empty$/],
       ["hosted", { storage: 1 }, /^'repo\.storage' must be a string$/],
@@ -125,7 +133,7 @@ describe("config schema DSL", () => {
       cache: { negative_ttl: 60, metadata_ttl: "1h" },
     });
     for (const d of [0, 3600, "3600", "30s", "5m", "1h", "2d", "250ms", "PT1H", "P1D", "PT0.5S"]) assert.ok(isDuration(d), String(d));
-    for (const d of ["", "PT", "1 week", -1, Number.POSITIVE_INFINITY, true, null, {}]) assert.ok(!isDuration(d), String(d));
+    for (const d of ["", "PT", "1 week", -1, Number.POSITIVE_INFINITY, true, null, {}]) assert.ok(!isDuration(d), JSON.stringify(d));
   });
 
   it("maven: allow_redeploy is a boolean", () => {

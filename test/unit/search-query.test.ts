@@ -115,6 +115,19 @@ describe("search query language: SQL compilation", () => {
     assert.deepEqual(params.values, ["%spring\\_boot%", "%3.2%", "maven-central", ["maven", "maven-proxy", "maven-group"]]);
   });
 
+  it("type: expands to the supported types it prefixes (the registry's), else the exact format's three", () => {
+    const types = ["maven", "maven-proxy", "maven-group", "npm", "npm-proxy", "npm-group"];
+    let params = new SqlParams();
+    compileQuery(parseQuery("type:mav"), params, types);
+    assert.deepEqual(params.values, [["maven", "maven-proxy", "maven-group"]]);
+    params = new SqlParams();
+    compileQuery(parseQuery("type:helm"), params, types);
+    assert.deepEqual(params.values, [[]], "a type no registered format serves matches nothing");
+    params = new SqlParams();
+    compileQuery(parseQuery("type:npm-group"), params);
+    assert.deepEqual(params.values, [["npm", "npm-proxy", "npm-group"]]);
+  });
+
   it("type: strips -proxy and -group", () => {
     assert.equal(typePrefix("npm-group"), "npm");
     assert.equal(typePrefix("PyPI-Proxy"), "pypi");

@@ -7,6 +7,7 @@
 //   group   members in order, first hit wins for files; maven-metadata.xml merged.
 import type { FormatPlugin } from "../kit/contract.js";
 import { ChecksumCache } from "./checksum.js";
+import { mavenConfig } from "./config.js";
 import { cooldownMetadata } from "./cooldown.js";
 import { deployOperation, indexName, removeOperation } from "./deploy.js";
 import { checksumOf, isMetadataFile, mergeMetadata, parseArtifactPath } from "./metadata.js";
@@ -22,6 +23,7 @@ export function createMavenPlugin(): FormatPlugin {
   return {
     format: "maven",
     aliases: ["gradle"],
+    config: mavenConfig,
     routes: [
       { method: "GET", path: ANY, op: "read" },
       { method: ["PUT", "POST"], path: ANY, op: "deploy", write: true },

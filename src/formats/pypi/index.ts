@@ -5,6 +5,7 @@
 // Storage layout:         see project-doc.ts.
 import type { FormatPlugin, HookTarget } from "../kit/contract.js";
 import { withPackageLock } from "../kit/body.js";
+import { pypiConfig } from "./config.js";
 import { filterProjectDoc } from "./cooldown.js";
 import { download, mergeProjectDocs, projectIndex, projectPage } from "./pages.js";
 import { encodeDoc, metaKey, projectOfMetaKey, readDoc } from "./project-doc.js";
@@ -37,6 +38,7 @@ async function afterDelete(t: HookTarget & { path: string; folder: boolean }): P
 
 export const pypiPlugin: FormatPlugin = {
   format: "pypi",
+  config: pypiConfig,
   routes: [
     { method: "POST", path: "/", op: "upload", write: true },
     { method: "POST", path: "/legacy", op: "upload", write: true },
