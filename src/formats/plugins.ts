@@ -4,12 +4,15 @@ import type { FormatPlugin } from "./kit/contract.js";
 import { filePlugin } from "./file/index.js";
 import { pypiPlugin } from "./pypi/index.js";
 import { createMavenPlugin } from "./maven/index.js";
+import { createNpmPlugin, type NpmPluginDeps } from "./npm/index.js";
 import { createDockerPlugin, type DockerPluginDeps } from "./docker/index.js";
 
 /** What plugins with server-side endpoints of their own (logins, search indexes) are given. */
 export interface PluginDeps {
-  /** Logins of OCI /v2/token and the credentials docker clients send. */
-  auth: DockerPluginDeps["auth"];
+  /** npm login / logout: the auth service. */
+  auth: NpmPluginDeps["auth"] & DockerPluginDeps["auth"];
+  /** Raw SQL for search indexes of their own (npm). */
+  sql: NpmPluginDeps["sql"];
   /** Repositories by name and all of them (OCI catalog and groups), and their storage. */
   repositories: DockerPluginDeps["repositories"];
   storageFor: DockerPluginDeps["storageFor"];
@@ -22,6 +25,7 @@ export function formatPlugins(deps: PluginDeps): FormatPlugin[] {
     filePlugin,
     pypiPlugin,
     createMavenPlugin(),
+    createNpmPlugin(deps),
     createDockerPlugin(deps),
   ];
 }

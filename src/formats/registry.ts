@@ -8,7 +8,6 @@ import type { FormatPlugin } from "./kit/contract.js";
 // --- format imports (one line each) ---
 import { createMavenPlugin } from "./maven/index.js";
 import { filePlugin } from "./file/index.js";
-import { npmFormat } from "./npm/index.js";
 import { pypiPlugin } from "./pypi/index.js";
 import { dockerFormat } from "./docker/index.js";
 
@@ -30,7 +29,6 @@ const MODULES: Partial<Record<RepositoryFormat, FormatModule>> = {
   maven: pluginView(createMavenPlugin()),
   gradle: { ...pluginView(createMavenPlugin()), format: "gradle" },
   file: pluginView(filePlugin),
-  npm: npmFormat,
   pypi: pluginView(pypiPlugin),
   docker: pluginView(dockerFormat),
 };

@@ -1,4 +1,4 @@
-// Pure npm metadata logic: names, routes, tarball URL rewriting, version assembly, group merge,
+// Pure npm metadata logic: names, the route table, tarball URL rewriting, version assembly, group merge,
 // abbreviation and publish-body validation.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -15,7 +15,8 @@ import {
   versionFromTarball,
   type Packument,
 } from "../../src/formats/npm/packument.js";
-import { parseRoute } from "../../src/formats/npm/index.js";
+import { npmRoutes } from "../../src/formats/npm/index.js";
+import { RouteTable } from "../../src/formats/kit/routes.js";
 import { DomainError } from "../../src/errors.js";
 
 const pkg = (name: string, versions: string[], tags: Record<string, string>, time: Record<string, string> = {}, host = "http://up"): Packument => ({
@@ -45,17 +46,28 @@ describe("npm names and routes", () => {
   });
 
   it("routes registry endpoints", () => {
-    assert.deepEqual(parseRoute("@acme/app"), { kind: "packument", name: "@acme/app" });
-    assert.deepEqual(parseRoute("lodash/-/lodash-4.17.21.tgz"), { kind: "tarball", name: "lodash", file: "lodash-4.17.21.tgz" });
-    assert.deepEqual(parseRoute("@acme/app/-/app-1.0.0.tgz/-rev/3-abc"), { kind: "tarball", name: "@acme/app", file: "app-1.0.0.tgz", rev: "3-abc" });
-    assert.deepEqual(parseRoute("lodash/-rev/2-x"), { kind: "packument", name: "lodash", rev: "2-x" });
-    assert.deepEqual(parseRoute("lodash/latest"), { kind: "version", name: "lodash", spec: "latest" });
-    assert.deepEqual(parseRoute("-/whoami"), { kind: "whoami" });
-    assert.deepEqual(parseRoute("-/v1/search"), { kind: "search" });
-    assert.deepEqual(parseRoute("-/user/org.couchdb.user:alice"), { kind: "login", user: "alice" });
-    assert.deepEqual(parseRoute("-/package/@acme/app/dist-tags/beta"), { kind: "distTags", name: "@acme/app", tag: "beta" });
-    assert.deepEqual(parseRoute("-/package/lodash/dist-tags"), { kind: "distTags", name: "lodash", tag: undefined });
-    assert.deepEqual(parseRoute("a/b/c/d/e"), { kind: "unknown" });
+    const table = new RouteTable(npmRoutes);
+    /** The operation and (defined) params `method path` routes to, or the methods allowed there. */
+    const route = (method: string, path: string) => {
+      const m = table.resolve(method, "/" + path);
+      if (!("route" in m)) return { allowed: m.allowed };
+      return { op: m.route.op, ...Object.fromEntries(Object.entries(m.params).filter(([, v]) => v !== undefined)) };
+    };
+    assert.deepEqual(route("GET", "@acme/app"), { op: "packument", name: "@acme/app" });
+    assert.deepEqual(route("PUT", "@acme/app"), { op: "publish", name: "@acme/app" });
+    assert.deepEqual(route("GET", "lodash/-/lodash-4.17.21.tgz"), { op: "tarball", name: "lodash", file: "lodash-4.17.21.tgz" });
+    assert.deepEqual(route("DELETE", "@acme/app/-/app-1.0.0.tgz/-rev/3-abc"), { op: "deleteTarball", name: "@acme/app", file: "app-1.0.0.tgz", rev: "3-abc" });
+    assert.deepEqual(route("DELETE", "lodash/-rev/2-x"), { op: "unpublish", name: "lodash", rev: "2-x" });
+    assert.deepEqual(route("GET", "lodash/latest"), { op: "version", name: "lodash", spec: "latest" });
+    assert.deepEqual(route("GET", "-/whoami"), { op: "whoami" });
+    assert.deepEqual(route("GET", "-/v1/search"), { op: "search" });
+    assert.deepEqual(route("PUT", "-/user/org.couchdb.user:alice"), { op: "login", user: "alice" });
+    assert.deepEqual(route("DELETE", "-/user/token/abc"), { op: "logout", token: "abc" });
+    assert.deepEqual(route("POST", "-/v1/login"), { op: "webLogin" });
+    assert.deepEqual(route("PUT", "-/package/@acme/app/dist-tags/beta"), { op: "changeDistTag", name: "@acme/app", tag: "beta" });
+    assert.deepEqual(route("GET", "-/package/lodash/dist-tags"), { op: "distTags", name: "lodash" });
+    assert.deepEqual(route("POST", "lodash/-/lodash-1.0.0.tgz"), { allowed: ["GET", "HEAD", "DELETE"] });
+    assert.deepEqual(route("GET", "a/b/c/d/e"), { allowed: [] });
   });
 });
 

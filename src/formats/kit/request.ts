@@ -134,6 +134,8 @@ export class KitRequest implements FormatRequest, FileSource {
   // ---- FileSource ------------------------------------------------------------------------
 
   async read(key: string): Promise<Buffer | null> {
+    // Hosted: one storage read (no stat first); metadata is read on every request.
+    if (this.repo.kind === "hosted") return readStored({ storage: this.storage, key });
     const hit = await this.get(key);
     if (!hit) return null;
     return hit.bytes ?? readStored(hit);
@@ -305,7 +307,7 @@ export class KitRequest implements FormatRequest, FileSource {
 }
 
 /** The whole content of a stored file hit (metadata documents: bounded). */
-export async function readStored(hit: FileHit): Promise<Buffer | null> {
+export async function readStored(hit: Pick<FileHit, "storage" | "key">): Promise<Buffer | null> {
   const obj = await hit.storage.get(hit.key);
   if (!obj) return null;
   if (obj.data) return obj.data;

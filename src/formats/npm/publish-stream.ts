@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, unlink } from "node:fs/promises";
 import path from "node:path";
-import { badRequest } from "../../errors.js";
+import { badRequest, payloadTooLarge } from "../../errors.js";
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from "../../json.js";
 import { Digester } from "../../storage/digest.js";
 import { keepSwept, stagingDone, stagingFile } from "../../storage/stale-files.js";
@@ -43,7 +43,7 @@ export interface ScanLimits {
   attachmentLimit: number;
 }
 
-const tooLarge = (what: string, limit: number) => Object.assign(new Error(`${what} exceeds ${limit} bytes`), { status: 413, expose: true });
+const tooLarge = (what: string, limit: number) => payloadTooLarge(`${what} exceeds ${limit} bytes`);
 const notBase64 = (name: string) => badRequest(`Attachment '${name}' data is not valid base64`);
 
 const QUOTE = 0x22;

@@ -7,11 +7,12 @@
 // Walks over storage (the first-search fill, the search reindex) take the same lock per package.
 // Repositories that held packuments before the index existed, or moved to another storage alias,
 // are filled from storage on their next search; POST /api/v1/search/reindex rebuilds them too.
-import type { AppContext } from "../../context.js";
+import type { SqlRunner } from "../../db/migrate.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import type { Storage } from "../../storage/types.js";
 import { readStoredJson } from "../../storage/types.js";
-import { withPackageLock } from "../package-helpers.js";
+import type { FormatServices } from "../kit/contract.js";
+import { withPackageLock } from "../kit/body.js";
 import { highestVersion, packageOfPackumentKey, packumentKey, type Json, type Packument } from "./packument.js";
 
 export interface PackageSummary {
@@ -27,7 +28,6 @@ export interface PackageSummary {
 export interface IndexedPackage extends PackageSummary {
   score: number;
 }
-
 
 /** Text as PostgreSQL stores it: no NUL characters (text and jsonb refuse them). */
 const clean = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v)).replace(/\u0000/g, "");
@@ -85,137 +85,145 @@ function rowValues(repoName: string, s: PackageSummary): unknown[] {
 const INSERT = `INSERT INTO "npm_packages" (${COLUMNS})
   VALUES ($1, $2, $3, $4, $5::text[], $6::timestamptz, $7::jsonb, $8::jsonb, $9, now())`;
 
-/**
- * Brings the row of `name` in line with its packument as just written (`p`), or removes it
- * (`p` null or without versions). Call it under the package's lock, after the storage write.
- * Never fails the request that wrote the packument: a failure is logged and fixed by a reindex.
- */
-export async function indexPackument(app: AppContext, repo: RepositoryRecord, name: string, p: Packument | null): Promise<void> {
-  try {
-    // A document under another package's key (a hand-made import) describes nothing searchable.
-    const s = p && p.name === name ? summarise(p) : null;
-    if (!s) {
-      await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "name" = $2`, [repo.name, name]);
-      return;
-    }
-    await app.db.sql.query(
-      `${INSERT} ON CONFLICT ("repo_name", "name") DO UPDATE SET "version" = EXCLUDED."version", "description" = EXCLUDED."description",
-         "keywords" = EXCLUDED."keywords", "published_at" = EXCLUDED."published_at", "publisher" = EXCLUDED."publisher",
-         "maintainers" = EXCLUDED."maintainers", "search_text" = EXCLUDED."search_text", "indexed_at" = now()`,
-      rowValues(repo.name, s),
-    );
-  } catch (err) {
-    app.log.warn("npm search index update failed", { repo: repo.name, name, err: String(err) });
-  }
-}
-
-/**
- * Re-reads the packument of `name` from storage and brings its row in line, under the package's
- * lock: for changes made to stored files directly (management-API deletes, imports, walks).
- */
-export async function reindexPackage(app: AppContext, repo: RepositoryRecord, storage: Storage, name: string): Promise<void> {
-  await withPackageLock(app, repo, name, async () => {
-    const p = await readStoredJson<Packument>(storage, packumentKey(name)).catch(() => null);
-    await indexPackument(app, repo, name, p);
-  });
-}
-
-/** A folder was deleted through the management API: the packages under it are re-read ('' = all). */
-export async function reindexPackagesUnder(app: AppContext, repo: RepositoryRecord, storage: Storage, folder: string): Promise<void> {
-  const prefix = folder.replace(/\/+$/, "");
-  try {
-    const rows = await app.db.sql.query<{ name: string }>(
-      prefix ? `SELECT "name" FROM "npm_packages" WHERE "repo_name" = $1 AND ("name" = $2 OR starts_with("name", $3))` : `SELECT "name" FROM "npm_packages" WHERE "repo_name" = $1`,
-      prefix ? [repo.name, prefix, prefix + "/"] : [repo.name],
-    );
-    for (const { name } of rows) await reindexPackage(app, repo, storage, name);
-  } catch (err) {
-    app.log.warn("npm search index update failed", { repo: repo.name, folder, err: String(err) });
-  }
-}
-
-/**
- * Indexes every packument in the repository's storage, each under its package's lock (so a
- * concurrent publish or unpublish is never undone), then drops rows of packages that are no
- * longer stored: rows neither re-read by this walk nor written since it began. The search
- * reindex runs it for every hosted repository; ensureSearchIndex for one never filled.
- */
-export async function rebuildSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<void> {
-  const [{ now: start }] = await app.db.sql.query<{ now: Date }>("SELECT now() AS now");
-  for (const e of await storage.list("")) {
-    const name = e.kind === "file" ? packageOfPackumentKey(e.key) : null;
-    if (name) await reindexPackage(app, repo, storage, name);
-  }
-  await app.db.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(start).toISOString()]);
-  await app.db.sql.query(
-    `INSERT INTO "npm_search_ready" ("repo_name", "storage") VALUES ($1, $2) ON CONFLICT ("repo_name") DO UPDATE SET "storage" = EXCLUDED."storage"`,
-    [repo.name, repo.storage],
-  );
-}
-
-/**
- * Repository records known to have a complete index. Records are replaced whenever a repository
- * changes (rename, storage change, re-creation under the same name), so a new record is checked again.
- */
-const knownReady = new WeakSet<RepositoryRecord>();
-
-/** Fills the index of a repository never searched (or searched on another storage alias) before. */
-export async function ensureSearchIndex(app: AppContext, repo: RepositoryRecord, storage: Storage): Promise<void> {
-  if (knownReady.has(repo)) return;
-  const [row] = await app.db.sql.query<{ storage: string }>(`SELECT "storage" FROM "npm_search_ready" WHERE "repo_name" = $1`, [repo.name]);
-  // Two nodes filling at once only repeat each other's work: every row is written under its package's lock.
-  if (row?.storage !== repo.storage) await rebuildSearchIndex(app, repo, storage);
-  knownReady.add(repo);
-}
-
 const MAX_TERMS = 16;
 const likePattern = (t: string) => "%" + t.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
 
-/**
- * Packages whose name, description or keywords contain every term, best first: a term equal to
- * the name scores 10, one inside the name 3, elsewhere 1 (summed over the terms), then by name.
- */
-export async function searchPackages(app: AppContext, repoName: string, text: string, limit: number): Promise<{ hits: IndexedPackage[]; total: number }> {
-  const terms = [...new Set(clean(text).toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_TERMS);
-  const params: unknown[] = [repoName, Math.max(1, Math.floor(limit))];
-  const filters: string[] = [];
-  const scores: string[] = [];
-  for (const t of terms) {
-    params.push(t, likePattern(t));
-    const term = `$${params.length - 1}`;
-    const pattern = `$${params.length}`;
-    filters.push(`"search_text" LIKE ${pattern}`);
-    scores.push(`CASE WHEN lower("name") = ${term} THEN 10 WHEN strpos(lower("name"), ${term}) > 0 THEN 3 ELSE 1 END`);
+/** The npm_packages index of one node: the SQL it runs on and the repositories known to be filled. */
+export class NpmSearchIndex {
+  /**
+   * Repository records known to have a complete index. Records are replaced whenever a repository
+   * changes (rename, storage change, re-creation under the same name), so a new record is checked again.
+   */
+  private readonly knownReady = new WeakSet<RepositoryRecord>();
+
+  constructor(private readonly sql: Pick<SqlRunner, "query">) {}
+
+  /**
+   * Brings the row of `name` in line with its packument as just written (`p`), or removes it
+   * (`p` null or without versions). Call it under the package's lock, after the storage write.
+   * Never fails the request that wrote the packument: a failure is logged and fixed by a reindex.
+   */
+  async indexPackument(services: FormatServices, repo: RepositoryRecord, name: string, p: Packument | null): Promise<void> {
+    try {
+      // A document under another package's key (a hand-made import) describes nothing searchable.
+      const s = p && p.name === name ? summarise(p) : null;
+      if (!s) {
+        await this.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "name" = $2`, [repo.name, name]);
+        return;
+      }
+      await this.sql.query(
+        `${INSERT} ON CONFLICT ("repo_name", "name") DO UPDATE SET "version" = EXCLUDED."version", "description" = EXCLUDED."description",
+         "keywords" = EXCLUDED."keywords", "published_at" = EXCLUDED."published_at", "publisher" = EXCLUDED."publisher",
+         "maintainers" = EXCLUDED."maintainers", "search_text" = EXCLUDED."search_text", "indexed_at" = now()`,
+        rowValues(repo.name, s),
+      );
+    } catch (err) {
+      services.log.warn("npm search index update failed", { repo: repo.name, name, err: String(err) });
+    }
   }
-  const rows = await app.db.sql.query<{
-    name: string;
-    version: string;
-    description: string;
-    keywords: string[];
-    published_at: Date | string | null;
-    publisher: PackageSummary["publisher"] | string | null;
-    maintainers: PackageSummary["maintainers"] | string;
-    score: number | string;
-    total: number | string;
-  }>(
-    `SELECT "name", "version", "description", "keywords", "published_at", "publisher", "maintainers",
+
+  /**
+   * Re-reads the packument of `name` from storage and brings its row in line, under the package's
+   * lock: for changes made to stored files directly (management-API deletes, imports, walks).
+   */
+  async reindexPackage(services: FormatServices, repo: RepositoryRecord, storage: Storage, name: string): Promise<void> {
+    await withPackageLock({ services }, { repo }, name, async () => {
+      const p = await readStoredJson<Packument>(storage, packumentKey(name)).catch(() => null);
+      await this.indexPackument(services, repo, name, p);
+    });
+  }
+
+  /** A folder was deleted through the management API: the packages under it are re-read ('' = all). */
+  async reindexPackagesUnder(services: FormatServices, repo: RepositoryRecord, storage: Storage, folder: string): Promise<void> {
+    const prefix = folder.replace(/\/+$/, "");
+    try {
+      const rows = await this.sql.query<{ name: string }>(
+        prefix
+          ? `SELECT "name" FROM "npm_packages" WHERE "repo_name" = $1 AND ("name" = $2 OR starts_with("name", $3))`
+          : `SELECT "name" FROM "npm_packages" WHERE "repo_name" = $1`,
+        prefix ? [repo.name, prefix, prefix + "/"] : [repo.name],
+      );
+      for (const { name } of rows) await this.reindexPackage(services, repo, storage, name);
+    } catch (err) {
+      services.log.warn("npm search index update failed", { repo: repo.name, folder, err: String(err) });
+    }
+  }
+
+  /**
+   * Indexes every packument in the repository's storage, each under its package's lock (so a
+   * concurrent publish or unpublish is never undone), then drops rows of packages that are no
+   * longer stored: rows neither re-read by this walk nor written since it began. The search
+   * reindex runs it for every repository holding packuments; ensureFilled for one never filled.
+   */
+  async rebuild(services: FormatServices, repo: RepositoryRecord, storage: Storage): Promise<void> {
+    const [{ now: start }] = await this.sql.query<{ now: Date }>("SELECT now() AS now");
+    for (const e of await storage.list("")) {
+      // Folder entries never end in /package.json.
+      const name = packageOfPackumentKey(e.key);
+      if (name) await this.reindexPackage(services, repo, storage, name);
+    }
+    await this.sql.query(`DELETE FROM "npm_packages" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(start).toISOString()]);
+    await this.sql.query(
+      `INSERT INTO "npm_search_ready" ("repo_name", "storage") VALUES ($1, $2) ON CONFLICT ("repo_name") DO UPDATE SET "storage" = EXCLUDED."storage"`,
+      [repo.name, repo.storage],
+    );
+  }
+
+  /** Fills the index of a repository never searched (or searched on another storage alias) before. */
+  async ensureFilled(services: FormatServices, repo: RepositoryRecord, storage: Storage): Promise<void> {
+    if (this.knownReady.has(repo)) return;
+    const [row] = await this.sql.query<{ storage: string }>(`SELECT "storage" FROM "npm_search_ready" WHERE "repo_name" = $1`, [repo.name]);
+    // Two nodes filling at once only repeat each other's work: every row is written under its package's lock.
+    if (row?.storage !== repo.storage) await this.rebuild(services, repo, storage);
+    this.knownReady.add(repo);
+  }
+
+  /**
+   * Packages whose name, description or keywords contain every term, best first: a term equal to
+   * the name scores 10, one inside the name 3, elsewhere 1 (summed over the terms), then by name.
+   */
+  async search(repoName: string, text: string, limit: number): Promise<{ hits: IndexedPackage[]; total: number }> {
+    const terms = [...new Set(clean(text).toLowerCase().split(/\s+/).filter(Boolean))].slice(0, MAX_TERMS);
+    const params: unknown[] = [repoName, Math.max(1, Math.floor(limit))];
+    const filters: string[] = [];
+    const scores: string[] = [];
+    for (const t of terms) {
+      params.push(t, likePattern(t));
+      const term = `$${params.length - 1}`;
+      const pattern = `$${params.length}`;
+      filters.push(`"search_text" LIKE ${pattern}`);
+      scores.push(`CASE WHEN lower("name") = ${term} THEN 10 WHEN strpos(lower("name"), ${term}) > 0 THEN 3 ELSE 1 END`);
+    }
+    const rows = await this.sql.query<{
+      name: string;
+      version: string;
+      description: string;
+      keywords: string[];
+      published_at: Date | string | null;
+      publisher: PackageSummary["publisher"] | string | null;
+      maintainers: PackageSummary["maintainers"] | string;
+      score: number | string;
+      total: number | string;
+    }>(
+      `SELECT "name", "version", "description", "keywords", "published_at", "publisher", "maintainers",
             ${scores.length ? scores.join(" + ") : "1"} AS score, count(*) OVER () AS total
      FROM "npm_packages" WHERE "repo_name" = $1 ${filters.map((f) => `AND ${f}`).join(" ")}
      ORDER BY score DESC, "name" ASC LIMIT $2`,
-    params,
-  );
-  const json = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
-  return {
-    total: rows.length ? Number(rows[0].total) : 0,
-    hits: rows.map((r) => ({
-      name: r.name,
-      version: r.version,
-      description: r.description,
-      keywords: r.keywords ?? [],
-      publishedAt: r.published_at ? new Date(r.published_at) : null,
-      publisher: r.publisher === null ? null : json(r.publisher),
-      maintainers: json(r.maintainers) ?? [],
-      score: Number(r.score),
-    })),
-  };
+      params,
+    );
+    const json = <T>(v: T | string): T => (typeof v === "string" ? (JSON.parse(v) as T) : v);
+    return {
+      total: rows.length ? Number(rows[0].total) : 0,
+      hits: rows.map((r) => ({
+        name: r.name,
+        version: r.version,
+        description: r.description,
+        keywords: r.keywords ?? [],
+        publishedAt: r.published_at ? new Date(r.published_at) : null,
+        publisher: r.publisher === null ? null : json(r.publisher),
+        maintainers: json(r.maintainers) ?? [],
+        score: Number(r.score),
+      })),
+    };
+  }
 }
