@@ -110,6 +110,24 @@ for (const backend of backends()) {
       );
     });
 
+    it("cooldown: per-type policies take the registry's types and formats as keys", async () => {
+      const keys = [...new Set(s.services.repositories.types.types().map((t) => s.services.repositories.types.parseType(t)!.format))];
+      const all = [...keys, ...s.services.repositories.types.types().filter((t) => !keys.includes(t))];
+      for (const type of ["helm-proxy", "go", "cobol"]) {
+        const res = await s.api("PUT", "/cooldown/config", { token: admin, body: { repo_types: { [type]: { enabled: true } } } });
+        expectError(res, 400, "BAD_REQUEST");
+        assert.equal(res.body.message, `Unknown repository type '${type}' in 'repo_types'; supported: ${all.join(", ")}`);
+      }
+      const ok = await s.api("PUT", "/cooldown/config", {
+        token: admin,
+        body: { repo_types: { gradle: { enabled: true }, "pypi-proxy": { minimum_allowed_age: "2d" } } },
+      });
+      assert.equal(ok.status, 200, ok.text);
+      const cfg = await s.api("GET", "/cooldown/config", { token: admin });
+      assert.deepEqual(Object.keys(cfg.body.repo_types), ["gradle", "pypi-proxy"]);
+      assert.equal((await s.api("PUT", "/cooldown/config", { token: admin, body: { repo_types: {} } })).status, 200);
+    });
+
     it("each schema error is a 400 naming the field", async () => {
       const proxy = (extra: Record<string, unknown>) => ({ type: "maven-proxy", storage: "default", remotes: [{ url: "https://up.example/m2" }], ...extra });
       const cases: [unknown, string][] = [
