@@ -120,7 +120,10 @@ export async function composeNode(config: Config, log: Logger = createLogger(con
   // Read at each use: an ephemeral repository port is known only once the servers listen.
   const repoBaseUrl = () => config.publicRepoUrl ?? `http://localhost:${config.repoPort}`;
   // The supported types (for `repo_types` keys) are read only at request time, once the registry exists.
-  const cooldown = new CooldownService(db, settings, { types: (): string[] => repositories.types.types(), parseType: (t: string): ReturnType<RepositoryTypes["parseType"]> => repositories.types.parseType(t) });
+  const cooldown = new CooldownService(db, settings, {
+    types: (): string[] => repositories.types.types(),
+    parseType: (t: string): ReturnType<RepositoryTypes["parseType"]> => repositories.types.parseType(t),
+  });
   const artifactRecords = new ArtifactRecords(db, bus, audit);
   const storageFor = (repo: Parameters<StorageService["forRepository"]>[0]) => storages.forRepository(repo);
 
@@ -147,7 +150,10 @@ export async function composeNode(config: Config, log: Logger = createLogger(con
       services: () => formatSvc,
     }),
   );
-  const repositories: RepositoryService = new RepositoryService(db.prisma, bus, storages, repositoryTypes(formats), repoBaseUrl, { missMs: config.changePollMs, hitMs: 60_000 });
+  const repositories: RepositoryService = new RepositoryService(db.prisma, bus, storages, repositoryTypes(formats), repoBaseUrl, {
+    missMs: config.changePollMs,
+    hitMs: 60_000,
+  });
   const findRepository = async (name: string): Promise<RepositoryRecord | null> => (await repositories.find(name)) ?? null;
   const kit = new FormatKit({ registry: formats, services: formatSvc, proxyCache, findRepository, storageFor });
   // TRANSITIONAL: the environment of formats still served by their old FormatModule
@@ -291,12 +297,11 @@ async function main(): Promise<void> {
   });
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, async () => {
+    process.on(signal, () => {
       if (stopping) return;
       stopping = true;
       log.info("shutting down", { signal });
-      await node.close();
-      process.exit(0);
+      void node.close().then(() => process.exit(0));
     });
   }
 }

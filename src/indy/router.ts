@@ -16,7 +16,7 @@ async function readJson(ctx: Koa.Context): Promise<unknown> {
 export interface IndyRouteDeps {
   indy: IndyService;
   /** The repository port's caller resolution (anonymous principal when no credentials were sent). */
-  authenticate(header: string | undefined, opts: { ip?: string }): Promise<Principal>;
+  authenticate: (header: string | undefined, opts: { ip?: string }) => Promise<Principal>;
 }
 
 export function registerIndyRoutes(router: Router, { indy, authenticate }: IndyRouteDeps): void {

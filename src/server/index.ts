@@ -30,7 +30,11 @@ export interface NodeApps {
  * `config.repoPort`, which generated URLs (group member links, pull instructions) read.
  */
 export async function startServers(config: Pick<Config, "host" | "apiPort" | "repoPort" | "metricsPort">, apps: NodeApps): Promise<RunningServers> {
-  const servers = [http.createServer(apps.api.callback()), http.createServer(apps.repository.callback()), http.createServer(apps.metrics.callback())];
+  const serve = (app: Koa): http.RequestListener => {
+    const handle = app.callback();
+    return (req, res) => void handle(req, res); // Koa answers errors itself
+  };
+  const servers = [http.createServer(serve(apps.api)), http.createServer(serve(apps.repository)), http.createServer(serve(apps.metrics))];
   for (const s of servers) {
     s.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
     s.requestTimeout = 0; // large uploads stream for as long as they need
