@@ -83,7 +83,7 @@ describe("pypi-proxy over a PEP 503 HTML index", () => {
     const tag = (await fetch(url, { headers: auth })).headers.get("etag");
     assert.equal(tag, `"${sha256(GOOD)}"`);
     assert.equal((await fetch(url, { headers: { ...auth, "if-none-match": tag! } })).status, 304);
-    const indexed = await s.app.db.prisma.artifact.findFirst({ where: { repoName: "ppx", path: "packages/demo/1.0/demo-1.0-py3-none-any.whl" } });
+    const indexed = await s.services.db.prisma.artifact.findFirst({ where: { repoName: "ppx", path: "packages/demo/1.0/demo-1.0-py3-none-any.whl" } });
     assert.equal(indexed?.name, "demo");
     assert.equal(indexed?.version, "1.0");
   });
@@ -93,9 +93,9 @@ describe("pypi-proxy over a PEP 503 HTML index", () => {
     assert.equal(res.status, 502);
     const body = (await res.json()) as { error: string; message: string };
     assert.equal(body.error, "BAD_GATEWAY");
-    const storage = await s.app.storages.forRepository((await s.app.repositories.find("ppx"))!);
+    const storage = await s.services.storages.forRepository((await s.services.repositories.find("ppx"))!);
     assert.equal(await storage.exists("packages/demo/1.0/demo-1.0.tar.gz"), false);
-    assert.equal(await s.app.db.prisma.artifact.count({ where: { repoName: "ppx", path: "packages/demo/1.0/demo-1.0.tar.gz" } }), 0);
+    assert.equal(await s.services.db.prisma.artifact.count({ where: { repoName: "ppx", path: "packages/demo/1.0/demo-1.0.tar.gz" } }), 0);
   });
 
   it("re-fetches the page once the metadata TTL has passed, and files it newly lists", async () => {
