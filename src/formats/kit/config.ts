@@ -144,7 +144,8 @@ function parseObject(fields: ConfigFields, raw: Record<string, unknown>, path: s
     const at = `${path}.${key}`;
     const value = raw[key];
     if (value === undefined || value === null) {
-      if (requiredFor(f, ctx.kind)) throw badRequest(`'${at}' is required for ${article(ctx.type)} ${ctx.type} repository${f.type === "list" ? `: a list of ${describeField(f.of)}` : ""}`);
+      if (requiredFor(f, ctx.kind))
+        throw badRequest(`'${at}' is required for ${article(ctx.type)} ${ctx.type} repository${f.type === "list" ? `: a list of ${describeField(f.of)}` : ""}`);
       const def = f.default?.[ctx.kind];
       if (def !== undefined && value === undefined) out[key] = structuredClone(def);
       continue;
@@ -158,10 +159,18 @@ function parseObject(fields: ConfigFields, raw: Record<string, unknown>, path: s
   return out;
 }
 
+/** The fields required for every kind, quoted: "'url'". */
+function alwaysRequired(fields: ConfigFields): string {
+  return Object.entries(fields)
+    .filter(([, f]) => f.required === true)
+    .map(([k]) => `'${k}'`)
+    .join(", ");
+}
+
 function describeField(f: ConfigField): string {
   switch (f.type) {
     case "object":
-      return `objects with ${Object.entries(f.fields).filter(([, s]) => s.required === true).map(([k]) => `'${k}'`).join(", ") || "fields"}`;
+      return `objects with ${alwaysRequired(f.fields) || "fields"}`;
     case "string":
       return f.nonEmpty ? "non-empty strings" : "strings";
     default:
@@ -185,7 +194,9 @@ function parseValue(f: ConfigField, value: unknown, at: string, ctx: ParseContex
     case "duration":
       if (!isDuration(value)) {
         const unit = f.unit === "s" ? "seconds" : "milliseconds";
-        throw badRequest(`'${at}' must be a duration: a number of ${unit} or a string such as "30s", "5m", "1h", "2d" or "PT1H" (got ${JSON.stringify(value)})`);
+        throw badRequest(
+          `'${at}' must be a duration: a number of ${unit} or a string such as "30s", "5m", "1h", "2d" or "PT1H" (got ${JSON.stringify(value)})`,
+        );
       }
       return value;
     case "boolean":
@@ -210,7 +221,9 @@ function parseValue(f: ConfigField, value: unknown, at: string, ctx: ParseContex
       const min = f.min?.[ctx.kind] ?? 0;
       if (value.length < min) {
         const what = f.itemName ?? "entry";
-        throw badRequest(`${article(ctx.type).replace(/^a/, "A")} ${ctx.type} repository needs at least ${min === 1 ? "one" : min} ${what}${min === 1 ? "" : "s"} in '${at}'`);
+        throw badRequest(
+          `${article(ctx.type).replace(/^a/, "A")} ${ctx.type} repository needs at least ${min === 1 ? "one" : min} ${what}${min === 1 ? "" : "s"} in '${at}'`,
+        );
       }
       const items = value.map((item, i) => parseValue(f.of, item, `${at}[${i}]`, ctx));
       if (f.unique) {
@@ -224,7 +237,10 @@ function parseValue(f: ConfigField, value: unknown, at: string, ctx: ParseContex
       return items;
     }
     case "object":
-      if (!isRecord(value)) throw badRequest(`'${at}' must be an object${Object.values(f.fields).some((s) => s.required === true) ? ` with ${describeField(f).replace(/^objects with /, "")}` : ""}`);
+      if (!isRecord(value)) {
+        const required = alwaysRequired(f.fields);
+        throw badRequest(`'${at}' must be an object${required ? ` with ${required}` : ""}`);
+      }
       return parseObject(f.fields, value, at, ctx);
   }
 }
