@@ -161,7 +161,7 @@ export interface ArtifactEntry {
 }
 
 export interface ArtifactIndex {
-  /** Records a stored artifact (never fails the request: failures are logged). */
+  /** Records a stored artifact; failures are logged and never fail the request, except a database outage (503). */
   record(repo: RepositoryRecord, entry: ArtifactEntry): Promise<void>;
   /** Forgets one artifact (never fails the request). */
   forget(repo: RepositoryRecord, path: string): Promise<void>;

@@ -1,5 +1,6 @@
 // Builds the narrow services format plugins use from the node's own services.
 import path from "node:path";
+import { isDatabaseUnavailable } from "../../db/errors.js";
 import type { Logger } from "../../log.js";
 import type { RepositoryRecord } from "../../repositories/types.js";
 import type { ArtifactEntry, ArtifactIndex, CooldownGate, FormatServices, UpstreamClient } from "./contract.js";
@@ -17,6 +18,8 @@ export function artifactIndex(store: ArtifactStore, log: Logger): ArtifactIndex 
       try {
         await store.record({ repo, ...entry });
       } catch (err) {
+        // An outage is the node's state, not a bad index row: the write answers 503 and the client retries.
+        if (isDatabaseUnavailable(err)) throw err;
         log.warn("artifact index update failed", { repo: repo.name, path: entry.path, err: String(err) });
       }
     },
