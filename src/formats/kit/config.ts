@@ -20,8 +20,6 @@ interface FieldCommon {
   only?: Kinds;
   /** Stored when absent, per kind (a group's `members` is [] when not given). */
   default?: Partial<Record<RepositoryKind, unknown>>;
-  /** A credential: masked on reads ("ab***yz"), and a masked value on write keeps the stored one. */
-  secret?: boolean;
 }
 
 export type ConfigField =
@@ -70,9 +68,9 @@ export interface ConfigSchema {
 export const remoteFields: ConfigFields = {
   url: field.url({ required: true, description: "Base URL of the upstream repository" }),
   username: field.string({ description: "Basic auth user sent to the remote's own origin" }),
-  password: field.string({ secret: true, description: "Basic auth password (masked on reads)" }),
-  token: field.string({ secret: true, description: "Bearer token, used when no username is set (masked on reads)" }),
-  auth_token: field.string({ secret: true, description: "Alias of token" }),
+  password: field.string({ description: "Basic auth password (masked on reads, as every key naming a secret is)" }),
+  token: field.string({ description: "Bearer token, used when no username is set (masked on reads)" }),
+  auth_token: field.string({ description: "Alias of token (masked on reads)" }),
   timeout: field.duration("ms", { description: "Response timeout (default: http_client.proxy_timeout)" }),
   proxy_timeout: field.duration("ms", { description: "Alias of timeout" }),
   idle_timeout: field.duration("ms", { description: "No body bytes for this long aborts the transfer (default: http_client.idle_timeout)" }),
