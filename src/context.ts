@@ -1,8 +1,7 @@
-// TRANSITIONAL: the environment of the format modules not yet ported to the format kit (the
-// FormatModules of src/formats/registry.ts read it off RequestScope.app and their hook arguments).
-// No service takes it: the composition root (src/main.ts) builds one for the repository port's
-// legacy dispatch branch and for FormatHooks' legacy branch. Delete this file with
-// src/formats/registry.ts once every format is a FormatPlugin.
+// TRANSITIONAL: the environment the old FormatModule infrastructure names (src/formats/types.ts
+// RequestScope.app, src/formats/scope.ts, proxy.ts, package-helpers.ts, registry.ts,
+// cooldown/formats.ts). Every format is a FormatPlugin now and nothing builds or takes one of
+// these: the composition root is src/main.ts. Delete this file with that infrastructure.
 import type { Config } from "./config.js";
 import type { ArtifactRecords } from "./artifacts/records.js";
 import type { AuthService } from "./auth/service.js";

@@ -18,7 +18,6 @@ import { LoginThrottle } from "./auth/throttle.js";
 import { bootstrap } from "./bootstrap.js";
 import { ChangeFeed } from "./cluster/change-feed.js";
 import { loadConfig, type Config } from "./config.js";
-import type { AppContext } from "./context.js";
 import { CooldownService } from "./cooldown/service.js";
 import { DashboardService, RequestCountFlusher } from "./dashboard/service.js";
 import { openDatabase, type Database } from "./db/index.js";
@@ -32,7 +31,6 @@ import { Upstreams, type HttpClientSettings } from "./formats/kit/upstream.js";
 import { keepStagingSwept } from "./formats/npm/publish-stream.js";
 import { repositoryTypes } from "./formats/legacy-types.js";
 import { formatPlugins } from "./formats/plugins.js";
-import { formatModule } from "./formats/registry.js";
 import type { GraphqlServices } from "./graphql/context.js";
 import { createReadiness, type Readiness } from "./health/readiness.js";
 import { ImportService } from "./importer/service.js";
@@ -156,10 +154,7 @@ export async function composeNode(config: Config, log: Logger = createLogger(con
   });
   const findRepository = async (name: string): Promise<RepositoryRecord | null> => (await repositories.find(name)) ?? null;
   const kit = new FormatKit({ registry: formats, services: formatSvc, proxyCache, findRepository, storageFor });
-  // TRANSITIONAL: the environment of formats still served by their old FormatModule
-  // (src/formats/registry.ts); goes with that file once every format is a plugin.
-  const legacyFormats: AppContext = { config, log, db, bus, auth, settings, repositories, storages, artifacts: artifactRecords, cooldown, kit };
-  const hooks = new FormatHooks({ registry: formats, services: formatSvc, legacy: { module: formatModule, app: legacyFormats } });
+  const hooks = new FormatHooks({ registry: formats, services: formatSvc });
 
   // ---- services over the artifacts index ----
   const artifacts = new ArtifactService({
@@ -259,7 +254,6 @@ export async function composeNode(config: Config, log: Logger = createLogger(con
           formats,
           kit,
           metrics: httpMetrics,
-          legacyFormats,
         }),
         metrics: createMetricsApp(metrics),
       };

@@ -3,13 +3,12 @@
 // Routing order: /.health, /.ready, /.version, /.import/<repo>/<path>, top-level protocol routes
 // (Indy /api/admin/...: insert below), root mounts of format plugins (OCI /v2/...), then the format dispatcher:
 //   /<prefix>?/<repo>/<path...>  → prefix stripped, repository resolved, caller authenticated,
-//   RequestScope built, module of repo.format (src/formats/registry.ts) handles the request.
+//   the plugin of repo.format (the FormatRegistry) serves it through the kit; 501 for a format no plugin serves.
 import Koa from "koa";
 import Router from "@koa/router";
-import type { AppContext } from "../context.js";
 import type { AuditService } from "../audit/service.js";
 import type { Config } from "../config.js";
-import type { FormatKit } from "../formats/kit/dispatch.js";
+import type { FormatKit, ResolvedRequest } from "../formats/kit/dispatch.js";
 import type { FormatRegistry } from "../formats/kit/registry.js";
 import type { Readiness } from "../health/readiness.js";
 import type { IndyService } from "../indy/service.js";
@@ -22,11 +21,9 @@ import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
 import { DomainError, badRequest, errorBody, notFound } from "../errors.js";
 import { normaliseKey } from "../storage/types.js";
-import { formatModule } from "../formats/registry.js";
-import { BASIC_CHALLENGE, makeScope, requireRepository } from "../formats/scope.js";
+import { BASIC_CHALLENGE, requireRepository } from "../formats/scope.js";
 import { headerMap, type ImportService } from "../importer/service.js";
 import { UpstreamError } from "../formats/proxy.js";
-import type { RequestScope } from "../formats/types.js";
 import { registerIndyRoutes } from "../indy/router.js";
 import { repositoryPortAudit } from "../audit/repository-port.js";
 
@@ -47,8 +44,6 @@ export interface RepositoryPortDeps {
   formats: FormatRegistry;
   kit: FormatKit;
   metrics: HttpMetrics;
-  /** TRANSITIONAL: the environment of the FormatModules not yet ported to the kit (their RequestScope.app). */
-  legacyFormats: AppContext;
 }
 
 /** Splits a raw (still encoded) URL path into decoded segments; malformed escapes → 400. */
@@ -76,10 +71,10 @@ export function requestOrigin(app: Pick<RepositoryPortDeps, "config">, ctx: Koa.
 }
 
 /**
- * Resolves `/<prefix>?/<repo>/<path>` (raw, encoded) into a RequestScope; null when the first
+ * Resolves `/<prefix>?/<repo>/<path>` (raw, encoded) into the request the kit serves; null when the first
  * segment names no repository. Used by the dispatcher and by protocol routes that need one.
  */
-export async function resolveRequest(app: RepositoryPortDeps, ctx: Koa.Context, rawPath: string): Promise<RequestScope | null> {
+export async function resolveRequest(app: RepositoryPortDeps, ctx: Koa.Context, rawPath: string): Promise<ResolvedRequest | null> {
   const segments = decodeSegments(rawPath);
   let prefix = "";
   if (segments.length > 1) {
@@ -94,7 +89,7 @@ export async function resolveRequest(app: RepositoryPortDeps, ctx: Koa.Context, 
   const actor = await app.callers.authenticate(ctx.get("Authorization"), { ip: ctx.ip });
   const storage = await app.storages.forRepository(repo);
   const baseUrl = `${requestOrigin(app, ctx)}${prefix ? "/" + encodeURIComponent(prefix) : ""}/${encodeURIComponent(repo.name)}`;
-  return makeScope(app.legacyFormats, repo, storage, actor, path, baseUrl);
+  return { repo, storage, actor, path, baseUrl };
 }
 
 /** Repository-port error shapes: upstream failures (502/504) and Basic challenges on 401. */
@@ -162,13 +157,8 @@ function dispatcher(app: RepositoryPortDeps): Koa.Middleware {
       throw notFound(first ? `Repository '${first}' not found` : "No repository in path");
     }
     if (app.formats.plugin(scope.repo.format)) return app.kit.serve(ctx, scope);
-    const mod = formatModule(scope.repo.format);
-    if (!mod) {
-      ctx.status = 501;
-      ctx.body = errorBody("NOT_IMPLEMENTED", `Format '${scope.repo.format}' is not served by this node yet`);
-      return;
-    }
-    await mod.handle(ctx, scope);
+    ctx.status = 501;
+    ctx.body = errorBody("NOT_IMPLEMENTED", `Format '${scope.repo.format}' is not served by this node yet`);
   };
 }
 
