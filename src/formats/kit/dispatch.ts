@@ -47,8 +47,8 @@ export class FormatKit {
     this.env = {
       services: deps.services,
       proxyCache: deps.proxyCache,
-      findRepository: deps.findRepository,
-      storageFor: deps.storageFor,
+      findRepository: (name) => deps.findRepository(name),
+      storageFor: (repo) => deps.storageFor(repo),
       pluginOf: (format) => deps.registry.plugin(format),
     };
   }

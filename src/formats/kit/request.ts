@@ -266,7 +266,8 @@ export class KitRequest implements FormatRequest, FileSource {
   private async grouped(key: string): Promise<FileHit | null> {
     const members = await this.memberRequests();
     const merges = this.plugin.mergeMetadata && this.plugin.layout.isMetadata(key);
-    let failure: unknown = null;
+    // (A holder, not a variable: the closure below assigns it, which narrowing does not follow.)
+    const failed: { error?: Error } = {};
     const attempt = async (m: KitRequest): Promise<FileHit | null> => {
       try {
         return await m.get(key);
@@ -274,7 +275,7 @@ export class KitRequest implements FormatRequest, FileSource {
         // A cooldown refusal is the answer; one broken member must not hide the others' files.
         if (err instanceof DomainError && err.code === "FORBIDDEN") throw err;
         this.env.services.log.warn("group member failed", { group: this.repo.name, member: m.repo.name, key, err: (err as Error).message });
-        failure = err;
+        failed.error = err instanceof Error ? err : new Error(String(err));
         return null;
       }
     };
@@ -286,7 +287,7 @@ export class KitRequest implements FormatRequest, FileSource {
         if (hit && bytes) docs.push({ repo: hit.repo, bytes, modified: hit.stat.modified });
       }
       if (!docs.length) {
-        if (failure) throw failure;
+        if (failed.error) throw failed.error;
         return null;
       }
       const merged = await this.plugin.mergeMetadata!(key, docs, this);
@@ -301,7 +302,7 @@ export class KitRequest implements FormatRequest, FileSource {
       const hit = await attempt(m);
       if (hit) return hit;
     }
-    if (failure) throw failure;
+    if (failed.error) throw failed.error;
     return null;
   }
 }

@@ -30,7 +30,10 @@ export interface IndexedPackage extends PackageSummary {
 }
 
 /** Text as PostgreSQL stores it: no NUL characters (text and jsonb refuse them). */
-const clean = (v: unknown): string => (typeof v === "string" ? v : v === undefined || v === null ? "" : String(v)).replace(/\u0000/g, "");
+const clean = (v: unknown): string => {
+  const text = typeof v === "string" ? v : v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v as number | boolean | bigint);
+  return text.split("\u0000").join("");
+};
 
 /** A date PostgreSQL's timestamptz can hold (years 1 to 9999 are plenty), else null. */
 function storableDate(value: unknown): Date | null {
