@@ -29,7 +29,6 @@ import { FormatRegistry } from "./formats/kit/registry.js";
 import { formatServices } from "./formats/kit/services.js";
 import { Upstreams, type HttpClientSettings } from "./formats/kit/upstream.js";
 import { keepStagingSwept } from "./formats/npm/publish-stream.js";
-import { repositoryTypes } from "./formats/legacy-types.js";
 import { formatPlugins } from "./formats/plugins.js";
 import type { GraphqlServices } from "./graphql/context.js";
 import { createReadiness, type Readiness } from "./health/readiness.js";
@@ -148,7 +147,7 @@ export async function composeNode(config: Config, log: Logger = createLogger(con
       services: () => formatSvc,
     }),
   );
-  const repositories: RepositoryService = new RepositoryService(db.prisma, bus, storages, repositoryTypes(formats), repoBaseUrl, {
+  const repositories: RepositoryService = new RepositoryService(db.prisma, bus, storages, formats, repoBaseUrl, {
     missMs: config.changePollMs,
     hitMs: 60_000,
   });

@@ -3,7 +3,7 @@
 // `<Name>RepositoryConfigInput` (what `putRepository(settings:)` takes), printed from the same
 // fields `PUT /repositories` validates with. Field names are the config keys in camelCase.
 import type { ConfigField, ConfigFields, ConfigSchema } from "../formats/kit/config.js";
-import { formatConfigs } from "../formats/configs.js";
+import { formatConfigs } from "../formats/plugins.js";
 import type { RepositoryKind, RepositoryRecord } from "../repositories/types.js";
 import { builder } from "./builder.js";
 

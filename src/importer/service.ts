@@ -8,7 +8,7 @@ import type { ArtifactRecords } from "../artifacts/records.js";
 import type { Database } from "../db/index.js";
 import { DomainError } from "../errors.js";
 import type { FormatHooks } from "../formats/kit/hooks.js";
-import { requireRepository } from "../formats/scope.js";
+import { requireRepository } from "../formats/kit/request.js";
 import { parseRepositoryType, type RepositoryRecord } from "../repositories/types.js";
 import { DigestStream } from "../storage/digest.js";
 import { normaliseKey, type Digests } from "../storage/types.js";
@@ -160,8 +160,9 @@ export class ImportService {
       let actual: Partial<Digests> = expected;
       if (!metadataOnly && !Object.keys(expected).length) {
         const d = new DigestStream();
-        await pipeline(req.body, d, async function* (src) {
-          for await (const _ of src); // count and hash only
+        // Drained as it is hashed: only the digests are kept.
+        await pipeline(req.body, d, async (src: AsyncIterable<unknown>) => {
+          for await (const _ of src);
         });
         actual = d.digests();
       } else req.body.resume();

@@ -6,6 +6,12 @@ import { databaseUnavailable, isDatabaseUnavailable } from "../db/errors.js";
 
 const HTTP_CODES: Record<number, string> = { 400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 429: "TOO_MANY_REQUESTS", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE" };
 
+/** An error's stack or message for the log (never "[object Object]"). */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error) return cause.stack ?? cause.message;
+  return typeof cause === "string" ? cause : JSON.stringify(cause);
+}
+
 export function errorHandler(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     try {
@@ -20,7 +26,7 @@ export function errorHandler(log: Logger): Koa.Middleware {
       if (outage) log.debug("database unavailable", { path: ctx.path, err: String(thrown) });
       const err = outage ? databaseUnavailable() : thrown;
       if (err instanceof DomainError) {
-        if (err.code === "INTERNAL_ERROR") log.error("request failed", { path: ctx.path, err: String((err as { cause?: unknown }).cause ?? err) });
+        if (err.code === "INTERNAL_ERROR") log.error("request failed", { path: ctx.path, err: describeCause((err as { cause?: unknown }).cause ?? err) });
         ctx.status = err.status;
         ctx.body = { error: err.code, message: err.message, status: err.status };
         if (err.code === "UNAUTHORIZED") ctx.set("WWW-Authenticate", 'Bearer realm="pantera"');

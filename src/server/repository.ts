@@ -19,11 +19,10 @@ import type { Storage } from "../storage/types.js";
 import type { PortCallers } from "./callers.js";
 import { errorHandler } from "./errors.js";
 import type { HttpMetrics } from "../metrics/http.js";
-import { DomainError, badRequest, errorBody, notFound } from "../errors.js";
+import { DomainError, badRequest, errorBody, notFound, methodNotAllowed } from "../errors.js";
 import { normaliseKey } from "../storage/types.js";
-import { BASIC_CHALLENGE, requireRepository } from "../formats/scope.js";
+import { requireRepository } from "../formats/kit/request.js";
 import { headerMap, type ImportService } from "../importer/service.js";
-import { UpstreamError } from "../formats/proxy.js";
 import { registerIndyRoutes } from "../indy/router.js";
 import { repositoryPortAudit } from "../audit/repository-port.js";
 
@@ -92,17 +91,15 @@ export async function resolveRequest(app: RepositoryPortDeps, ctx: Koa.Context, 
   return { repo, storage, actor, path, baseUrl };
 }
 
-/** Repository-port error shapes: upstream failures (502/504) and Basic challenges on 401. */
+/** The challenge package clients get with a 401 on this port. */
+export const BASIC_CHALLENGE = 'Basic realm="pantera"';
+
+/** Repository-port error shapes: Basic challenges on 401, clients that hung up. */
 function repositoryErrors(): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
-      if (err instanceof UpstreamError) {
-        ctx.status = err.status;
-        ctx.body = { error: err.code, message: err.message, status: err.status };
-        return;
-      }
       if (err instanceof DomainError && err.code === "UNAUTHORIZED") {
         ctx.status = 401;
         ctx.body = errorBody("UNAUTHORIZED", err.message);
@@ -125,10 +122,8 @@ function repositoryErrors(): Koa.Middleware {
 /** Section 16: PUT|POST /.import/<repo>/<path> with the X-Pantera-* headers. */
 async function importArtifact(app: RepositoryPortDeps, ctx: Koa.Context): Promise<void> {
   if (ctx.method !== "PUT" && ctx.method !== "POST") {
-    ctx.status = 405;
     ctx.set("Allow", "PUT, POST");
-    ctx.body = { error: "METHOD_NOT_ALLOWED", message: "Use PUT or POST to import", status: 405 };
-    return;
+    throw methodNotAllowed("Use PUT or POST to import");
   }
   const segments = decodeSegments(ctx.path.slice("/.import/".length));
   const repo = segments.shift() ?? "";

@@ -7,7 +7,7 @@ import { backends, expectError, startServer, type TestServer } from "../helpers/
 import { IndyService } from "../../src/indy/service.js";
 import { RepositoryService } from "../../src/repositories/service.js";
 import type { RepositoryTypes } from "../../src/repositories/types.js";
-import { formatConfigs } from "../../src/formats/configs.js";
+import { formatConfigs } from "../../src/formats/plugins.js";
 
 const BUILT = ["maven", "gradle", "npm", "pypi", "docker", "file"];
 const UNBUILT = ["helm", "go-proxy", "conda-group", "gem", "php-proxy", "nuget", "deb", "rpm-group", "cobol"];

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { DomainError } from "../../src/errors.js";
 import { commonConfigFields, configSchema, field, isDuration } from "../../src/formats/kit/config.js";
 import { mavenConfig } from "../../src/formats/maven/config.js";
-import { formatConfigs } from "../../src/formats/configs.js";
+import { formatConfigs } from "../../src/formats/plugins.js";
 import type { RepositoryKind } from "../../src/repositories/types.js";
 
 /** Asserts parse throws a BAD_REQUEST whose message matches `message`. */

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { newestAllowedBelow } from "../../src/cooldown/formats.js";
+import { newestAllowedBelow } from "../../src/formats/npm/cooldown.js";
 
 describe("cooldown: dist-tag remapping", () => {
   it("moves a tag to the newest allowed version not above it, keeping stability", () => {
