@@ -1,10 +1,11 @@
 // Turns anything thrown by a handler into the documented error body {error, message, status}.
 import type Koa from "koa";
-import { DomainError, errorBody } from "../errors.js";
+import { DomainError, ERROR_STATUS, errorBody } from "../errors.js";
 import type { Logger } from "../log.js";
 import { databaseUnavailable, isDatabaseUnavailable } from "../db/errors.js";
 
-const HTTP_CODES: Record<number, string> = { 400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG", 429: "TOO_MANY_REQUESTS", 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE" };
+/** The one error table read backwards: the code of a plain HTTP error's status (Koa's own 4xx). */
+const CODE_OF_STATUS = new Map<number, string>(Object.entries(ERROR_STATUS).map(([code, status]) => [status, code]));
 
 /** An error's stack or message for the log (never "[object Object]"). */
 function describeCause(cause: unknown): string {
@@ -36,7 +37,7 @@ export function errorHandler(log: Logger): Koa.Middleware {
       const status = (err as { status?: number }).status;
       if (typeof status === "number" && status >= 400 && status < 500 && (err as { expose?: boolean }).expose !== false) {
         ctx.status = status;
-        ctx.body = { error: HTTP_CODES[status] ?? "BAD_REQUEST", message: (err as Error).message, status };
+        ctx.body = { error: CODE_OF_STATUS.get(status) ?? "BAD_REQUEST", message: (err as Error).message, status };
         return;
       }
       log.error("unhandled error", { method: ctx.method, path: ctx.path, err: (err as Error)?.stack ?? String(err) });
