@@ -5,9 +5,7 @@ import { defineConfig } from "prisma/config";
 
 // Without DATABASE_URL the CLI works on the embedded PGlite database; the schema still
 // needs a syntactically valid PostgreSQL URL, so a placeholder is set.
-const pgliteDir = process.env.DATABASE_URL
-  ? undefined
-  : path.resolve(process.env.PANTERA_DATA_DIR ?? "./data", "pglite");
+const pgliteDir = process.env.DATABASE_URL ? undefined : path.resolve(process.env.PANTERA_DATA_DIR ?? "./data", "pglite");
 if (!process.env.DATABASE_URL) process.env.DATABASE_URL = "postgresql://pglite.invalid/pantera";
 
 export default defineConfig({

@@ -105,7 +105,9 @@ async function main() {
       const put = await fetch(`${pantera.repo}/bench/${name}`, { method: "PUT", headers: { authorization: auth }, body });
       if (put.status >= 300) throw new Error(`upload failed: ${put.status}`);
       rows.push(await load(`nginx GET ${label}`, { url: `http://127.0.0.1:${nginxPort}/${name}`, connections, duration: DURATION }));
-      rows.push(await load(`pantera GET ${label}`, { url: `${pantera.repo}/bench/${name}`, connections, duration: DURATION, headers: { authorization: auth } }));
+      rows.push(
+        await load(`pantera GET ${label}`, { url: `${pantera.repo}/bench/${name}`, connections, duration: DURATION, headers: { authorization: auth } }),
+      );
     }
     console.log(`\nArtifact GET, ${DURATION} s per case, autocannon on the same host (2 cores), nginx worker_processes 1:\n`);
     console.log(table(rows));
@@ -142,7 +144,9 @@ async function main() {
     clearInterval(sampler2);
     if (received !== GiB) throw new Error(`download returned ${received} bytes`);
     const mib = (k: number) => (k / 1024).toFixed(0);
-    console.log(`\n1 GiB upload: ${upSeconds.toFixed(1)} s (${(1024 / upSeconds).toFixed(0)} MiB/s); Pantera RSS before ${mib(before)} MiB, peak ${mib(peakUp)} MiB`);
+    console.log(
+      `\n1 GiB upload: ${upSeconds.toFixed(1)} s (${(1024 / upSeconds).toFixed(0)} MiB/s); Pantera RSS before ${mib(before)} MiB, peak ${mib(peakUp)} MiB`,
+    );
     console.log(`1 GiB download: ${downSeconds.toFixed(1)} s (${(1024 / downSeconds).toFixed(0)} MiB/s); Pantera RSS peak ${mib(peakDown)} MiB`);
   } finally {
     nginx.kill("SIGTERM");

@@ -58,7 +58,11 @@ async function main() {
     if (upload.status !== 201) throw new Error(`upload: ${upload.status}`);
 
     const cases = [
-      { name: "10,000 aliases of __schema { types { name } }, anonymous", query: `{ ${aliases(10_000, "__schema { types { name } }")} }`, headers: { "content-type": "application/json" } },
+      {
+        name: "10,000 aliases of __schema { types { name } }, anonymous",
+        query: `{ ${aliases(10_000, "__schema { types { name } }")} }`,
+        headers: { "content-type": "application/json" },
+      },
       { name: "10,000 aliases of repositories { total }, admin", query: `{ ${aliases(10_000, "repositories { total }")} }`, headers: bearer },
       { name: "15 aliases of repositories { total }, admin", query: `{ ${aliases(15, "repositories { total }")} }`, headers: bearer },
       { name: "full introspection query, admin", query: getIntrospectionQuery(), headers: bearer },
@@ -78,7 +82,9 @@ async function main() {
       connections: CONNECTIONS,
       duration: SECONDS + 2,
       timeout: 60,
-      requests: cases.filter((_, i) => FLOOD.includes(i)).map((c) => ({ method: "POST", path: "/graphql", headers: c.headers, body: JSON.stringify({ query: c.query }) })),
+      requests: cases
+        .filter((_, i) => FLOOD.includes(i))
+        .map((c) => ({ method: "POST", path: "/graphql", headers: c.headers, body: JSON.stringify({ query: c.query }) })),
     });
     await new Promise((r) => setTimeout(r, 1000)); // let the flood reach the server first
     const busy = await sample(urls, basic, SECONDS);
@@ -88,8 +94,10 @@ async function main() {
     console.log(row("idle", idle));
     console.log(row(`under /graphql flood (${CONNECTIONS} connections, requests ${FLOOD.join(",")})`, busy));
     const statuses = Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => `${code}: ${(s as { count: number }).count}`);
-    console.log(`\nflood: ${result.requests.total} /graphql requests in ${SECONDS + 2} s (${statuses.join(", ")}), ` +
-      `${result.timeouts} timeouts, ${(result.throughput.total / 1e6).toFixed(1)} MB answered`);
+    console.log(
+      `\nflood: ${result.requests.total} /graphql requests in ${SECONDS + 2} s (${statuses.join(", ")}), ` +
+        `${result.timeouts} timeouts, ${(result.throughput.total / 1e6).toFixed(1)} MB answered`,
+    );
   } finally {
     await node.stop();
   }

@@ -24,7 +24,11 @@ export async function withNpmPeers(fn: (peers: NpmPeers) => Promise<void>): Prom
   try {
     const token = await adminToken(node);
     const auth = { authorization: `Bearer ${token}` };
-    const created = await fetch(`${node.api}/api/v1/repositories/npm-bench`, { method: "PUT", headers: { "content-type": "application/json", ...auth }, body: JSON.stringify({ repo: { type: "npm", storage: "default" } }) });
+    const created = await fetch(`${node.api}/api/v1/repositories/npm-bench`, {
+      method: "PUT",
+      headers: { "content-type": "application/json", ...auth },
+      body: JSON.stringify({ repo: { type: "npm", storage: "default" } }),
+    });
     if (created.status >= 300) throw new Error(`create repo: ${created.status} ${await created.text()}`);
     await fn({ pantera: `${node.repo}/npm-bench`, auth, token, verdaccio });
   } finally {
@@ -49,7 +53,11 @@ export function publishBody(name: string, version: string, tarball: Buffer, regi
         description,
         main: "index.js",
         dependencies: { "left-pad": "^1.3.0" },
-        dist: { shasum: createHash("sha1").update(tarball).digest("hex"), integrity: "sha512-" + createHash("sha512").update(tarball).digest("base64"), tarball: `${registry}/${name}/-/${file}` },
+        dist: {
+          shasum: createHash("sha1").update(tarball).digest("hex"),
+          integrity: "sha512-" + createHash("sha512").update(tarball).digest("base64"),
+          tarball: `${registry}/${name}/-/${file}`,
+        },
       },
     },
     _attachments: { [file]: { content_type: "application/octet-stream", data: tarball.toString("base64"), length: tarball.length } },

@@ -15,7 +15,10 @@ const PUBLISHERS = 8;
 await withNpmPeers(async ({ pantera, token, verdaccio }) => {
   const tarball = randomBytes(512);
   const lines = ["| server | sequential ms/publish | publishes/s with 8 publishers |", "|---|---:|---:|"];
-  for (const [who, base, tok] of [["pantera", pantera, token], ["verdaccio", verdaccio.url, verdaccio.token]] as const) {
+  for (const [who, base, tok] of [
+    ["pantera", pantera, token],
+    ["verdaccio", verdaccio.url, verdaccio.token],
+  ] as const) {
     for (let i = 0; i < 20; i++) await publishAll(base, tok, `warm-${i}`, [tarball]);
     let t = performance.now();
     for (let i = 0; i < SEQUENTIAL; i++) await publishAll(base, tok, `seq-${i}`, [tarball]);
@@ -31,6 +34,8 @@ await withNpmPeers(async ({ pantera, token, verdaccio }) => {
     lines.push(`| ${who} | ${perPublish.toFixed(1)} | ${rate.toFixed(0)} |`);
     process.stderr.write(`${who}: ${perPublish.toFixed(1)} ms/publish, ${rate.toFixed(0)} publishes/s\n`);
   }
-  console.log(`\nnpm publish rate, 512-byte tarballs, Pantera on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"}, node ${process.version}, ${os.cpus().length} cpus\n`);
+  console.log(
+    `\nnpm publish rate, 512-byte tarballs, Pantera on ${process.env.DATABASE_URL ? "PostgreSQL" : "PGlite"}, node ${process.version}, ${os.cpus().length} cpus\n`,
+  );
   console.log(lines.join("\n"));
 });

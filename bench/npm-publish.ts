@@ -49,10 +49,14 @@ async function publish(url: string, token: string, pid: number, name: string, si
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 50);
   const t0 = Date.now();
   const status = await new Promise<number>((resolve, reject) => {
-    const req = http.request(`${url}/${name}`, { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(length) } }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-    });
+    const req = http.request(
+      `${url}/${name}`,
+      { method: "PUT", headers: { authorization: `Bearer ${token}`, "content-type": "application/json", "content-length": String(length) } },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on("error", reject);
     (async () => {
       req.write(head);

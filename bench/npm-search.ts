@@ -41,7 +41,10 @@ async function main() {
       ["common word", "stream", Math.ceil(PACKAGES / WORDS.length)],
       ["exact name", "pkg-42", 1],
     ];
-    const peers = [["pantera", pantera, auth], ["verdaccio", verdaccio.url, {}]] as const;
+    const peers = [
+      ["pantera", pantera, auth],
+      ["verdaccio", verdaccio.url, {}],
+    ] as const;
     // Sanity: both find what the data says they should (the first search also fills Pantera's index).
     for (const [, text, want] of queries) {
       for (const [, base, headers] of peers) {
@@ -52,9 +55,13 @@ async function main() {
         if (!ok) throw new Error(`${base} search ${text}: ${names.length} hits (${names.slice(0, 3).join(", ")}), total ${body.total}`);
       }
     }
-    const cases = queries.flatMap(([label, text]) => peers.map(([who, base, headers]) => ({ name: `${label} — ${who}`, url: `${base}/-/v1/search?text=${text}&size=20`, headers })));
+    const cases = queries.flatMap(([label, text]) =>
+      peers.map(([who, base, headers]) => ({ name: `${label} — ${who}`, url: `${base}/-/v1/search?text=${text}&size=20`, headers })),
+    );
     const rows = await measure(cases, { duration, connections });
-    console.log(`\nnpm search, ${PACKAGES} packages, size=20, ${connections} connections, ${duration}s per case, node ${process.version}, ${os.cpus().length} cpus\n`);
+    console.log(
+      `\nnpm search, ${PACKAGES} packages, size=20, ${connections} connections, ${duration}s per case, node ${process.version}, ${os.cpus().length} cpus\n`,
+    );
     console.log(table(rows));
   });
 }

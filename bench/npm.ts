@@ -27,7 +27,10 @@ async function main() {
     const corgi = { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" };
     const file = `${name}-1.0.${VERSIONS - 1}.tgz`;
     // Sanity: both serve the same bytes and versions.
-    for (const [base, headers] of [[pantera, auth], [verdaccio.url, {}]] as const) {
+    for (const [base, headers] of [
+      [pantera, auth],
+      [verdaccio.url, {}],
+    ] as const) {
       const p = (await (await fetch(`${base}/${name}`, { headers })).json()) as { versions: Record<string, unknown> };
       if (Object.keys(p.versions).length !== VERSIONS) throw new Error(`${base}: ${Object.keys(p.versions).length} versions`);
       const t = Buffer.from(await (await fetch(`${base}/${name}/-/${file}`, { headers })).arrayBuffer());
@@ -44,7 +47,9 @@ async function main() {
       ],
       { duration, connections },
     );
-    console.log(`\nnpm read path, ${VERSIONS} versions, ${connections} connections, ${duration}s per case, node ${process.version}, ${os.cpus().length} cpus\n`);
+    console.log(
+      `\nnpm read path, ${VERSIONS} versions, ${connections} connections, ${duration}s per case, node ${process.version}, ${os.cpus().length} cpus\n`,
+    );
     console.log(table(rows));
   });
 }

@@ -39,7 +39,16 @@ async function main() {
   );
   const registry = spawn("docker-registry", ["serve", path.join(work, "config.yml")], { stdio: "ignore" });
   const regBase = `http://127.0.0.1:${regPort}`;
-  for (let i = 0; i < 100 && !(await fetch(`${regBase}/v2/`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (
+    let i = 0;
+    i < 100 &&
+    !(await fetch(`${regBase}/v2/`).then(
+      (r) => r.ok,
+      () => false,
+    ));
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 100));
 
   const node = await startNode();
   try {
@@ -51,7 +60,9 @@ async function main() {
     });
     if (!created.ok) throw new Error(`create repo: ${created.status} ${await created.text()}`);
     const basic = "Basic " + Buffer.from(`admin:${node.adminPassword}`).toString("base64");
-    const tok = (await (await fetch(`${node.repo}/v2/token?service=pantera&scope=repository:bench/img:pull`, { headers: { authorization: basic } })).json()) as { token: string };
+    const tok = (await (
+      await fetch(`${node.repo}/v2/token?service=pantera&scope=repository:bench/img:pull`, { headers: { authorization: basic } })
+    ).json()) as { token: string };
     const bearer = `Bearer ${tok.token}`;
 
     const rows: Result[] = [];
@@ -62,15 +73,25 @@ async function main() {
       const d2 = await pushBlob(node.repo, "bench/img", blob, basic);
       if (d1 !== d2) throw new Error("digest mismatch");
       // Sanity: both serve the same bytes.
-      for (const [url, h] of [[`${regBase}/v2/bench/img/blobs/${d1}`, {}], [`${node.repo}/v2/bench/img/blobs/${d2}`, { authorization: bearer }]] as const) {
+      for (const [url, h] of [
+        [`${regBase}/v2/bench/img/blobs/${d1}`, {}],
+        [`${node.repo}/v2/bench/img/blobs/${d2}`, { authorization: bearer }],
+      ] as const) {
         const got = Buffer.from(await (await fetch(url, { headers: h })).arrayBuffer());
         if (!got.equals(blob)) throw new Error(`wrong bytes from ${url}`);
       }
       const mib = (r: Result) => ({ ...r, name: `${r.name} (${((r.rps * kib) / 1024).toFixed(1)} MiB/s)` });
       rows.push(mib(await load(`docker-registry 2.8 GET blob ${kib} KiB`, { ...opts, url: `${regBase}/v2/bench/img/blobs/${d1}` })));
-      rows.push(mib(await load(`pantera GET blob ${kib} KiB, Bearer`, { ...opts, url: `${node.repo}/v2/bench/img/blobs/${d2}`, headers: { authorization: bearer } })));
+      rows.push(
+        mib(await load(`pantera GET blob ${kib} KiB, Bearer`, { ...opts, url: `${node.repo}/v2/bench/img/blobs/${d2}`, headers: { authorization: bearer } })),
+      );
     }
-    console.log(`\nOCI blob pull, ${CONNECTIONS} connections, ${SECONDS}s per case, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
+    console.log(
+      `\nOCI blob pull, ${CONNECTIONS} connections, ${SECONDS}s per case, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}\n`,
+    );
     console.log(table(rows));
   } finally {
     await node.stop();

@@ -19,22 +19,92 @@ const ITER = Number(process.env.BENCH_ITER ?? 40);
 const CHUNK = 100_000;
 
 const WORDS = [
-  "spring", "boot", "starter", "web", "guava", "jackson", "core", "databind", "annotations", "commons", "lang", "io",
-  "netty", "handler", "codec", "http", "client", "server", "logging", "slf4j", "api", "log4j", "junit", "jupiter",
-  "engine", "mockito", "kotlin", "stdlib", "reactor", "rxjava", "okhttp", "retrofit", "gson", "protobuf", "grpc",
-  "hibernate", "validator", "jakarta", "servlet", "tomcat", "embed", "jetty", "security", "oauth", "jwt", "crypto",
-  "pydantic", "requests", "urllib", "numpy", "pandas", "django", "flask", "react", "lodash", "express", "axios", "left", "pad",
+  "spring",
+  "boot",
+  "starter",
+  "web",
+  "guava",
+  "jackson",
+  "core",
+  "databind",
+  "annotations",
+  "commons",
+  "lang",
+  "io",
+  "netty",
+  "handler",
+  "codec",
+  "http",
+  "client",
+  "server",
+  "logging",
+  "slf4j",
+  "api",
+  "log4j",
+  "junit",
+  "jupiter",
+  "engine",
+  "mockito",
+  "kotlin",
+  "stdlib",
+  "reactor",
+  "rxjava",
+  "okhttp",
+  "retrofit",
+  "gson",
+  "protobuf",
+  "grpc",
+  "hibernate",
+  "validator",
+  "jakarta",
+  "servlet",
+  "tomcat",
+  "embed",
+  "jetty",
+  "security",
+  "oauth",
+  "jwt",
+  "crypto",
+  "pydantic",
+  "requests",
+  "urllib",
+  "numpy",
+  "pandas",
+  "django",
+  "flask",
+  "react",
+  "lodash",
+  "express",
+  "axios",
+  "left",
+  "pad",
 ];
 
 function principal(grants: Record<string, unknown>): Principal {
-  return { userId: "bench", name: "bench", email: null, context: "local", authType: "plain", groups: [], roles: [], permissions: new Permissions([grants]), via: "access" };
+  return {
+    userId: "bench",
+    name: "bench",
+    email: null,
+    context: "local",
+    authType: "plain",
+    groups: [],
+    roles: [],
+    permissions: new Permissions([grants]),
+    via: "access",
+  };
 }
 
 async function open(): Promise<{ db: Database; cleanup: () => Promise<void> }> {
   if (backend === "pglite") {
     const dir = mkdtempSync(path.join(os.tmpdir(), "pantera-bench-search-"));
     const db = await openDatabase({ dataDir: dir });
-    return { db, cleanup: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
+    return {
+      db,
+      cleanup: async () => {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const created = await createPostgresDatabase(process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test", "pantera_bench_search_");
   const db = await openDatabase({ url: created.url, dataDir: os.tmpdir() });
@@ -109,17 +179,28 @@ async function main() {
       throw new Error("not used");
     };
     // Queries only: the reindex side (repositories, storages, format hooks) is never reached.
-    const search = new SearchService({ db, log: createLogger("error"), repositories: { all: unused }, storages: { forRepository: unused }, hooks: { describe: unused, reindex: unused } });
+    const search = new SearchService({
+      db,
+      log: createLogger("error"),
+      repositories: { all: unused },
+      storages: { forRepository: unused },
+      hooks: { describe: unused, reindex: unused },
+    });
     const admin = principal({ "*": ["*"] });
     const limited = principal({ api_search_permissions: ["read"], "repo-1": ["read"], "repo-3": ["read"], "repo-7": ["read"], "repo-11": ["read"] });
     const stats = await search.stats(admin);
     const lines: string[] = [];
-    lines.push(`### ${backend} — ${ROWS.toLocaleString("en-US")} rows (load ${(loadMs / 1000).toFixed(1)} s, index size ${(stats.indexSizeBytes / 1048576).toFixed(0)} MiB)`);
+    lines.push(
+      `### ${backend} — ${ROWS.toLocaleString("en-US")} rows (load ${(loadMs / 1000).toFixed(1)} s, index size ${(stats.indexSizeBytes / 1048576).toFixed(0)} MiB)`,
+    );
     lines.push("");
     lines.push("| kind | query | caller | total hits | p50 ms | p99 ms |");
     lines.push("|---|---|---|---:|---:|---:|");
     for (const { kind, q } of QUERIES) {
-      for (const [who, actor] of [["admin", admin], ["4 repos", limited]] as const) {
+      for (const [who, actor] of [
+        ["admin", admin],
+        ["4 repos", limited],
+      ] as const) {
         let total = 0;
         for (let i = 0; i < 3; i++) total = (await search.search(actor, { q, page: 0, size: 20 })).total; // warm-up
         const times: number[] = [];

@@ -40,11 +40,7 @@ function toDomainError(err: GraphQLError): DomainError {
   return Object.assign(new DomainError("INTERNAL_ERROR", "Internal server error"), { cause: err.originalError ?? err });
 }
 
-export async function run<TResult, TVars>(
-  ctx: Koa.Context,
-  doc: TypedDocumentNode<TResult, TVars>,
-  variables?: TVars,
-): Promise<TResult> {
+export async function run<TResult, TVars>(ctx: Koa.Context, doc: TypedDocumentNode<TResult, TVars>, variables?: TVars): Promise<TResult> {
   const gql = ctx.state.gql as RequestContext;
   if (containsNul(variables)) throw new DomainError("BAD_REQUEST", NUL_MESSAGE);
   const result = await execute({

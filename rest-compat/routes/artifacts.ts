@@ -33,7 +33,11 @@ export function artifactRoutes(router: Router) {
       limit: queryInt(ctx, "limit"),
       marker: queryString(ctx, "marker"),
     });
-    ctx.body = { items: repositoryTree.items.map((i) => ({ name: i.name, path: i.path, type: i.type })), marker: repositoryTree.marker ?? null, hasMore: repositoryTree.hasMore };
+    ctx.body = {
+      items: repositoryTree.items.map((i) => ({ name: i.name, path: i.path, type: i.type })),
+      marker: repositoryTree.marker ?? null,
+      hasMore: repositoryTree.hasMore,
+    };
   });
 
   router.get("/repositories/:name/artifact", async (ctx) => {

@@ -28,7 +28,11 @@ export function cooldownRoutes(router: Router) {
   });
 
   router.get("/cooldown/blocked", async (ctx) => {
-    const { cooldownBlocked: p } = await run(ctx, Ops.CooldownBlockedDocument, { page: queryInt(ctx, "page"), size: queryInt(ctx, "size"), search: queryString(ctx, "search") });
+    const { cooldownBlocked: p } = await run(ctx, Ops.CooldownBlockedDocument, {
+      page: queryInt(ctx, "page"),
+      size: queryInt(ctx, "size"),
+      search: queryString(ctx, "search"),
+    });
     ctx.body = pageBody(p, (b) => ({
       package_name: b.packageName,
       version: b.version,

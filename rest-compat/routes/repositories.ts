@@ -42,7 +42,7 @@ export function repositoryRoutes(router: Router) {
   router.put("/repositories/:name", async (ctx) => {
     const body = await jsonBody(ctx, { required: true });
     const repo = body.repo;
-    if (repo === undefined) throw badRequest("Body must be {\"repo\": {\"type\": ..., \"storage\": ...}}");
+    if (repo === undefined) throw badRequest('Body must be {"repo": {"type": ..., "storage": ...}}');
     if (repo === null || typeof repo !== "object" || Array.isArray(repo)) throw badRequest("'repo' must be a JSON object");
     await run(ctx, Ops.PutRepositoryDocument, { name: ctx.params.name, repo });
     empty(ctx);

@@ -26,7 +26,10 @@ export function roleRoutes(router: Router) {
     empty(ctx);
   });
 
-  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+  for (const [action, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
     router.post(`/roles/:name/${action}`, async (ctx) => {
       await run(ctx, Ops.SetRoleEnabledDocument, { name: ctx.params.name, enabled });
       empty(ctx);

@@ -21,7 +21,13 @@ export function userRoutes(router: Router) {
     if (body.pass !== undefined && body.password !== undefined && body.pass !== body.password) throw badRequest("'pass' and 'password' disagree");
     await run(ctx, Ops.PutUserDocument, {
       name: ctx.params.name,
-      input: { type: field(body, "type"), pass: field(body, "pass") ?? field(body, "password"), email: field(body, "email"), roles: field(body, "roles"), enabled: field(body, "enabled") },
+      input: {
+        type: field(body, "type"),
+        pass: field(body, "pass") ?? field(body, "password"),
+        email: field(body, "email"),
+        roles: field(body, "roles"),
+        enabled: field(body, "enabled"),
+      },
     });
     empty(ctx, 201);
   });
@@ -37,7 +43,10 @@ export function userRoutes(router: Router) {
     empty(ctx);
   });
 
-  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+  for (const [action, enabled] of [
+    ["enable", true],
+    ["disable", false],
+  ] as const) {
     router.post(`/users/:name/${action}`, async (ctx) => {
       await run(ctx, Ops.SetUserEnabledDocument, { name: ctx.params.name, enabled });
       empty(ctx);

@@ -36,7 +36,11 @@ const INDY_PREFIX = "/api/admin/";
 function indyStore(ctx: Koa.Context): string {
   const segments = ctx.path.slice(INDY_PREFIX.length).split("/").filter(Boolean);
   const named = segments[0] === "stores" ? segments.length >= 4 : segments.length >= 2;
-  const last = named ? segments[segments.length - 1] : (String(ctx.response.get("Location") || "").split("/").pop() ?? "");
+  const last = named
+    ? segments[segments.length - 1]
+    : (String(ctx.response.get("Location") || "")
+        .split("/")
+        .pop() ?? "");
   try {
     return decodeURIComponent(last);
   } catch {

@@ -6,8 +6,7 @@ import type { ExternalClaims } from "./identities.js";
 
 export type ProviderConfig = Record<string, unknown>;
 
-export const str = (c: ProviderConfig, k: string) =>
-  typeof c[k] === "string" && (c[k] as string).length > 0 ? (c[k] as string) : undefined;
+export const str = (c: ProviderConfig, k: string) => (typeof c[k] === "string" && (c[k] as string).length > 0 ? (c[k] as string) : undefined);
 
 export interface OidcEndpoints {
   issuer: string;

@@ -43,7 +43,9 @@ export class TokenPolicyService {
     positive("login_lockout_max_seconds", 7 * 86400);
     const merged = { ...LOGIN_THROTTLE_DEFAULTS, ...(await this.settings.get("jwt")), ...out };
     if (merged.login_lockout_max_seconds < merged.login_lockout_seconds) {
-      throw badRequest(`'login_lockout_max_seconds' (${merged.login_lockout_max_seconds}) must not be below 'login_lockout_seconds' (${merged.login_lockout_seconds})`);
+      throw badRequest(
+        `'login_lockout_max_seconds' (${merged.login_lockout_max_seconds}) must not be below 'login_lockout_seconds' (${merged.login_lockout_seconds})`,
+      );
     }
     return (await this.settings.update("jwt", out)) as unknown as JwtSettings;
   }

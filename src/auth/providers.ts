@@ -167,7 +167,6 @@ export class AuthProviderService {
 
 // ---- REST section 12: toggle and config of auth provider rows (permission: api_role_permissions:update) ----
 
-
 /** okta and keycloak need an issuer and a client id before they can take part in any login. */
 function requireUsable(type: string, config: ProviderConfig) {
   if (!(SSO_PROVIDERS as readonly string[]).includes(type)) return;

@@ -115,10 +115,7 @@ export class AuthService {
   private async loadPrincipal(userId: string): Promise<CachedPrincipal> {
     const hit = this.principals.get(userId);
     if (hit && hit.expires > Date.now()) return hit;
-    const read = await refreshOrStale(
-      () => this.prisma.user.findUnique({ where: { id: userId }, include: { roles: { include: { role: true } } } }),
-      hit,
-    );
+    const read = await refreshOrStale(() => this.prisma.user.findUnique({ where: { id: userId }, include: { roles: { include: { role: true } } } }), hit);
     if ("stale" in read) return read.stale;
     const user = read.fresh;
     let entry: CachedPrincipal;
@@ -296,8 +293,10 @@ export class AuthService {
     const policy = await this.settings.get("jwt");
     const days = expiryDays ?? 30;
     if (!Number.isInteger(days) || days < 0) throw badRequest("'expiry_days' must be a non-negative integer");
-    if (days === 0 && !policy.allow_permanent_tokens) throw badRequest("Permanent tokens are not allowed by the token policy; use expiry_days between 1 and " + policy.api_token_max_expiry_days);
-    if (days > policy.api_token_max_expiry_days) throw badRequest(`'expiry_days' exceeds the maximum of ${policy.api_token_max_expiry_days} days allowed by the token policy`);
+    if (days === 0 && !policy.allow_permanent_tokens)
+      throw badRequest("Permanent tokens are not allowed by the token policy; use expiry_days between 1 and " + policy.api_token_max_expiry_days);
+    if (days > policy.api_token_max_expiry_days)
+      throw badRequest(`'expiry_days' exceeds the maximum of ${policy.api_token_max_expiry_days} days allowed by the token policy`);
     const text = (label ?? "API Token").trim() || "API Token";
     if (text.length > 255) throw badRequest("'label' must be at most 255 characters");
     const id = randomUUID();
@@ -357,7 +356,10 @@ export class AuthService {
       let hit = this.apiTokens.get(hash);
       if (!hit || hit.until <= Date.now()) {
         const read = await refreshOrStale(() => this.prisma.apiToken.findUnique({ where: { tokenHash: hash } }), hit);
-        const row = "stale" in read ? { userId: read.stale.userId, expiresAt: read.stale.expiresAt === null ? null : new Date(read.stale.expiresAt), revokedAt: null } : read.fresh;
+        const row =
+          "stale" in read
+            ? { userId: read.stale.userId, expiresAt: read.stale.expiresAt === null ? null : new Date(read.stale.expiresAt), revokedAt: null }
+            : read.fresh;
         if (!row || row.revokedAt) {
           this.apiTokens.delete(hash);
           throw unauthorized("Token has been revoked");

@@ -152,7 +152,12 @@ export class RedisThrottleStore implements ThrottleStore {
     private log: Logger,
   ) {
     // No offline queue: while disconnected a command fails at once instead of waiting for the reconnect.
-    this.client = new Redis(url, { enableOfflineQueue: false, commandTimeout: REDIS_COMMAND_TIMEOUT_MS, maxRetriesPerRequest: 0, connectTimeout: 2_000 }) as ScriptedRedis;
+    this.client = new Redis(url, {
+      enableOfflineQueue: false,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      maxRetriesPerRequest: 0,
+      connectTimeout: 2_000,
+    }) as ScriptedRedis;
     this.client.defineCommand("loginPeek", { lua: PEEK_SCRIPT });
     this.client.defineCommand("loginFail", { lua: FAIL_SCRIPT });
     // One line per state change, not per ioredis retry; a listener also keeps "Unhandled error event" away.
@@ -262,7 +267,13 @@ export class LoginThrottle {
   ) {}
 
   /** A throttle counting in Redis when `redisUrl` is set, in memory otherwise. */
-  static async create(settings: SettingsService, secret: () => Buffer, redisUrl: string | undefined, log: Logger, clusterName = "pantera"): Promise<LoginThrottle> {
+  static async create(
+    settings: SettingsService,
+    secret: () => Buffer,
+    redisUrl: string | undefined,
+    log: Logger,
+    clusterName = "pantera",
+  ): Promise<LoginThrottle> {
     if (!redisUrl) return new LoginThrottle(settings, secret, undefined, clusterName);
     const store = new RedisThrottleStore(redisUrl, log);
     await store.ready();
@@ -278,7 +289,11 @@ export class LoginThrottle {
     return {
       perUser: jwt.login_max_failures_per_user,
       perAddress: jwt.login_max_failures_per_address,
-      window: { windowMs: jwt.login_failure_window_seconds * 1000, lockoutMs: jwt.login_lockout_seconds * 1000, lockoutMaxMs: jwt.login_lockout_max_seconds * 1000 },
+      window: {
+        windowMs: jwt.login_failure_window_seconds * 1000,
+        lockoutMs: jwt.login_lockout_seconds * 1000,
+        lockoutMaxMs: jwt.login_lockout_max_seconds * 1000,
+      },
     };
   }
 
@@ -288,7 +303,8 @@ export class LoginThrottle {
     const keys = [this.key("user", name), ...(address ? [this.key("addr", address)] : [])];
     const [user, addr] = await this.store.peek(keys);
     if (user.lockedMs > 0) throw tooManyRequests(`Too many failed logins for this user; retry in ${Math.ceil(user.lockedMs / 1000)} s`, user.lockedMs / 1000);
-    if (addr && addr.lockedMs > 0) throw tooManyRequests(`Too many failed logins from this address; retry in ${Math.ceil(addr.lockedMs / 1000)} s`, addr.lockedMs / 1000);
+    if (addr && addr.lockedMs > 0)
+      throw tooManyRequests(`Too many failed logins from this address; retry in ${Math.ceil(addr.lockedMs / 1000)} s`, addr.lockedMs / 1000);
     return { userFailures: user.failures };
   }
 

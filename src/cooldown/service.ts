@@ -41,9 +41,7 @@ export interface VersionRelease {
   releasedAt: Date | null | undefined;
 }
 
-export type CooldownDecision =
-  | { allowed: true }
-  | { allowed: false; reason: string; releasedAt: Date; blockedUntil: Date; message: string };
+export type CooldownDecision = { allowed: true } | { allowed: false; reason: string; releasedAt: Date; blockedUntil: Date; message: string };
 
 export interface BlockView {
   packageName: string;
@@ -135,7 +133,8 @@ export class CooldownService {
     const before = await this.stored();
     const next: CooldownSettings = { ...before, repo_types: { ...before.repo_types } };
     if (input.enabled !== undefined && input.enabled !== null) next.enabled = input.enabled;
-    if (input.minimumAllowedAge !== undefined && input.minimumAllowedAge !== null) next.minimum_allowed_age = parseDuration(input.minimumAllowedAge, "minimum_allowed_age");
+    if (input.minimumAllowedAge !== undefined && input.minimumAllowedAge !== null)
+      next.minimum_allowed_age = parseDuration(input.minimumAllowedAge, "minimum_allowed_age");
     if (input.repoTypes !== undefined && input.repoTypes !== null) next.repo_types = validateRepoTypes(input.repoTypes, this.types);
     await this.settings.update("cooldown", next as unknown as Record<string, unknown>);
 
@@ -161,7 +160,11 @@ export class CooldownService {
    * Splits upstream versions into allowed and blocked for a proxy repository, recording a block
    * for each blocked one. Versions without a known release date are allowed.
    */
-  async filterVersions(repo: CooldownRepo, packageName: string, versions: VersionRelease[]): Promise<{ allowed: Set<string>; blocked: Map<string, CooldownDecision & { allowed: false }> }> {
+  async filterVersions(
+    repo: CooldownRepo,
+    packageName: string,
+    versions: VersionRelease[],
+  ): Promise<{ allowed: Set<string>; blocked: Map<string, CooldownDecision & { allowed: false }> }> {
     const allowed = new Set(versions.map((v) => v.version));
     const blocked = new Map<string, CooldownDecision & { allowed: false }>();
     const policy = await this.policy(repo.type);
@@ -234,7 +237,11 @@ export class CooldownService {
   async overview(actor: Principal | null): Promise<{ name: string; type: string; cooldown: string; activeBlocks: number }[]> {
     requireApi(actor, "api_cooldown_permissions", "read");
     const cfg = await this.stored();
-    const repos = await this.prisma.repository.findMany({ where: { type: { endsWith: "-proxy" } }, select: { name: true, type: true }, orderBy: { name: "asc" } });
+    const repos = await this.prisma.repository.findMany({
+      where: { type: { endsWith: "-proxy" } },
+      select: { name: true, type: true },
+      orderBy: { name: "asc" },
+    });
     const counts = await this.prisma.cooldownBlock.groupBy({ by: ["repoName"], where: activeWhere(), _count: { _all: true } });
     const byRepo = new Map(counts.map((c) => [c.repoName, c._count._all]));
     return repos
@@ -313,12 +320,14 @@ function repoTypeKeys(types: Pick<RepositoryTypes, "types" | "parseType">): stri
 }
 
 function validateRepoTypes(raw: unknown, types: Pick<RepositoryTypes, "types" | "parseType">): CooldownSettings["repo_types"] {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw badRequest("'repo_types' must be an object mapping repository types to {enabled, minimum_allowed_age}");
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw badRequest("'repo_types' must be an object mapping repository types to {enabled, minimum_allowed_age}");
   const out: CooldownSettings["repo_types"] = {};
   const keys = repoTypeKeys(types);
   for (const [type, value] of Object.entries(raw as Record<string, unknown>)) {
     if (!keys.includes(type)) throw badRequest(`Unknown repository type '${type}' in 'repo_types'; supported: ${keys.join(", ")}`);
-    if (value === null || typeof value !== "object" || Array.isArray(value)) throw badRequest(`'repo_types.${type}' must be an object with enabled and/or minimum_allowed_age`);
+    if (value === null || typeof value !== "object" || Array.isArray(value))
+      throw badRequest(`'repo_types.${type}' must be an object with enabled and/or minimum_allowed_age`);
     const v = value as Record<string, unknown>;
     const entry: { enabled?: boolean; minimum_allowed_age?: string } = {};
     if (v.enabled !== undefined) {

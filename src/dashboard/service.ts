@@ -46,7 +46,10 @@ export class RequestCountFlusher {
   }
 
   flush(): Promise<void> {
-    this.running = this.running.then(() => this.flushNow(), () => this.flushNow());
+    this.running = this.running.then(
+      () => this.flushNow(),
+      () => this.flushNow(),
+    );
     return this.running;
   }
 
@@ -151,7 +154,12 @@ export class DashboardService {
     const unsupported = Object.keys(counts).filter((t) => !supported.includes(t));
     return [
       ...supported.map((type) => ({ type, ...this.deps.types.parseType(type)!, count: counts[type] ?? 0, supported: true })),
-      ...unsupported.map((type) => ({ type, ...(parseRepositoryType(type) ?? { format: type, kind: "hosted" as const }), count: counts[type], supported: false })),
+      ...unsupported.map((type) => ({
+        type,
+        ...(parseRepositoryType(type) ?? { format: type, kind: "hosted" as const }),
+        count: counts[type],
+        supported: false,
+      })),
     ];
   }
 

@@ -17,7 +17,8 @@ const PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
 const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections", "TlsConnectionError"]);
 // PostgreSQL SQLSTATEs: class 08 connection exceptions, 57P01-03 shutdown / not accepting, 53300 too many connections.
 const SQLSTATE = /^(08...|57P0[123]|53300)$/;
-const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Can't reach database server|Client has encountered a connection error|server closed the connection/i;
+const MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Can't reach database server|Client has encountered a connection error|server closed the connection/i;
 
 function matches(err: object): boolean {
   const e = err as { code?: unknown; kind?: unknown; message?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
@@ -31,7 +32,7 @@ function matches(err: object): boolean {
 /** Whether `err` (or one of its causes / GraphQL originalErrors) says the database cannot be reached. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const seen = new Set<unknown>();
-  for (let e = err; e && typeof e === "object" && !seen.has(e); ) {
+  for (let e = err; e && typeof e === "object" && !seen.has(e);) {
     seen.add(e);
     if (matches(e)) return true;
     const next = e as { cause?: unknown; originalError?: unknown };

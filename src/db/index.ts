@@ -78,11 +78,14 @@ class LocalLocks {
         clearTimeout(timer);
         resolve(this.releaser(key));
       };
-      const timer = setTimeout(() => {
-        const i = queue.indexOf(grant);
-        if (i >= 0) queue.splice(i, 1);
-        reject(lockTimeout(timeoutMs));
-      }, Math.max(0, deadline - Date.now()));
+      const timer = setTimeout(
+        () => {
+          const i = queue.indexOf(grant);
+          if (i >= 0) queue.splice(i, 1);
+          reject(lockTimeout(timeoutMs));
+        },
+        Math.max(0, deadline - Date.now()),
+      );
       queue.push(grant);
     });
   }

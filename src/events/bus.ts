@@ -275,7 +275,8 @@ export class EventBus {
     for (const h of this.handlers) {
       try {
         const r = h(event);
-        if (r && typeof (r as Promise<void>).catch === "function") (r as Promise<void>).catch((err) => this.log.warn("event handler failed", { err: String(err) }));
+        if (r && typeof (r as Promise<void>).catch === "function")
+          (r as Promise<void>).catch((err) => this.log.warn("event handler failed", { err: String(err) }));
       } catch (err) {
         this.log.warn("event handler failed", { err: String(err) });
       }

@@ -51,7 +51,8 @@ export function formatPlugins(deps: PluginDeps): FormatPlugin[] {
   return FORMATS.map((entry) => {
     const plugin = entry.create(deps);
     const names = [plugin.format, ...(plugin.aliases ?? [])];
-    if (names.join() !== entry.formats.join() || plugin.config !== entry.config) throw new Error(`Format plugin '${plugin.format}' does not match its entry in plugins.ts`);
+    if (names.join() !== entry.formats.join() || plugin.config !== entry.config)
+      throw new Error(`Format plugin '${plugin.format}' does not match its entry in plugins.ts`);
     return plugin;
   });
 }

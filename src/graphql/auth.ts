@@ -18,16 +18,18 @@ const AccessToken = builder.objectRef<{ token: string; expiresIn: number }>("Acc
   fields: (t) => ({ token: t.exposeString("token"), expiresIn: t.exposeInt("expiresIn") }),
 });
 
-const CurrentUser = builder.objectRef<{ name: string; context: string; email: string | null; groups: string[]; permissions: unknown; roles: string[] }>("CurrentUser").implement({
-  fields: (t) => ({
-    name: t.exposeString("name"),
-    context: t.exposeString("context"),
-    email: t.exposeString("email", { nullable: true }),
-    groups: t.exposeStringList("groups"),
-    roles: t.exposeStringList("roles"),
-    permissions: t.field({ type: "JSON", description: "Resolved API permission domains and can_delete_artifacts", resolve: (u) => u.permissions }),
-  }),
-});
+const CurrentUser = builder
+  .objectRef<{ name: string; context: string; email: string | null; groups: string[]; permissions: unknown; roles: string[] }>("CurrentUser")
+  .implement({
+    fields: (t) => ({
+      name: t.exposeString("name"),
+      context: t.exposeString("context"),
+      email: t.exposeString("email", { nullable: true }),
+      groups: t.exposeStringList("groups"),
+      roles: t.exposeStringList("roles"),
+      permissions: t.field({ type: "JSON", description: "Resolved API permission domains and can_delete_artifacts", resolve: (u) => u.permissions }),
+    }),
+  });
 
 const GeneratedApiToken = builder
   .objectRef<{ token: string; id: string; label: string; expiresAt: Date | null; permanent: boolean }>("GeneratedApiToken")
@@ -171,8 +173,7 @@ builder.mutationFields((t) => ({
     resolve: (_r, a, ctx) => ctx.app.authProviders.callback(a.provider, a.code, a.callbackUrl, a.state),
   }),
   linkExternalIdentity: t.boolean({
-    description:
-      "Let an IdP account (provider okta or keycloak, its id_token subject) sign in as an existing user; needs api_user_permissions:update",
+    description: "Let an IdP account (provider okta or keycloak, its id_token subject) sign in as an existing user; needs api_user_permissions:update",
     args: { username: t.arg.string({ required: true }), provider: t.arg.string({ required: true }), subject: t.arg.string({ required: true }) },
     resolve: async (_r, a, ctx) => {
       await linkExternalIdentity(ctx.app.db.prisma, ctx.app.bus, caller(ctx), a.username, a.provider, a.subject);

@@ -27,7 +27,12 @@ const ConfigInput = builder.inputType("CooldownConfigInput", {
 });
 
 const OverviewRef = builder.objectRef<{ name: string; type: string; cooldown: string; activeBlocks: number }>("CooldownRepository").implement({
-  fields: (t) => ({ name: t.exposeString("name"), type: t.exposeString("type"), cooldown: t.exposeString("cooldown"), activeBlocks: t.exposeInt("activeBlocks") }),
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    type: t.exposeString("type"),
+    cooldown: t.exposeString("cooldown"),
+    activeBlocks: t.exposeInt("activeBlocks"),
+  }),
 });
 
 const BlockRef = builder.objectRef<BlockView>("CooldownBlock").implement({

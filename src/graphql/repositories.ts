@@ -14,7 +14,7 @@ export const RepositoryRef = builder.objectRef<RepositoryRecord>("Repository").i
     kind: t.exposeString("kind", { description: "hosted, proxy or group" }),
     storage: t.exposeString("storage", { description: "Storage alias name" }),
     members: t.exposeStringList("members", { description: "Group members in order (empty for other kinds)" }),
-    remotes: t.field({ type: "JSON", description: "Proxy remotes as configured, passwords masked (\"ab***yz\")", resolve: (r) => r.remotes }),
+    remotes: t.field({ type: "JSON", description: 'Proxy remotes as configured, passwords masked ("ab***yz")', resolve: (r) => r.remotes }),
     config: t.field({
       type: "JSON",
       description: "The whole `repo` object as configured, secrets masked (a putRepository of a masked value keeps the stored one)",
@@ -96,7 +96,8 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   putRepository: t.field({
     type: RepositoryWrite,
-    description: "Create or update a repository from its `repo` config object (JSON), or from `settings` (the same config, typed by format); exactly one of the two",
+    description:
+      "Create or update a repository from its `repo` config object (JSON), or from `settings` (the same config, typed by format); exactly one of the two",
     args: {
       name: t.arg.string({ required: true }),
       repo: t.arg({ type: "JSON", required: false }),

@@ -71,10 +71,13 @@ async function probeStorage(deps: ReadinessDeps, memo: StorageMemo): Promise<str
     if (!alias) return "ok";
     if (alias.config.type === "fs") {
       // A root not made yet is fine (drivers create it on the first write) as long as its parent is there.
-      await withTimeout("storage", stat(String(alias.config.path)).catch((err) => {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-        return stat(path.dirname(String(alias.config.path)));
-      }));
+      await withTimeout(
+        "storage",
+        stat(String(alias.config.path)).catch((err) => {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          return stat(path.dirname(String(alias.config.path)));
+        }),
+      );
     } else {
       await withTimeout("storage", driver!.list("", { delimiter: "/", limit: 1 }));
     }
@@ -109,7 +112,9 @@ export function createReadiness(deps: ReadinessDeps): Readiness {
     ctx.set("Cache-Control", "no-store");
     if (!ready) ctx.set("Retry-After", String(DATABASE_RETRY_AFTER));
     ctx.status = ready ? 200 : 503;
-    const down = Object.entries(checks).filter(([, v]) => v !== "ok").map(([k, v]) => `${k} ${v}`);
+    const down = Object.entries(checks)
+      .filter(([, v]) => v !== "ok")
+      .map(([k, v]) => `${k} ${v}`);
     ctx.body = ready ? { status: "ok", checks } : { status: "unavailable", message: `Not ready: ${down.join("; ")}`, checks };
   };
   return { check, handler };

@@ -134,14 +134,20 @@ export class ImportService {
     const mode = (h["x-pantera-checksum-mode"]?.trim().toUpperCase() || "VERIFY") as "VERIFY" | "STORE" | "NONE";
     if (!["VERIFY", "STORE", "NONE"].includes(mode)) throw new InvalidMetadata("X-Pantera-Checksum-Mode must be VERIFY, STORE or NONE");
     const expected: Partial<Digests> = {};
-    for (const [alg, header] of [["sha1", "x-pantera-checksum-sha1"], ["sha256", "x-pantera-checksum-sha256"], ["md5", "x-pantera-checksum-md5"]] as const) {
+    for (const [alg, header] of [
+      ["sha1", "x-pantera-checksum-sha1"],
+      ["sha256", "x-pantera-checksum-sha256"],
+      ["md5", "x-pantera-checksum-md5"],
+    ] as const) {
       const v = h[header]?.trim().toLowerCase();
       if (!v) continue;
-      if (!/^[0-9a-f]+$/.test(v) || v.length !== { sha1: 40, sha256: 64, md5: 32 }[alg]) throw new InvalidMetadata(`X-Pantera-Checksum-${alg[0].toUpperCase() + alg.slice(1)} is not a valid ${ALG_NAMES[alg]} hex digest`);
+      if (!/^[0-9a-f]+$/.test(v) || v.length !== { sha1: 40, sha256: 64, md5: 32 }[alg])
+        throw new InvalidMetadata(`X-Pantera-Checksum-${alg[0].toUpperCase() + alg.slice(1)} is not a valid ${ALG_NAMES[alg]} hex digest`);
       expected[alg] = v;
     }
     const sizeHeader = h["x-pantera-artifact-size"] ?? h["content-length"];
-    if (sizeHeader !== undefined && sizeHeader !== "" && !/^\d{1,18}$/.test(sizeHeader.trim())) throw new InvalidMetadata("X-Pantera-Artifact-Size must be a non-negative integer");
+    if (sizeHeader !== undefined && sizeHeader !== "" && !/^\d{1,18}$/.test(sizeHeader.trim()))
+      throw new InvalidMetadata("X-Pantera-Artifact-Size must be a non-negative integer");
     const declaredSize = sizeHeader ? Number(sizeHeader) : undefined;
     const created = timestamp(h["x-pantera-artifact-created"], "X-Pantera-Artifact-Created");
     const released = timestamp(h["x-pantera-artifact-release"], "X-Pantera-Artifact-Release");

@@ -170,7 +170,7 @@ export class RepositoryService {
    * Returns the normalised config (unknown fields kept as given).
    */
   async validate(name: string, raw: unknown): Promise<{ type: string; storage: string; config: Record<string, unknown> }> {
-    if (!isObject(raw)) throw badRequest("Body must be {\"repo\": {\"type\": ..., \"storage\": ...}}");
+    if (!isObject(raw)) throw badRequest('Body must be {"repo": {"type": ..., "storage": ...}}');
     const type = raw.type;
     if (typeof type !== "string" || !type) throw badRequest(`'repo.type' is required: one of ${this.types.types().join(", ")}`);
     const parsed = this.types.parseType(type);
@@ -189,7 +189,8 @@ export class RepositoryService {
         if (missing.length) throw badRequest(`Unknown member repositories: ${missing.join(", ")}`);
         for (const r of rows) {
           const p = parseRepositoryType(r.type);
-          if (p && p.format !== parsed.format) throw badRequest(`Member '${r.name}' is a ${r.type} repository; a ${type} group takes ${parsed.format} repositories`);
+          if (p && p.format !== parsed.format)
+            throw badRequest(`Member '${r.name}' is a ${r.type} repository; a ${type} group takes ${parsed.format} repositories`);
         }
         await this.checkNoCycle(name, list);
       }
@@ -246,7 +247,11 @@ export class RepositoryService {
 
   /** Group repositories (name and config, by name) that list `name` as a member. */
   private async groupsContaining(name: string): Promise<{ name: string; config: Prisma.JsonValue }[]> {
-    const groups = await this.prisma.repository.findMany({ where: { type: { endsWith: "-group" } }, select: { name: true, config: true }, orderBy: { name: "asc" } });
+    const groups = await this.prisma.repository.findMany({
+      where: { type: { endsWith: "-group" } },
+      select: { name: true, config: true },
+      orderBy: { name: "asc" },
+    });
     return groups.filter((g) => isObject(g.config) && Array.isArray(g.config.members) && (g.config.members as unknown[]).includes(name));
   }
 
@@ -256,12 +261,16 @@ export class RepositoryService {
     const row = await this.prisma.repository.findUnique({ where: { name } });
     if (!row) throw notFound(`Repository '${name}' not found`);
     const groups = await this.groupsContaining(name);
-    if (groups.length && !opts.removeFromGroups) throw conflict(`Cannot delete repository '${name}': it is a member of group(s): ${groups.map((g) => g.name).join(", ")}`);
+    if (groups.length && !opts.removeFromGroups)
+      throw conflict(`Cannot delete repository '${name}': it is a member of group(s): ${groups.map((g) => g.name).join(", ")}`);
     if (groups.length) {
       requireApi(actor, "api_repository_permissions", "update");
       for (const g of groups) {
         const c = g.config as Record<string, unknown>;
-        await this.prisma.repository.update({ where: { name: g.name }, data: { config: { ...c, members: (c.members as string[]).filter((m) => m !== name) } as Prisma.InputJsonValue } });
+        await this.prisma.repository.update({
+          where: { name: g.name },
+          data: { config: { ...c, members: (c.members as string[]).filter((m) => m !== name) } as Prisma.InputJsonValue },
+        });
         this.forget(g.name);
         await this.bus.publish({ type: "repository.changed", name: g.name });
       }

@@ -4,7 +4,6 @@
 // a parameterised SQL condition over the artifacts table. Errors are 400s that say where.
 import { badRequest } from "../errors.js";
 
-
 export const FIELDS = ["name", "version", "repo", "type"] as const;
 export type Field = (typeof FIELDS)[number];
 
@@ -219,7 +218,10 @@ export function lexemes(s: string): string[] {
 
 /** `type:` strips -proxy / -group and matches the start of the repository type. */
 export function typePrefix(value: string): string {
-  return value.trim().toLowerCase().replace(/-(proxy|group)$/, "");
+  return value
+    .trim()
+    .toLowerCase()
+    .replace(/-(proxy|group)$/, "");
 }
 
 export interface CompiledQuery {

@@ -67,7 +67,8 @@ export class SearchService {
     if (!q) throw badRequest("Missing 'q' parameter");
     const req = pageRequest(args.page, args.size, 20);
     const offset = req.page * req.size;
-    if (offset > MAX_OFFSET) throw badRequest(`Offset ${offset} (page * size) exceeds the maximum of ${MAX_OFFSET}; narrow the query with field filters instead`);
+    if (offset > MAX_OFFSET)
+      throw badRequest(`Offset ${offset} (page * size) exceeds the maximum of ${MAX_OFFSET}; narrow the query with field filters instead`);
     const ast = parseQuery(q);
     const params = new SqlParams();
     const compiled = compileQuery(ast, params, this.deps.repositories.types?.types());
@@ -176,7 +177,10 @@ export class SearchService {
       const storage = await this.deps.storages.forRepository(repo);
       await this.walk(repo, storage);
       await this.deps.hooks.reindex(repo, storage);
-      await this.db.sql.query(`DELETE FROM "artifacts" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [repo.name, new Date(repoStart).toISOString()]);
+      await this.db.sql.query(`DELETE FROM "artifacts" WHERE "repo_name" = $1 AND "indexed_at" < $2::timestamptz`, [
+        repo.name,
+        new Date(repoStart).toISOString(),
+      ]);
       this.state.repositories++;
     }
     // Rows of repositories that no longer exist (created before the run began).
@@ -211,7 +215,15 @@ export class SearchService {
          "name" = CASE WHEN "artifacts"."name" = '' THEN EXCLUDED."name" ELSE "artifacts"."name" END,
          "version" = CASE WHEN "artifacts"."version" = '' THEN EXCLUDED."version" ELSE "artifacts"."version" END,
          "indexed_at" = now()`,
-      [repo.name, repo.type, rows.map((r) => r.path), rows.map((r) => r.name), rows.map((r) => r.version), rows.map((r) => String(r.size)), rows.map((r) => r.modified)],
+      [
+        repo.name,
+        repo.type,
+        rows.map((r) => r.path),
+        rows.map((r) => r.name),
+        rows.map((r) => r.version),
+        rows.map((r) => String(r.size)),
+        rows.map((r) => r.modified),
+      ],
     );
   }
 }

@@ -58,7 +58,9 @@ export function createApiApp(deps: ApiDeps): Koa {
     // A database outage is UNAVAILABLE (HTTP 503 + Retry-After), not a masked "Unexpected error.".
     maskedErrors: {
       maskError: (error, message, isDev) =>
-        isDatabaseUnavailable(error) ? requestError("UNAVAILABLE", "The database is unavailable; retry later", DATABASE_RETRY_AFTER) : maskError(error, message, isDev),
+        isDatabaseUnavailable(error)
+          ? requestError("UNAVAILABLE", "The database is unavailable; retry later", DATABASE_RETRY_AFTER)
+          : maskError(error, message, isDev),
     },
   });
   const executions = createConcurrencyGate(limits.maxConcurrent);

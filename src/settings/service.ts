@@ -54,7 +54,9 @@ export const SETTING_DEFAULTS = {
 } as const;
 
 export type SectionName = keyof typeof SETTING_DEFAULTS;
-type SectionValue<S extends SectionName> = (typeof SETTING_DEFAULTS)[S] extends infer T ? { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] } : never;
+type SectionValue<S extends SectionName> = (typeof SETTING_DEFAULTS)[S] extends infer T
+  ? { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] ? E[] : T[K] }
+  : never;
 
 /** Last resort when no event and no change feed drops a section: a cached value is re-read after this. */
 const SECTION_MAX_AGE_MS = 60_000;

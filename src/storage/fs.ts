@@ -14,7 +14,22 @@ import { DigestStream, toReadable, verifyDigests } from "./digest.js";
 import { keepSwept, stagingFile } from "./stale-files.js";
 import type { StorageDriver } from "./driver.js";
 import { onNetworkFileSystem, sharedFileCache, type SmallFileCache } from "./file-cache.js";
-import { BufferedObject, bufferedObject, deleteEach, directoryMoveKeys, finishListing, moveFilesUnder, normaliseKey, splitListPrefix, type GetResult, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
+import {
+  BufferedObject,
+  bufferedObject,
+  deleteEach,
+  directoryMoveKeys,
+  finishListing,
+  moveFilesUnder,
+  normaliseKey,
+  splitListPrefix,
+  type GetResult,
+  type ListEntry,
+  type PutOptions,
+  type PutResult,
+  type Storage,
+  type StoredObject,
+} from "./types.js";
 
 export const TMP_DIR = ".pantera-tmp";
 

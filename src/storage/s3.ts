@@ -6,7 +6,19 @@ import { createHash, createHmac } from "node:crypto";
 import { Readable } from "node:stream";
 import { badRequest, conflict, unavailable } from "../errors.js";
 import { DigestStream, toReadable, verifyDigests } from "./digest.js";
-import { deleteEach, directoryMoveKeys, finishListing, moveFilesUnder, normaliseKey, splitListPrefix, type ListEntry, type PutOptions, type PutResult, type Storage, type StoredObject } from "./types.js";
+import {
+  deleteEach,
+  directoryMoveKeys,
+  finishListing,
+  moveFilesUnder,
+  normaliseKey,
+  splitListPrefix,
+  type ListEntry,
+  type PutOptions,
+  type PutResult,
+  type Storage,
+  type StoredObject,
+} from "./types.js";
 import type { StorageDriver } from "./driver.js";
 import { isObject } from "../json.js";
 
@@ -32,7 +44,10 @@ const hmac = (key: Buffer | string, data: string) => createHmac("sha256", key).u
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
-const unxml = (s: string) => s.replace(/&(#x?[0-9a-fA-F]+|\w+);/g, (m, e: string) => (e[0] === "#" ? String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)) : (XML_ENTITIES[e] ?? m)));
+const unxml = (s: string) =>
+  s.replace(/&(#x?[0-9a-fA-F]+|\w+);/g, (m, e: string) =>
+    e[0] === "#" ? String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)) : (XML_ENTITIES[e] ?? m),
+  );
 const tag = (xml: string, name: string) => new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml)?.[1];
 const tags = (xml: string, name: string) => [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, "g"))].map((m) => m[1]);
 
@@ -136,7 +151,12 @@ export class S3Storage implements Storage {
     }
     delete headers.host;
     try {
-      return await fetch(url, { method: req.method, headers, body: req.body ? (req.body as unknown as BodyInit) : undefined, signal: AbortSignal.timeout(300_000) });
+      return await fetch(url, {
+        method: req.method,
+        headers,
+        body: req.body ? (req.body as unknown as BodyInit) : undefined,
+        signal: AbortSignal.timeout(300_000),
+      });
     } catch (err) {
       throw unavailable(`S3 storage at ${this.base.origin} is unreachable: ${(err as Error).message}`);
     }
@@ -189,13 +209,22 @@ export class S3Storage implements Storage {
         if (!uploadId) throw unavailable("S3 CreateMultipartUpload returned no UploadId");
       }
       const partNumber = parts.length + 1;
-      const res = await this.send({ method: "PUT", key: k, query: { partNumber: String(partNumber), uploadId }, body: buf, headers: { "content-length": String(buf.length) } });
+      const res = await this.send({
+        method: "PUT",
+        key: k,
+        query: { partNumber: String(partNumber), uploadId },
+        body: buf,
+        headers: { "content-length": String(buf.length) },
+      });
       if (!res.ok) return this.fail(res, `UploadPart ${k}`);
       await res.body?.cancel();
       parts.push(res.headers.get("etag") ?? "");
     };
     const abort = async () => {
-      if (uploadId) await this.send({ method: "DELETE", key: k, query: { uploadId } }).then((r) => r.body?.cancel()).catch(() => {});
+      if (uploadId)
+        await this.send({ method: "DELETE", key: k, query: { uploadId } })
+          .then((r) => r.body?.cancel())
+          .catch(() => {});
     };
     try {
       for await (const chunk of source) {
@@ -220,7 +249,9 @@ export class S3Storage implements Storage {
       } else {
         if (pendingSize > 0) await uploadPart(Buffer.concat(pending));
         const xml =
-          "<CompleteMultipartUpload>" + parts.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}</ETag></Part>`).join("") + "</CompleteMultipartUpload>";
+          "<CompleteMultipartUpload>" +
+          parts.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}</ETag></Part>`).join("") +
+          "</CompleteMultipartUpload>";
         const res = await this.send({ method: "POST", key: k, query: { uploadId }, body: Buffer.from(xml), headers: { "content-type": "application/xml" } });
         const text = await res.text();
         // S3 may answer 200 with an <Error> body.

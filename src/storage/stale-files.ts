@@ -40,7 +40,13 @@ export async function sweepStaleFiles(dir: string, isStaging: (name: string) => 
     if (!isStaging(name) || writing.has(file)) continue;
     const st = await stat(file).catch(() => null);
     if (!st?.isFile() || st.mtimeMs >= cutoff) continue;
-    if (await unlink(file).then(() => true, () => false)) removed++;
+    if (
+      await unlink(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      removed++;
   }
   return removed;
 }

@@ -179,7 +179,7 @@ function checkKeyLength(key: string): string {
   const unitsSafe = MAX_SEGMENT_BYTES / 3;
   if (key.length <= unitsSafe) return key;
   if (key.length > MAX_KEY_BYTES / 3 && Buffer.byteLength(key) > MAX_KEY_BYTES) throw uriTooLong(`Path is longer than ${MAX_KEY_BYTES} bytes`);
-  for (let start = 0; start < key.length; ) {
+  for (let start = 0; start < key.length;) {
     const slash = key.indexOf("/", start);
     const end = slash < 0 ? key.length : slash;
     if (end - start > unitsSafe && Buffer.byteLength(key.slice(start, end)) > MAX_SEGMENT_BYTES) {

@@ -31,9 +31,7 @@ export class UserService {
     if (!Object.prototype.hasOwnProperty.call(SORT_FIELDS, sortKey)) throw badRequest("'sort' must be one of: " + Object.keys(SORT_FIELDS).join(", "));
     const dir = sortDirection(args.sortDir);
     const q = args.q?.trim();
-    const where: Prisma.UserWhereInput = q
-      ? { OR: [{ name: { contains: q, mode: "insensitive" } }, { email: { contains: q, mode: "insensitive" } }] }
-      : {};
+    const where: Prisma.UserWhereInput = q ? { OR: [{ name: { contains: q, mode: "insensitive" } }, { email: { contains: q, mode: "insensitive" } }] } : {};
     const orderBy: Prisma.UserOrderByWithRelationInput[] = [{ [SORT_FIELDS[sortKey]]: dir }, { name: "asc" }];
     const [items, total] = await Promise.all([
       this.prisma.user.findMany({ where, orderBy, skip: req.page * req.size, take: req.size }),

@@ -15,7 +15,10 @@ for (const backend of backends()) {
       const admin = await s.services.auth.authenticateToken(s.adminToken);
       await s.services.repositories.put(admin, "maven-local", { type: "maven", storage: "default" });
       await s.services.repositories.put(admin, "files", { type: "file", storage: "default" });
-      for (const [v, body] of [["1.0", jar], ["2.0", "jar bytes for 2.0"]]) {
+      for (const [v, body] of [
+        ["1.0", jar],
+        ["2.0", "jar bytes for 2.0"],
+      ]) {
         const r = await s.repo("PUT", `/maven-local/com/example/lib/${v}/lib-${v}.jar`, { raw: body, basic });
         assert.equal(r.status, 201);
       }
@@ -38,8 +41,13 @@ for (const backend of backends()) {
       );
       const paged = await s.api("GET", "/repositories/maven-local/tree?path=com/example/lib&limit=2", { token: s.adminToken });
       assert.equal(paged.body.hasMore, true);
-      const next = await s.api("GET", `/repositories/maven-local/tree?path=com/example/lib&limit=2&marker=${encodeURIComponent(paged.body.marker)}`, { token: s.adminToken });
-      assert.deepEqual(next.body.items.map((i: any) => i.name), ["maven-metadata.xml"]);
+      const next = await s.api("GET", `/repositories/maven-local/tree?path=com/example/lib&limit=2&marker=${encodeURIComponent(paged.body.marker)}`, {
+        token: s.adminToken,
+      });
+      assert.deepEqual(
+        next.body.items.map((i: any) => i.name),
+        ["maven-metadata.xml"],
+      );
       expectError(await s.api("GET", "/repositories/nope/tree", { token: s.adminToken }), 404, "NOT_FOUND");
       expectError(await s.api("GET", "/repositories/maven-local/tree?path=../etc", { token: s.adminToken }), 400, "BAD_REQUEST");
       expectError(await s.api("GET", "/repositories/maven-local/tree"), 401, "UNAUTHORIZED");
@@ -88,7 +96,9 @@ for (const backend of backends()) {
       assert.match(dl.headers.get("content-disposition") ?? "", /filename="lib-1\.0\.jar"/);
       // Tampered payload (other path), wrong repository, garbage, missing.
       const [payload, sig] = tok.body.token.split(".");
-      const other = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), p: "com/example/lib/2.0/lib-2.0.jar" })).toString("base64url");
+      const other = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, "base64url").toString()), p: "com/example/lib/2.0/lib-2.0.jar" })).toString(
+        "base64url",
+      );
       expectError(await s.api("GET", `/repositories/maven-local/artifact/download-direct?token=${other}.${sig}`), 401, "UNAUTHORIZED");
       expectError(await s.api("GET", `/repositories/files/artifact/download-direct?token=${encodeURIComponent(tok.body.token)}`), 401, "UNAUTHORIZED");
       expectError(await s.api("GET", "/repositories/maven-local/artifact/download-direct?token=garbage"), 401, "UNAUTHORIZED");
@@ -110,7 +120,11 @@ for (const backend of backends()) {
       assert.equal((await s.api("GET", "/repositories/maven-local/tree", { token: reader })).status, 200);
       // Without a grant on the repository it is not there (test/api/repository-access.test.ts has the whole matrix).
       expectError(await s.api("GET", "/repositories/files/tree", { token: reader }), 404, "NOT_FOUND");
-      expectError(await s.api("DELETE", "/repositories/maven-local/artifacts", { token: reader, body: { path: "com/example/lib/1.0/lib-1.0.jar" } }), 403, "FORBIDDEN");
+      expectError(
+        await s.api("DELETE", "/repositories/maven-local/artifacts", { token: reader, body: { path: "com/example/lib/1.0/lib-1.0.jar" } }),
+        403,
+        "FORBIDDEN",
+      );
       const nobody = await userWithPermissions(s, "nobody", {});
       expectError(await s.api("GET", "/repositories/maven-local/artifact?path=com/example/lib/1.0/lib-1.0.jar", { token: nobody }), 403, "FORBIDDEN");
     });
@@ -124,7 +138,11 @@ for (const backend of backends()) {
       const meta = await s.repo("GET", "/maven-local/com/example/lib/maven-metadata.xml", { basic });
       assert.doesNotMatch(meta.text, /<version>2\.0<\/version>/);
       assert.match(meta.text, /<release>1\.0<\/release>/);
-      expectError(await s.api("DELETE", "/repositories/maven-local/artifacts", { token: s.adminToken, body: { path: "com/example/lib/2.0/lib-2.0.jar" } }), 404, "NOT_FOUND");
+      expectError(
+        await s.api("DELETE", "/repositories/maven-local/artifacts", { token: s.adminToken, body: { path: "com/example/lib/2.0/lib-2.0.jar" } }),
+        404,
+        "NOT_FOUND",
+      );
       expectError(await s.api("DELETE", "/repositories/maven-local/artifacts", { token: s.adminToken, body: {} }), 400, "BAD_REQUEST");
       expectError(await s.api("DELETE", "/repositories/maven-local/artifacts", { token: s.adminToken, raw: "{nope" }), 400, "BAD_REQUEST");
     });
@@ -136,7 +154,11 @@ for (const backend of backends()) {
       assert.equal(await s.services.artifacts.find("maven-local", "com/example/lib/1.0/lib-1.0.jar"), null);
       // No versions left: the artifact-level metadata is gone too.
       assert.equal((await s.repo("GET", "/maven-local/com/example/lib/maven-metadata.xml", { basic })).status, 404);
-      expectError(await s.api("DELETE", "/repositories/maven-local/packages", { token: s.adminToken, body: { path: "com/example/lib/1.0" } }), 404, "NOT_FOUND");
+      expectError(
+        await s.api("DELETE", "/repositories/maven-local/packages", { token: s.adminToken, body: { path: "com/example/lib/1.0" } }),
+        404,
+        "NOT_FOUND",
+      );
     });
   });
 }

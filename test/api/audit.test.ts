@@ -219,9 +219,16 @@ for (const backend of backends()) {
     });
 
     it("repository port: Indy store API writes are repository changes", async () => {
-      let res = await s.repo("POST", "/api/admin/hosted", { basic: ["admin", ADMIN_PASSWORD], body: { key: "hosted:indy-local", type: "hosted", name: "indy-local" } });
+      let res = await s.repo("POST", "/api/admin/hosted", {
+        basic: ["admin", ADMIN_PASSWORD],
+        body: { key: "hosted:indy-local", type: "hosted", name: "indy-local" },
+      });
       assert.equal(res.status, 201, res.text);
-      await expectEvent("putRepository", "indy-local", { outcome: "success", userName: "admin", details: { via: "indy", method: "POST", urlPath: "/api/admin/hosted" } });
+      await expectEvent("putRepository", "indy-local", {
+        outcome: "success",
+        userName: "admin",
+        details: { via: "indy", method: "POST", urlPath: "/api/admin/hosted" },
+      });
       res = await s.repo("DELETE", "/api/admin/hosted/indy-local", { basic: ["admin", ADMIN_PASSWORD] });
       assert.equal(res.status, 204, res.text);
       await expectEvent("deleteRepository", "indy-local", { outcome: "success", userName: "admin" });
@@ -255,7 +262,10 @@ for (const backend of backends()) {
         assert.ok(!table.includes(secret), `secret ${secret.slice(0, 6)}... in the table`);
         assert.ok(!log.includes(secret), `secret ${secret.slice(0, 6)}... in the audit log`);
       }
-      const lines = log.trim().split("\n").map((l) => JSON.parse(l));
+      const lines = log
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
       const failed = lines.find((l) => l.event.action === "login" && l.user?.name === "mallory");
       assert.ok(failed, "the failed login is a log line");
       assert.equal(failed.log.logger, "audit");
@@ -299,11 +309,18 @@ for (const backend of backends()) {
       page = g.body.data.auditEvents;
       const targets = page.items.map((e: { target: string }) => e.target);
       assert.ok(targets.includes("files") && targets.includes("files/dir/a.txt"), JSON.stringify(targets));
-      assert.ok(targets.every((t: string) => t === "files" || t.startsWith("files/")), "not 'fproxy' or others");
+      assert.ok(
+        targets.every((t: string) => t === "files" || t.startsWith("files/")),
+        "not 'fproxy' or others",
+      );
 
       const all = (await s.graphql(q, { size: 100 }, admin)).body.data.auditEvents;
       const times = all.items.map((e: { at: string }) => Date.parse(e.at));
-      assert.deepEqual(times, [...times].sort((a, b) => b - a), "newest first");
+      assert.deepEqual(
+        times,
+        [...times].sort((a, b) => b - a),
+        "newest first",
+      );
 
       // REST: same filters, snake_case items, the documented page envelope.
       const res = await s.api("GET", "/admin/audit-events?action=putUser&user=admin&target=bob", { token: admin });
@@ -352,7 +369,15 @@ for (const backend of backends()) {
     });
 
     it("what a caller sent cannot keep its event out of the table (NUL, huge values)", async () => {
-      await s.services.audit.record({ action: "putRole", category: "iam", outcome: "failure", errorCode: "BAD_REQUEST", user: "ad\0min", target: "nul\0role", details: { note: "x\0y", big: "z".repeat(5000) } });
+      await s.services.audit.record({
+        action: "putRole",
+        category: "iam",
+        outcome: "failure",
+        errorCode: "BAD_REQUEST",
+        user: "ad\0min",
+        target: "nul\0role",
+        details: { note: "x\0y", big: "z".repeat(5000) },
+      });
       const e = await event("putRole", "nulrole");
       assert.equal(e.userName, "admin");
       assert.equal(e.details.note, "xy");
@@ -377,8 +402,12 @@ for (const backend of backends()) {
 
     it("retention: audit.retention_days purges older events, 0 keeps them", async () => {
       const day = 86_400_000;
-      const old = await s.services.db.prisma.auditEvent.create({ data: { at: new Date(Date.now() - 40 * day), action: "old", category: "iam", outcome: "success" } });
-      const recent = await s.services.db.prisma.auditEvent.create({ data: { at: new Date(Date.now() - 10 * day), action: "recent", category: "iam", outcome: "success" } });
+      const old = await s.services.db.prisma.auditEvent.create({
+        data: { at: new Date(Date.now() - 40 * day), action: "old", category: "iam", outcome: "success" },
+      });
+      const recent = await s.services.db.prisma.auditEvent.create({
+        data: { at: new Date(Date.now() - 10 * day), action: "recent", category: "iam", outcome: "success" },
+      });
       assert.equal((await s.api("PUT", "/settings/audit", { token: admin, body: { retention_days: 0 } })).status, 200);
       assert.equal(await s.services.audit.purge(), 0);
       assert.equal((await s.api("PUT", "/settings/audit", { token: admin, body: { retention_days: 30 } })).status, 200);
@@ -398,6 +427,12 @@ describe("audit documents on stdout", () => {
       createLogger("info").audit?.({ log: { logger: "audit" }, message: "one" });
       createLogger("silent").audit?.({ log: { logger: "audit" }, message: "two" });`;
     const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
-    assert.deepEqual(out.trim().split("\n").map((l) => JSON.parse(l)), [{ log: { logger: "audit" }, message: "one" }]);
+    assert.deepEqual(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+      [{ log: { logger: "audit" }, message: "one" }],
+    );
   });
 });

@@ -218,7 +218,12 @@ for (const backend of backends()) {
     describe("admin auth settings", () => {
       it("GET returns the policy; PUT updates given fields only and takes effect for new tokens", async () => {
         const get = await s.api("GET", "/admin/auth-settings", { token: s.adminToken });
-        assert.deepEqual(get.body, { access_token_expiry_seconds: 3600, refresh_token_expiry_seconds: 604800, api_token_max_expiry_days: 90, allow_permanent_tokens: false });
+        assert.deepEqual(get.body, {
+          access_token_expiry_seconds: 3600,
+          refresh_token_expiry_seconds: 604800,
+          api_token_max_expiry_days: 90,
+          allow_permanent_tokens: false,
+        });
         const put = await s.api("PUT", "/admin/auth-settings", { token: s.adminToken, body: { access_token_expiry_seconds: 1800 } });
         assert.equal(put.status, 200);
         assert.deepEqual(put.body, { status: "saved" });

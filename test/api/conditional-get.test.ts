@@ -41,7 +41,11 @@ describe("conditional GETs (ETag, If-None-Match, If-Modified-Since)", () => {
       assert.ok(res.status === 200 || res.status === 201, res.text);
     }
     assert.equal((await s.repo("PUT", "/cond-files/docs/a.txt", { basic, raw: "hello" })).status, 201);
-    const put = await fetch(`${s.repoUrl}/cond-files/big.bin`, { method: "PUT", body: big, headers: { authorization: "Basic " + Buffer.from(basic.join(":")).toString("base64") } });
+    const put = await fetch(`${s.repoUrl}/cond-files/big.bin`, {
+      method: "PUT",
+      body: big,
+      headers: { authorization: "Basic " + Buffer.from(basic.join(":")).toString("base64") },
+    });
     assert.equal(put.status, 201);
   });
   after(async () => {
@@ -127,7 +131,9 @@ describe("conditional GETs (ETag, If-None-Match, If-Modified-Since)", () => {
 
     const wgetDir = mkdtempSync(path.join(tmp, "wget-"));
     const wget = async () => {
-      const { stderr } = await exec("wget", ["-N", "--user=admin", `--password=${ADMIN_PASSWORD}`, "--auth-no-challenge", "-S", url], { cwd: wgetDir }).catch((e) => e);
+      const { stderr } = await exec("wget", ["-N", "--user=admin", `--password=${ADMIN_PASSWORD}`, "--auth-no-challenge", "-S", url], { cwd: wgetDir }).catch(
+        (e) => e,
+      );
       return String(stderr);
     };
     const firstLog = await wget();

@@ -48,7 +48,15 @@ for (const backend of backends()) {
       assert.equal(r.status, 201, r.body.toString());
       return sha(manifest);
     }
-    const blockedList = async () => (await s.api("GET", "/cooldown/blocked?size=200", { token: s.adminToken })).body.items as { package_name: string; version: string; repo: string; repo_type: string; reason: string; blocked_until: string }[];
+    const blockedList = async () =>
+      (await s.api("GET", "/cooldown/blocked?size=200", { token: s.adminToken })).body.items as {
+        package_name: string;
+        version: string;
+        repo: string;
+        repo_type: string;
+        reason: string;
+        blocked_until: string;
+      }[];
 
     before(async () => {
       s = await startServer({ backend });
@@ -67,11 +75,19 @@ for (const backend of backends()) {
         assert.equal(r.status, 200, r.text);
       };
       await mk("dh", { type: "docker", storage: "default" });
-      await mk("dpx", { type: "docker-proxy", storage: "default", remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }], metadata_ttl: 0 });
+      await mk("dpx", {
+        type: "docker-proxy",
+        storage: "default",
+        remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }],
+        metadata_ttl: 0,
+      });
       await mk("fpx", { type: "file-proxy", storage: "default", remotes: [{ url: upstreamUrl }] });
       const put = await s.api("PUT", "/cooldown/config", {
         token: s.adminToken,
-        body: { enabled: false, repo_types: { "docker-proxy": { enabled: true, minimum_allowed_age: "3d" }, "file-proxy": { enabled: true, minimum_allowed_age: "2d" } } },
+        body: {
+          enabled: false,
+          repo_types: { "docker-proxy": { enabled: true, minimum_allowed_age: "3d" }, "file-proxy": { enabled: true, minimum_allowed_age: "2d" } },
+        },
       });
       assert.equal(put.status, 200, put.text);
     });
@@ -94,12 +110,30 @@ for (const backend of backends()) {
       assert.equal(r.status, 200, "an old image is served");
 
       const rows = (await blockedList()).filter((b) => b.repo === "dpx");
-      assert.deepEqual(rows.map((b) => [b.package_name, b.version, b.repo_type, b.reason]), [["dh/app", "new", "docker-proxy", "TOO_YOUNG"]]);
+      assert.deepEqual(
+        rows.map((b) => [b.package_name, b.version, b.repo_type, b.reason]),
+        [["dh/app", "new", "docker-proxy", "TOO_YOUNG"]],
+      );
       assert.ok(Date.parse(rows[0].blocked_until) > Date.now() + 2 * 86_400_000);
 
       assert.deepEqual((await call("GET", "/v2/dpx/dh/app/tags/list")).json().tags, ["old"], "the blocked tag is not listed");
       // the proxy cached the tag; while blocked the cached copy is refused too (upstream not asked within metadata_ttl)
-      assert.equal((await s.api("PUT", "/repositories/dpx", { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }], metadata_ttl: 3600 } } })).status, 200);
+      assert.equal(
+        (
+          await s.api("PUT", "/repositories/dpx", {
+            token: s.adminToken,
+            body: {
+              repo: {
+                type: "docker-proxy",
+                storage: "default",
+                remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }],
+                metadata_ttl: 3600,
+              },
+            },
+          })
+        ).status,
+        200,
+      );
       assert.equal((await call("GET", "/v2/dpx/dh/app/manifests/new")).status, 403);
 
       const un = await s.api("POST", "/repositories/dpx/cooldown/unblock", { token: s.adminToken, body: { artifact: "dh/app", version: "new" } });
@@ -121,7 +155,10 @@ for (const backend of backends()) {
       assert.equal(r.text, "content of /old/tool-0.9.tgz");
 
       const rows = (await blockedList()).filter((b) => b.repo === "fpx");
-      assert.deepEqual(rows.map((b) => [b.package_name, b.version, b.repo_type, b.reason]), [["fresh", "tool-1.0.tgz", "file-proxy", "TOO_YOUNG"]]);
+      assert.deepEqual(
+        rows.map((b) => [b.package_name, b.version, b.repo_type, b.reason]),
+        [["fresh", "tool-1.0.tgz", "file-proxy", "TOO_YOUNG"]],
+      );
 
       const un = await s.api("POST", "/repositories/fpx/cooldown/unblock", { token: s.adminToken, body: { artifact: "fresh", version: "tool-1.0.tgz" } });
       assert.equal(un.status, 204, un.text);

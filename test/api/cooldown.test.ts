@@ -105,7 +105,11 @@ for (const backend of backends()) {
       const d = await s.services.cooldown.evaluate(pypiProxy, "requests", "3.0.0", ago(4 * DAY));
       assert.equal(d.allowed, false, "pypi inherits the global 5d");
       assert.deepEqual(await s.services.cooldown.evaluate(npmProxy, "left-pad", "9.9.9", ago(HOUR)), { allowed: true }, "npm-proxy disabled");
-      assert.deepEqual(await s.services.cooldown.evaluate({ name: "npm-local", type: "npm" }, "x", "1.0.0", ago(HOUR)), { allowed: true }, "hosted repositories are never blocked");
+      assert.deepEqual(
+        await s.services.cooldown.evaluate({ name: "npm-local", type: "npm" }, "x", "1.0.0", ago(HOUR)),
+        { allowed: true },
+        "hosted repositories are never blocked",
+      );
       // evaluating again does not duplicate the record
       await s.services.cooldown.evaluate(mavenCentral, "com.example:lib", "1.3.0", ago(HOUR));
       assert.equal(await s.services.db.prisma.cooldownBlock.count({ where: { repoName: "maven-central" } }), 2);
@@ -147,7 +151,16 @@ for (const backend of backends()) {
       res = await s.api("GET", "/cooldown/blocked?search=EXAMPLE:LIB", { token: reader });
       assert.equal(res.body.total, 2);
       const item = res.body.items.find((i: { version: string }) => i.version === "1.3.0");
-      assert.deepEqual(Object.keys(item).sort(), ["blocked_date", "blocked_until", "package_name", "reason", "remaining_hours", "repo", "repo_type", "version"]);
+      assert.deepEqual(Object.keys(item).sort(), [
+        "blocked_date",
+        "blocked_until",
+        "package_name",
+        "reason",
+        "remaining_hours",
+        "repo",
+        "repo_type",
+        "version",
+      ]);
       assert.equal(item.package_name, "com.example:lib");
       assert.equal(item.repo, "maven-central");
       assert.equal(item.repo_type, "maven-proxy");
@@ -175,8 +188,16 @@ for (const backend of backends()) {
       expectError(await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body }), 404, "NOT_FOUND");
       expectError(await s.api("POST", "/repositories/nope/cooldown/unblock", { token: admin, body }), 404, "NOT_FOUND");
       expectError(await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body: { version: "1.2.0" } }), 400, "BAD_REQUEST");
-      expectError(await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body: { artifact: "com.example:lib" } }), 400, "BAD_REQUEST");
-      expectError(await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body: { artifact: 5, version: "1" } }), 400, "BAD_REQUEST");
+      expectError(
+        await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body: { artifact: "com.example:lib" } }),
+        400,
+        "BAD_REQUEST",
+      );
+      expectError(
+        await s.api("POST", "/repositories/maven-central/cooldown/unblock", { token: admin, body: { artifact: 5, version: "1" } }),
+        400,
+        "BAD_REQUEST",
+      );
     });
 
     it("POST /repositories/:name/cooldown/unblock-all releases every block of one repository", async () => {
@@ -191,7 +212,10 @@ for (const backend of backends()) {
 
     it("changing the minimum age re-times blocks; they expire on their own", async () => {
       // maven-proxy 3d -> 1d: the 2-day-old 1.2.0 is now old enough
-      const put = await s.api("PUT", "/cooldown/config", { token: admin, body: { repo_types: { "maven-proxy": { enabled: true, minimum_allowed_age: "1d" }, "npm-proxy": { enabled: true } } } });
+      const put = await s.api("PUT", "/cooldown/config", {
+        token: admin,
+        body: { repo_types: { "maven-proxy": { enabled: true, minimum_allowed_age: "1d" }, "npm-proxy": { enabled: true } } },
+      });
       assert.equal(put.status, 200);
       assert.equal((await s.api("GET", "/cooldown/blocked?search=maven-central", { token: admin })).body.total, 0);
       assert.equal((await s.services.cooldown.isBlocked(mavenCentral, "com.example:lib", "1.2.0")).allowed, true);
@@ -251,7 +275,10 @@ describe("cooldown on two nodes (PostgreSQL + Redis)", { skip: !pg || !redis ? "
     drop = db.drop;
     a = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
     b = await startServer({ backend: "postgres", databaseUrl: db.url, redisUrl: redis });
-    const put = await a.api("PUT", "/repositories/npm-remote", { token: a.adminToken, body: { repo: { type: "npm-proxy", storage: "default", remotes: [{ url: "https://registry.npmjs.org" }] } } });
+    const put = await a.api("PUT", "/repositories/npm-remote", {
+      token: a.adminToken,
+      body: { repo: { type: "npm-proxy", storage: "default", remotes: [{ url: "https://registry.npmjs.org" }] } },
+    });
     assert.ok(put.status === 200 || put.status === 201, put.text);
   });
   after(async () => {
@@ -266,7 +293,10 @@ describe("cooldown on two nodes (PostgreSQL + Redis)", { skip: !pg || !redis ? "
     assert.equal((await a.api("PUT", "/cooldown/config", { token: a.adminToken, body: { enabled: true, minimum_allowed_age: "2d" } })).status, 200);
     await eventually(async () => !(await b.services.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR))).allowed, "node B blocks after node A enabled cooldown");
     assert.equal((await a.api("GET", "/cooldown/blocked?search=pkg", { token: a.adminToken })).body.total, 1, "the block node B recorded is visible on node A");
-    assert.equal((await a.api("POST", "/repositories/npm-remote/cooldown/unblock", { token: a.adminToken, body: { artifact: "pkg", version: "1.0.0" } })).status, 204);
+    assert.equal(
+      (await a.api("POST", "/repositories/npm-remote/cooldown/unblock", { token: a.adminToken, body: { artifact: "pkg", version: "1.0.0" } })).status,
+      204,
+    );
     assert.deepEqual(await b.services.cooldown.evaluate(repo, "pkg", "1.0.0", ago(HOUR)), { allowed: true });
     assert.equal((await b.api("PUT", "/cooldown/config", { token: b.adminToken, body: { repo_types: { "npm-proxy": { enabled: false } } } })).status, 200);
     await eventually(async () => (await a.services.cooldown.policy("npm-proxy")).enabled === false, "node A sees the type disabled on node B");
@@ -294,7 +324,10 @@ describe("cooldown in a maven proxy (upstream Last-Modified)", () => {
     await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
     s = await startServer();
     const url = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const put = await s.api("PUT", "/repositories/maven-remote", { token: s.adminToken, body: { repo: { type: "maven-proxy", storage: "default", remotes: [{ url }] } } });
+    const put = await s.api("PUT", "/repositories/maven-remote", {
+      token: s.adminToken,
+      body: { repo: { type: "maven-proxy", storage: "default", remotes: [{ url }] } },
+    });
     assert.ok(put.status === 200 || put.status === 201, put.text);
     assert.equal((await s.api("PUT", "/cooldown/config", { token: s.adminToken, body: { enabled: true, minimum_allowed_age: "7d" } })).status, 200);
   });
@@ -320,7 +353,10 @@ describe("cooldown in a maven proxy (upstream Last-Modified)", () => {
     assert.ok(!meta.text.includes("<version>2.0</version>"), meta.text);
     assert.match(meta.text, /<release>1\.0<\/release>/);
     assert.match(meta.text, /<latest>1\.0<\/latest>/);
-    assert.equal((await s.api("POST", "/repositories/maven-remote/cooldown/unblock", { ...auth, body: { artifact: "com.acme:lib", version: "2.0" } })).status, 204);
+    assert.equal(
+      (await s.api("POST", "/repositories/maven-remote/cooldown/unblock", { ...auth, body: { artifact: "com.acme:lib", version: "2.0" } })).status,
+      204,
+    );
     const now = await s.repo("GET", "/maven-remote/com/acme/lib/2.0/lib-2.0.jar", auth);
     assert.equal(now.status, 200);
     assert.equal(now.text, "new jar");

@@ -15,7 +15,11 @@ for (const backend of backends()) {
     after(() => s.close());
 
     it("stats come from the repositories, artifacts index and cooldown blocks, served from a 30-second cache", async () => {
-      for (const [name, type] of [["maven-central", "maven-proxy"], ["npm-local", "npm"], ["maven-local", "maven"]]) {
+      for (const [name, type] of [
+        ["maven-central", "maven-proxy"],
+        ["npm-local", "npm"],
+        ["maven-local", "maven"],
+      ]) {
         const body = { repo: { type, storage: "default", ...(type.endsWith("-proxy") ? { remotes: [{ url: "https://repo1.maven.org/maven2" }] } : {}) } };
         assert.equal((await s.api("PUT", `/repositories/${name}`, { token: admin, body })).status, 200);
       }
@@ -72,7 +76,10 @@ for (const backend of backends()) {
       assert.ok(res.body.total >= 8);
       for (let i = 1; i < res.body.data.length; i++) assert.equal(Date.parse(res.body.data[i].timestamp) - Date.parse(res.body.data[i - 1].timestamp), 60_000);
       const rows = await s.services.db.prisma.requestCount.findMany();
-      assert.ok(rows.some((r) => r.app === "repository" && r.count >= 5n), "counts are persisted in request_counts");
+      assert.ok(
+        rows.some((r) => r.app === "repository" && r.count >= 5n),
+        "counts are persisted in request_counts",
+      );
 
       const def = await s.api("GET", "/dashboard/requests", { token: admin });
       assert.equal(def.body.period, "24h");

@@ -85,9 +85,9 @@ for (const backend of backends()) {
       assert.match(cycle.body.errors[0].message, /Cannot spread fragment/);
       assert.equal("data" in cycle.body, false);
       // A page size that arrives in a variable counts too.
-      const res = await s.graphql("query($n: Int) { repositoryTree(name: \"files\", limit: $n) { items { name } } }", { n: 9000 }, s.adminToken);
+      const res = await s.graphql('query($n: Int) { repositoryTree(name: "files", limit: $n) { items { name } } }', { n: 9000 }, s.adminToken);
       expectRefused(res, 400, "BAD_REQUEST", /cost 9002/);
-      const byDefault = await s.graphql("query($n: Int = 9000) { repositoryTree(name: \"files\", limit: $n) { items { name } } }", {}, s.adminToken);
+      const byDefault = await s.graphql('query($n: Int = 9000) { repositoryTree(name: "files", limit: $n) { items { name } } }', {}, s.adminToken);
       expectRefused(byDefault, 400, "BAD_REQUEST", /cost 9002/);
       assert.equal(trees.count, 0);
     });
@@ -139,7 +139,12 @@ for (const backend of backends()) {
           c.close();
         },
       });
-      const res = await fetch(`${s.apiUrl}/graphql`, { method: "POST", body: chunked, headers: { "content-type": "application/json" }, duplex: "half" } as RequestInit);
+      const res = await fetch(`${s.apiUrl}/graphql`, {
+        method: "POST",
+        body: chunked,
+        headers: { "content-type": "application/json" },
+        duplex: "half",
+      } as RequestInit);
       assert.equal(res.status, 413);
       assert.equal((await res.json()).error, "PAYLOAD_TOO_LARGE");
       const batch = await request("POST", `${s.apiUrl}/graphql`, { body: [{ query: "{ version }" }, { query: "{ health }" }] });
@@ -210,7 +215,9 @@ for (const backend of backends()) {
       await Promise.all(flooders);
       latencies.sort((a, b) => a - b);
       const [p50, p99, max] = [percentile(latencies, 50), percentile(latencies, 99), latencies[latencies.length - 1]];
-      console.log(`[${backend}] 8080 under /graphql flood: ${latencies.length} GETs, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; ${sent} abusive requests`);
+      console.log(
+        `[${backend}] 8080 under /graphql flood: ${latencies.length} GETs, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${max.toFixed(1)} ms; ${sent} abusive requests`,
+      );
       assert.ok(sent >= 8, `the flood ran (${sent} requests)`);
       assert.ok(max < 1000, `max latency ${max.toFixed(0)} ms on the repository port`);
     });
@@ -244,7 +251,13 @@ describe("GraphQL introspection access", () => {
 
   it("reads the limits from the environment and pantera.yml, and refuses invalid values", () => {
     assert.equal(loadConfig({}).graphql.introspection, "anonymous");
-    const env = { PANTERA_GRAPHQL_MAX_DEPTH: "7", PANTERA_GRAPHQL_MAX_ALIASES: "3", PANTERA_GRAPHQL_MAX_COST: "99", PANTERA_GRAPHQL_MAX_TOKENS: "500", PANTERA_GRAPHQL_INTROSPECTION: "off" };
+    const env = {
+      PANTERA_GRAPHQL_MAX_DEPTH: "7",
+      PANTERA_GRAPHQL_MAX_ALIASES: "3",
+      PANTERA_GRAPHQL_MAX_COST: "99",
+      PANTERA_GRAPHQL_MAX_TOKENS: "500",
+      PANTERA_GRAPHQL_INTROSPECTION: "off",
+    };
     const g = loadConfig(env).graphql;
     assert.deepEqual([g.maxDepth, g.maxAliases, g.maxCost, g.maxTokens, g.introspection], [7, 3, 99, 500, "off"]);
     const dir = mkdtempSync(path.join(os.tmpdir(), "pantera-config-"));

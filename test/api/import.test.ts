@@ -112,7 +112,12 @@ for (const backend of backends()) {
       assert.deepEqual(noType.body, { status: "INVALID_METADATA", message: "Missing required header X-Pantera-Repo-Type", size: 0, digests: {} });
       const noKey = await s.repo("PUT", "/.import/maven-local/a/b/1/b-1.jar", { basic, raw: "x", headers: { "X-Pantera-Repo-Type": "maven" } });
       assert.equal(noKey.body.status, "INVALID_METADATA");
-      const bad: Record<string, string>[] = [{ "X-Pantera-Repo-Type": "npm" }, { "X-Pantera-Checksum-Mode": "MAYBE" }, { "X-Pantera-Artifact-Created": "yesterday" }, { "X-Pantera-Checksum-Sha256": "xyz" }];
+      const bad: Record<string, string>[] = [
+        { "X-Pantera-Repo-Type": "npm" },
+        { "X-Pantera-Checksum-Mode": "MAYBE" },
+        { "X-Pantera-Artifact-Created": "yesterday" },
+        { "X-Pantera-Checksum-Sha256": "xyz" },
+      ];
       for (const extra of bad) {
         const r = await s.repo("PUT", "/.import/maven-local/a/b/1/b-1.jar", { basic, raw: "x", headers: { ...headers("k7"), ...extra } });
         assert.equal(r.status, 400, JSON.stringify(extra));

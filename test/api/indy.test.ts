@@ -15,12 +15,26 @@ for (const backend of backends()) {
     after(() => s.close());
 
     it("round trip: hosted + remote + group through Indy, read through /api/v1, deploy to hosted, read through the group", async () => {
-      let res = await s.repo("POST", "/api/admin/hosted", { basic, body: { key: "hosted:local-deployments", type: "hosted", name: "local-deployments", allow_snapshots: true, allow_releases: true } });
+      let res = await s.repo("POST", "/api/admin/hosted", {
+        basic,
+        body: { key: "hosted:local-deployments", type: "hosted", name: "local-deployments", allow_snapshots: true, allow_releases: true },
+      });
       assert.equal(res.status, 201, res.text);
       assert.equal(res.headers.get("location"), `${s.repoUrl}/api/admin/hosted/local-deployments`);
-      assert.deepEqual(res.body, { type: "hosted", key: "hosted:local-deployments", snapshotTimeoutSeconds: 86400, doctype: "hosted", name: "local-deployments", allow_snapshots: true, allow_releases: true });
+      assert.deepEqual(res.body, {
+        type: "hosted",
+        key: "hosted:local-deployments",
+        snapshotTimeoutSeconds: 86400,
+        doctype: "hosted",
+        name: "local-deployments",
+        allow_snapshots: true,
+        allow_releases: true,
+      });
 
-      res = await s.repo("POST", "/api/admin/remote", { basic, body: { key: "remote:central", url: "http://127.0.0.1:9/maven2/", timeout_seconds: 30, custom_field: "kept" } });
+      res = await s.repo("POST", "/api/admin/remote", {
+        basic,
+        body: { key: "remote:central", url: "http://127.0.0.1:9/maven2/", timeout_seconds: 30, custom_field: "kept" },
+      });
       assert.equal(res.status, 201, res.text);
       res = await s.repo("GET", "/api/admin/remote/central", { basic });
       assert.equal(res.status, 200);
@@ -43,7 +57,13 @@ for (const backend of backends()) {
       res = await s.repo("POST", "/api/admin/group", { basic, body: { key: "group:public", constituents: ["hosted:local-deployments", "remote:central"] } });
       assert.equal(res.status, 201, res.text);
       res = await s.repo("GET", "/api/admin/group/public", { basic });
-      assert.deepEqual(res.body, { type: "group", key: "group:public", constituents: ["hosted:local-deployments", "remote:central"], doctype: "group", name: "public" });
+      assert.deepEqual(res.body, {
+        type: "group",
+        key: "group:public",
+        constituents: ["hosted:local-deployments", "remote:central"],
+        doctype: "group",
+        name: "public",
+      });
 
       // The same stores are repositories.
       res = await s.api("GET", "/repositories/public", { token: admin });
@@ -90,7 +110,10 @@ for (const backend of backends()) {
         ],
       });
       res = await s.repo("GET", "/api/admin/hosted", { basic });
-      assert.deepEqual(res.body.items.map((i: { key: string }) => i.key), ["hosted:local-deployments"]);
+      assert.deepEqual(
+        res.body.items.map((i: { key: string }) => i.key),
+        ["hosted:local-deployments"],
+      );
 
       res = await s.repo("DELETE", "/api/admin/group/foo", { basic });
       assert.equal(res.status, 204);
@@ -101,7 +124,12 @@ for (const backend of backends()) {
       // A store used by a group: Indy delete takes it out of the group first.
       res = await s.repo("DELETE", "/api/admin/hosted/local-deployments", { basic });
       assert.equal(res.status, 204);
-      assert.deepEqual((await s.repo("GET", "/api/admin/group/public", { basic })).body, { type: "group", key: "group:public", doctype: "group", name: "public" });
+      assert.deepEqual((await s.repo("GET", "/api/admin/group/public", { basic })).body, {
+        type: "group",
+        key: "group:public",
+        doctype: "group",
+        name: "public",
+      });
       expectError(await s.api("GET", "/repositories/local-deployments", { token: admin }), 404, "NOT_FOUND");
     });
 
@@ -117,7 +145,10 @@ for (const backend of backends()) {
       assert.deepEqual(res.body.constituents, ["npm:hosted:npm-hosted"]);
       assert.equal((await s.api("GET", "/repositories/npm-all", { token: admin })).body.repo.type, "npm-group");
       res = await s.repo("GET", "/api/admin/stores/maven/group", { basic });
-      assert.deepEqual(res.body.items.map((i: { key: string }) => i.key), ["maven:group:public"]);
+      assert.deepEqual(
+        res.body.items.map((i: { key: string }) => i.key),
+        ["maven:group:public"],
+      );
       assert.equal((await s.repo("GET", "/api/admin/stores/maven/hosted/npm-hosted", { basic })).status, 404);
       assert.equal((await s.repo("GET", "/api/admin/stores/cobol/hosted", { basic })).status, 404);
     });
@@ -151,7 +182,10 @@ for (const backend of backends()) {
       await userWithPermissions(s, "indy-reader", { api_repository_permissions: ["read"], "*": ["read"] }, "pw-reader");
       const reader: [string, string] = ["indy-reader", "pw-reader"];
       assert.equal((await s.repo("GET", "/api/admin/group", { basic: reader })).status, 200);
-      assert.equal((await s.repo("GET", "/api/admin/group/public", { headers: { authorization: `Bearer ${await s.login("indy-reader", "pw-reader")}` } })).status, 200);
+      assert.equal(
+        (await s.repo("GET", "/api/admin/group/public", { headers: { authorization: `Bearer ${await s.login("indy-reader", "pw-reader")}` } })).status,
+        200,
+      );
       expectError(await s.repo("POST", "/api/admin/hosted", { basic: reader, body: { name: "nope" } }), 403, "FORBIDDEN");
       expectError(await s.repo("PUT", "/api/admin/group/public", { basic: reader, body: { constituents: [] } }), 403, "FORBIDDEN");
       expectError(await s.repo("DELETE", "/api/admin/group/public", { basic: reader }), 403, "FORBIDDEN");

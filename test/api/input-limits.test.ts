@@ -65,7 +65,8 @@ function headOnly(url: string, head: string): Promise<RawResponse> {
       const [statusLine, ...lines] = data.subarray(0, end).toString().split("\r\n");
       const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
       const length = Number(headers["content-length"] ?? 0);
-      if (data.length - end - 4 >= length) done({ status: Number(statusLine.split(" ")[1]), headers, body: data.subarray(end + 4, end + 4 + length).toString() });
+      if (data.length - end - 4 >= length)
+        done({ status: Number(statusLine.split(" ")[1]), headers, body: data.subarray(end + 4, end + 4 + length).toString() });
     });
     socket.on("error", reject);
     socket.on("close", () => reject(new Error(`connection closed without an answer: ${data.toString().slice(0, 200)}`)));
@@ -123,7 +124,13 @@ for (const backend of backends()) {
       s = await startServer({ backend });
       basic = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
       const admin = await s.services.auth.authenticateToken(s.adminToken);
-      for (const [name, type] of [["m", "maven"], ["n", "npm"], ["p", "pypi"], ["f", "file"], ["d", "docker"]] as const) {
+      for (const [name, type] of [
+        ["m", "maven"],
+        ["n", "npm"],
+        ["p", "pypi"],
+        ["f", "file"],
+        ["d", "docker"],
+      ] as const) {
         await s.services.repositories.put(admin, name, { type, storage: "default" });
       }
     });
@@ -193,9 +200,17 @@ for (const backend of backends()) {
         let res = await s.api("PUT", "/repositories/deep", { token: s.adminToken, raw: `{"repo":${config}}`, headers: { "content-type": "application/json" } });
         expectError(res, 400, "BAD_REQUEST");
         assert.match(res.body.message, /64 levels/);
-        res = await s.api("PUT", "/storages/deep", { token: s.adminToken, raw: `{"type":"fs","path":"deep","x":${nested(depth, "a")}}`, headers: { "content-type": "application/json" } });
+        res = await s.api("PUT", "/storages/deep", {
+          token: s.adminToken,
+          raw: `{"type":"fs","path":"deep","x":${nested(depth, "a")}}`,
+          headers: { "content-type": "application/json" },
+        });
         expectError(res, 400, "BAD_REQUEST");
-        res = await s.repo("PUT", "/api/admin/stores/maven/hosted/deep", { basic: ["admin", ADMIN_PASSWORD], raw: `{"key":"maven:hosted:deep","x":${nested(depth)}}`, headers: { "content-type": "application/json" } });
+        res = await s.repo("PUT", "/api/admin/stores/maven/hosted/deep", {
+          basic: ["admin", ADMIN_PASSWORD],
+          raw: `{"key":"maven:hosted:deep","x":${nested(depth)}}`,
+          headers: { "content-type": "application/json" },
+        });
         expectError(res, 400, "BAD_REQUEST");
       }
       // npm publish documents are parsed by their own reader, and their manifests stored as JSON again.
@@ -205,13 +220,17 @@ for (const backend of backends()) {
         expectError(res, 400, "BAD_REQUEST");
       }
       // 64 levels are fine (and nothing of the refused ones was stored).
-      const res = await s.api("PUT", "/storages/deep", { token: s.adminToken, raw: `{"type":"fs","path":"deep","x":${nested(63)}}`, headers: { "content-type": "application/json" } });
+      const res = await s.api("PUT", "/storages/deep", {
+        token: s.adminToken,
+        raw: `{"type":"fs","path":"deep","x":${nested(63)}}`,
+        headers: { "content-type": "application/json" },
+      });
       assert.equal(res.status, 200, res.text);
       assert.equal((await s.api("GET", "/repositories/deep", { token: s.adminToken })).status, 404);
     });
 
     it("GraphQL JSON inputs nested too deeply are a BAD_REQUEST error, as variables and as literals", async () => {
-      const mutation = "mutation($c: JSON!) { putStorageAlias(name: \"deepgql\", config: $c) }";
+      const mutation = 'mutation($c: JSON!) { putStorageAlias(name: "deepgql", config: $c) }';
       for (const depth of [1_000, 100_000]) {
         const res = await request("POST", `${s.apiUrl}/graphql`, {
           token: s.adminToken,
@@ -226,7 +245,10 @@ for (const backend of backends()) {
       const res = await s.graphql(literal, undefined, s.adminToken);
       assert.equal(res.body.errors?.[0]?.extensions?.code, "BAD_REQUEST", res.text.slice(0, 300));
       assert.match(res.body.errors[0].message, /64 levels/);
-      assert.equal((await s.api("GET", "/storages", { token: s.adminToken })).body.some((a: { name: string }) => a.name === "deepgql"), false);
+      assert.equal(
+        (await s.api("GET", "/storages", { token: s.adminToken })).body.some((a: { name: string }) => a.name === "deepgql"),
+        false,
+      );
     });
 
     it("an /api/v1 body over 1 MiB gets 413 with Connection: close, chunked or with Content-Length", WAITS, async () => {
@@ -242,7 +264,10 @@ for (const backend of backends()) {
         assert.equal(doc.status, 413);
       }
       // A declared length too large is refused at once: the body is never waited for.
-      const res = await headOnly(s.apiUrl, `PUT /api/v1/repositories/big HTTP/1.1\nHost: x\nAuthorization: Bearer ${s.adminToken}\nContent-Type: application/json\nContent-Length: ${2 * MiB}\n`);
+      const res = await headOnly(
+        s.apiUrl,
+        `PUT /api/v1/repositories/big HTTP/1.1\nHost: x\nAuthorization: Bearer ${s.adminToken}\nContent-Type: application/json\nContent-Length: ${2 * MiB}\n`,
+      );
       assertErrorBody(res, 413, "PAYLOAD_TOO_LARGE");
       assert.equal(res.headers.connection, "close");
       // The node still answers, and nothing was created.
@@ -251,7 +276,12 @@ for (const backend of backends()) {
 
     it("a client that writes its whole body before reading still gets the 413", WAITS, async () => {
       const head = `PUT /api/v1/repositories/big HTTP/1.1\nHost: x\nAuthorization: Bearer ${s.adminToken}\nContent-Type: application/json\n`;
-      for (const [size, chunked] of [[2 * MiB, false], [8 * MiB, false], [2 * MiB, true], [8 * MiB, true]] as const) {
+      for (const [size, chunked] of [
+        [2 * MiB, false],
+        [8 * MiB, false],
+        [2 * MiB, true],
+        [8 * MiB, true],
+      ] as const) {
         const res = await sendAllThenRead(s.apiUrl, head + (chunked ? "Transfer-Encoding: chunked\n" : `Content-Length: ${size}\n`), size, chunked);
         assertErrorBody(res, 413, "PAYLOAD_TOO_LARGE");
         assert.equal(res.headers.connection, "close");
@@ -260,11 +290,21 @@ for (const backend of backends()) {
 
     it("npm and OCI bodies over their limits get their 413, not a reset", WAITS, async () => {
       for (const body of ["x".repeat(2 * MiB), chunkedBody(2 * MiB)]) {
-        const res = await fetch(`${s.repoUrl}/n/-/user/org.couchdb.user:someone`, { method: "PUT", headers: { authorization: basic, "content-type": "application/json" }, body, duplex: "half" } as RequestInit);
+        const res = await fetch(`${s.repoUrl}/n/-/user/org.couchdb.user:someone`, {
+          method: "PUT",
+          headers: { authorization: basic, "content-type": "application/json" },
+          body,
+          duplex: "half",
+        } as RequestInit);
         assert.equal(res.status, 413);
         await res.text();
       }
-      const res = await fetch(`${s.repoUrl}/v2/d/img/manifests/1`, { method: "PUT", headers: { authorization: basic, "content-type": "application/vnd.oci.image.manifest.v1+json" }, body: chunkedBody(5 * MiB), duplex: "half" } as RequestInit);
+      const res = await fetch(`${s.repoUrl}/v2/d/img/manifests/1`, {
+        method: "PUT",
+        headers: { authorization: basic, "content-type": "application/vnd.oci.image.manifest.v1+json" },
+        body: chunkedBody(5 * MiB),
+        duplex: "half",
+      } as RequestInit);
       assert.equal(res.status, 413);
       assert.equal((await res.json()).errors[0].code, "SIZE_INVALID");
     });
@@ -299,7 +339,10 @@ describe("a crash mid-upload", () => {
     try {
       const login = await request("POST", `http://127.0.0.1:${node.api}/api/v1/auth/token`, { body: { name: "admin", pass: ADMIN_PASSWORD } });
       const token = login.body.token as string;
-      const created = await request("PUT", `http://127.0.0.1:${node.api}/api/v1/repositories/f`, { token, body: { repo: { type: "file", storage: "default" } } });
+      const created = await request("PUT", `http://127.0.0.1:${node.api}/api/v1/repositories/f`, {
+        token,
+        body: { repo: { type: "file", storage: "default" } },
+      });
       assert.ok(created.status < 300, created.text);
       // A large upload in progress: chunks keep coming until the node is killed.
       const upload = http.request({ host: "127.0.0.1", port: node.repo, method: "PUT", path: "/f/big.bin", auth: `admin:${ADMIN_PASSWORD}` });

@@ -50,7 +50,12 @@ for (const backend of backends()) {
     }
 
     it("the default GET body is the documented one: throttle fields appear only once set", () => {
-      assert.deepEqual(defaultSettings.body, { access_token_expiry_seconds: 3600, refresh_token_expiry_seconds: 604800, api_token_max_expiry_days: 90, allow_permanent_tokens: false });
+      assert.deepEqual(defaultSettings.body, {
+        access_token_expiry_seconds: 3600,
+        refresh_token_expiry_seconds: 604800,
+        api_token_max_expiry_days: 90,
+        allow_permanent_tokens: false,
+      });
     });
 
     it("REST: N wrong passwords, then 429 with Retry-After even for the right one; the lockout doubles; success resets", async () => {
@@ -167,7 +172,11 @@ for (const backend of backends()) {
       }
       const get = await s.api("GET", "/admin/auth-settings", { token: s.adminToken });
       assert.deepEqual(get.body, { ...defaultSettings.body, ...LIMITS });
-      const gql = await s.graphql("{ authSettings { loginMaxFailuresPerUser loginMaxFailuresPerAddress loginFailureWindowSeconds loginLockoutSeconds loginLockoutMaxSeconds } }", {}, s.adminToken);
+      const gql = await s.graphql(
+        "{ authSettings { loginMaxFailuresPerUser loginMaxFailuresPerAddress loginFailureWindowSeconds loginLockoutSeconds loginLockoutMaxSeconds } }",
+        {},
+        s.adminToken,
+      );
       assert.deepEqual(gql.body.data.authSettings, {
         loginMaxFailuresPerUser: 3,
         loginMaxFailuresPerAddress: 100,
@@ -193,10 +202,16 @@ for (const backend of backends()) {
 
     it("a client cannot choose its address with X-Forwarded-For: the socket's address is counted", async () => {
       for (let i = 0; i < 4; i++) {
-        const res = await request("POST", `${s.apiUrl}/api/v1/auth/token`, { body: { name: `spoof-${i}`, pass: "wrong" }, headers: { "x-forwarded-for": `192.0.2.${i}` } });
+        const res = await request("POST", `${s.apiUrl}/api/v1/auth/token`, {
+          body: { name: `spoof-${i}`, pass: "wrong" },
+          headers: { "x-forwarded-for": `192.0.2.${i}` },
+        });
         expectError(res, 401, "UNAUTHORIZED");
       }
-      const res = await request("POST", `${s.apiUrl}/api/v1/auth/token`, { body: { name: "spoof-9", pass: "wrong" }, headers: { "x-forwarded-for": "192.0.2.200" } });
+      const res = await request("POST", `${s.apiUrl}/api/v1/auth/token`, {
+        body: { name: "spoof-9", pass: "wrong" },
+        headers: { "x-forwarded-for": "192.0.2.200" },
+      });
       expectError(res, 429, "TOO_MANY_REQUESTS");
       assert.match(res.body.message, /address/);
     });

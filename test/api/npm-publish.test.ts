@@ -29,7 +29,11 @@ describe("npm publish bodies over HTTP", () => {
   function publishBody(name: string, version: string, tarball: Buffer, opts: { integrity?: string } = {}) {
     const file = `${name}-${version}.tgz`;
     const integrity = opts.integrity ?? `sha512-${createHash("sha512").update(tarball).digest("base64")}`;
-    const manifest = { name, version, dist: { integrity, shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://ignored/${name}/-/${file}` } };
+    const manifest = {
+      name,
+      version,
+      dist: { integrity, shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://ignored/${name}/-/${file}` },
+    };
     const head = `{"_id":"${name}","name":"${name}","dist-tags":{"latest":"${version}"},"versions":{"${version}":${JSON.stringify(manifest)}},"_attachments":{"${file}":{"content_type":"application/octet-stream","length":${tarball.length},"data":"`;
     return { head, data: tarball.toString("base64"), tail: `"}}}` };
   }

@@ -11,7 +11,18 @@ import path from "node:path";
 import { ADMIN_PASSWORD, backends, startServer, type TestServer } from "../helpers/server.js";
 
 interface Found {
-  objects: { package: { name: string; version: string; description: string; keywords: string[]; date?: string; links: { npm: string }; publisher?: { username: string } }; searchScore: number }[];
+  objects: {
+    package: {
+      name: string;
+      version: string;
+      description: string;
+      keywords: string[];
+      date?: string;
+      links: { npm: string };
+      publisher?: { username: string };
+    };
+    searchScore: number;
+  }[];
   total: number;
 }
 
@@ -28,7 +39,11 @@ for (const backend of backends()) {
         version,
         description: extra.description ?? "",
         keywords: extra.keywords ?? [],
-        dist: { integrity: `sha512-${createHash("sha512").update(tarball).digest("base64")}`, shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://x/${name}/-/${file}` },
+        dist: {
+          integrity: `sha512-${createHash("sha512").update(tarball).digest("base64")}`,
+          shasum: createHash("sha1").update(tarball).digest("hex"),
+          tarball: `http://x/${name}/-/${file}`,
+        },
       };
       return {
         _id: name,
@@ -68,7 +83,10 @@ for (const backend of backends()) {
       let f = await search("npm-local", "acme");
       assert.deepEqual(names(f), ["@acme/core", "acme-widget", "unrelated"]);
       assert.equal(f.total, 3);
-      assert.deepEqual(f.objects.map((o) => o.searchScore), [3, 3, 1]);
+      assert.deepEqual(
+        f.objects.map((o) => o.searchScore),
+        [3, 3, 1],
+      );
       const widget = f.objects[1].package;
       assert.equal(widget.version, "1.0.0");
       assert.equal(widget.description, "Widgets for the ACME factory");
@@ -99,7 +117,10 @@ for (const backend of backends()) {
     it("follows the latest version, dist-tags and unpublish", async () => {
       await publish("npm-local", "acme-widget", "1.1.0", { description: "Widgets, now with sprockets" });
       let f = await search("npm-local", "sprockets");
-      assert.deepEqual(f.objects.map((o) => [o.package.name, o.package.version]), [["acme-widget", "1.1.0"]]);
+      assert.deepEqual(
+        f.objects.map((o) => [o.package.name, o.package.version]),
+        [["acme-widget", "1.1.0"]],
+      );
       // a prerelease published under another tag leaves latest alone
       await publish("npm-local", "acme-widget", "2.0.0-beta.1", { description: "beta rewrite", tag: "next" });
       assert.deepEqual(names(await search("npm-local", "beta rewrite")), []);
@@ -107,7 +128,10 @@ for (const backend of backends()) {
       const tag = await s.repo("PUT", "/npm-local/-/package/acme-widget/dist-tags/latest", { basic, body: "2.0.0-beta.1" });
       assert.equal(tag.status, 201, tag.text);
       f = await search("npm-local", "rewrite");
-      assert.deepEqual(f.objects.map((o) => [o.package.name, o.package.version]), [["acme-widget", "2.0.0-beta.1"]]);
+      assert.deepEqual(
+        f.objects.map((o) => [o.package.name, o.package.version]),
+        [["acme-widget", "2.0.0-beta.1"]],
+      );
       // unpublishing the whole package removes it
       const gone = await s.repo("DELETE", "/npm-local/acme-widget/-rev/1", { basic });
       assert.equal(gone.status, 200, gone.text);
@@ -117,7 +141,10 @@ for (const backend of backends()) {
     it("a package published only under another tag is found with its highest version", async () => {
       await publish("npm-local", "beta-only", "0.1.0-beta.1", { description: "prerelease tool", tag: "beta" });
       const f = await search("npm-local", "prerelease");
-      assert.deepEqual(f.objects.map((o) => [o.package.name, o.package.version]), [["beta-only", "0.1.0-beta.1"]]);
+      assert.deepEqual(
+        f.objects.map((o) => [o.package.name, o.package.version]),
+        [["beta-only", "0.1.0-beta.1"]],
+      );
     });
 
     it("management API deletes (last version, package folder) take packages out", async () => {
@@ -140,7 +167,12 @@ for (const backend of backends()) {
     });
 
     it("an imported packument is searchable", async () => {
-      const doc = { name: "imported-pkg", "dist-tags": { latest: "1.0.0" }, versions: { "1.0.0": { name: "imported-pkg", version: "1.0.0", description: "brought over by the importer" } }, time: { "1.0.0": "2024-01-02T03:04:05.000Z" } };
+      const doc = {
+        name: "imported-pkg",
+        "dist-tags": { latest: "1.0.0" },
+        versions: { "1.0.0": { name: "imported-pkg", version: "1.0.0", description: "brought over by the importer" } },
+        time: { "1.0.0": "2024-01-02T03:04:05.000Z" },
+      };
       const res = await s.repo("PUT", "/.import/npm-local/imported-pkg/package.json", {
         basic,
         raw: JSON.stringify(doc),
@@ -176,7 +208,12 @@ for (const backend of backends()) {
       const repo = await s.services.repositories.get(admin, "npm-legacy");
       const storage = await s.services.storages.forRepository(repo);
       const doc = (name: string, description: string) =>
-        JSON.stringify({ name, "dist-tags": { latest: "1.0.0" }, versions: { "1.0.0": { name, version: "1.0.0", description } }, time: { "1.0.0": "2020-01-01T00:00:00.000Z" } });
+        JSON.stringify({
+          name,
+          "dist-tags": { latest: "1.0.0" },
+          versions: { "1.0.0": { name, version: "1.0.0", description } },
+          time: { "1.0.0": "2020-01-01T00:00:00.000Z" },
+        });
       // written straight to storage, as by a version before the index
       await storage.put("legacy-one/package.json", doc("legacy-one", "old data"));
       await storage.put("@old/legacy-two/package.json", doc("@old/legacy-two", "old data too"));
@@ -212,7 +249,14 @@ for (const backend of backends()) {
         assert.ok(res.status < 300, res.text);
         const moved = await s.services.repositories.get(admin, "npm-roaming");
         const storage = await s.services.storages.forRepository(moved);
-        await storage.put("over-there/package.json", JSON.stringify({ name: "over-there", "dist-tags": { latest: "2.0.0" }, versions: { "2.0.0": { name: "over-there", version: "2.0.0", description: "roaming elsewhere" } } }));
+        await storage.put(
+          "over-there/package.json",
+          JSON.stringify({
+            name: "over-there",
+            "dist-tags": { latest: "2.0.0" },
+            versions: { "2.0.0": { name: "over-there", version: "2.0.0", description: "roaming elsewhere" } },
+          }),
+        );
         assert.deepEqual(names(await search("npm-roaming", "roaming")), ["over-there"], "the old storage's packages are gone, the new one's found");
       } finally {
         rmSync(dir, { recursive: true, force: true });

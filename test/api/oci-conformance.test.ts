@@ -77,8 +77,20 @@ interface SuiteEnv {
 }
 
 const RUNS: SuiteEnv[] = [
-  { label: "normal run", OCI_NAMESPACE: "oci-conf/myorg/myrepo", OCI_CROSSMOUNT_NAMESPACE: "oci-conf-mount/myorg/other", OCI_DELETE_MANIFEST_BEFORE_BLOBS: "0", bodies: "content-length" },
-  { label: "defaults + automatic cross-mount", OCI_NAMESPACE: "oci-conf2/myorg/myrepo", OCI_CROSSMOUNT_NAMESPACE: "oci-conf2-mount/myorg/other", OCI_AUTOMATIC_CROSSMOUNT: "1", bodies: "chunked" },
+  {
+    label: "normal run",
+    OCI_NAMESPACE: "oci-conf/myorg/myrepo",
+    OCI_CROSSMOUNT_NAMESPACE: "oci-conf-mount/myorg/other",
+    OCI_DELETE_MANIFEST_BEFORE_BLOBS: "0",
+    bodies: "content-length",
+  },
+  {
+    label: "defaults + automatic cross-mount",
+    OCI_NAMESPACE: "oci-conf2/myorg/myrepo",
+    OCI_CROSSMOUNT_NAMESPACE: "oci-conf2-mount/myorg/other",
+    OCI_AUTOMATIC_CROSSMOUNT: "1",
+    bodies: "chunked",
+  },
 ];
 
 /** strconv.ParseBool: the suite reads its boolean settings with it. */
@@ -146,7 +158,8 @@ function testData() {
   }
   const layer = testBlob(tarGz("test.txt", "this layer was built by the TypeScript mirror of the conformance suite\n"));
   const layers = [descriptor(LAYER_TGZ, layer.digest, layer.content.length)];
-  const configDescriptor = (c: TestBlob) => descriptor(OCI_CONFIG, c.digest, c.content.length, { data: c.content, newUnspecifiedField: Buffer.from("hello world") });
+  const configDescriptor = (c: TestBlob) =>
+    descriptor(OCI_CONFIG, c.digest, c.content.length, { data: c.content, newUnspecifiedField: Buffer.from("hello world") });
   const manifests = configs.map((c) => testBlob(marshalIndent({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: configDescriptor(c), layers })));
   // No mediaType (omitempty) and no layers.
   const emptyLayerManifest = testBlob(marshalIndent({ schemaVersion: 2, config: configDescriptor(configs[1]), layers: [] }));
@@ -184,19 +197,37 @@ function testData() {
     return blob;
   };
   const refsManifestAConfigArtifact = artifact(
-    { config: descriptor(testRefArtifactTypeA, testRefBlobA.digest, testRefBlobA.content.length), layers: [emptyJSONDescriptor], subject: subjectOf(manifests[4]) },
+    {
+      config: descriptor(testRefArtifactTypeA, testRefBlobA.digest, testRefBlobA.content.length),
+      layers: [emptyJSONDescriptor],
+      subject: subjectOf(manifests[4]),
+    },
     "test config a",
   );
   const refsManifestBConfigArtifact = artifact(
-    { config: descriptor(testRefArtifactTypeB, testRefBlobB.digest, testRefBlobB.content.length), layers: [emptyJSONDescriptor], subject: subjectOf(manifests[4]) },
+    {
+      config: descriptor(testRefArtifactTypeB, testRefBlobB.digest, testRefBlobB.content.length),
+      layers: [emptyJSONDescriptor],
+      subject: subjectOf(manifests[4]),
+    },
     "test config b",
   );
   const refsManifestALayerArtifact = artifact(
-    { artifactType: testRefArtifactTypeA, config: emptyJSONDescriptor, layers: [descriptor(testRefArtifactTypeA, testRefBlobA.digest, testRefBlobA.content.length)], subject: subjectOf(manifests[4]) },
+    {
+      artifactType: testRefArtifactTypeA,
+      config: emptyJSONDescriptor,
+      layers: [descriptor(testRefArtifactTypeA, testRefBlobA.digest, testRefBlobA.content.length)],
+      subject: subjectOf(manifests[4]),
+    },
     "test layer a",
   );
   const refsManifestBLayerArtifact = artifact(
-    { artifactType: testRefArtifactTypeB, config: emptyJSONDescriptor, layers: [descriptor(testRefArtifactTypeB, testRefBlobB.digest, testRefBlobB.content.length)], subject: subjectOf(manifests[4]) },
+    {
+      artifactType: testRefArtifactTypeB,
+      config: emptyJSONDescriptor,
+      layers: [descriptor(testRefArtifactTypeB, testRefBlobB.digest, testRefBlobB.content.length)],
+      subject: subjectOf(manifests[4]),
+    },
     "test layer b",
   );
   // Same as B, on a subject that is never pushed.
@@ -676,7 +707,10 @@ function conformanceSuite(server: () => TestServer, env: SuiteEnv) {
         assert.notEqual(resp.header("location"), "");
       });
       it("POST request to mount another repository's blob should return 201 or 202", async () => {
-        const resp = await client.do("POST", "/v2/<name>/blobs/uploads/", { name: crossmountNamespace, query: { mount: d.testBlobA.digest, from: client.defaultName } });
+        const resp = await client.do("POST", "/v2/<name>/blobs/uploads/", {
+          name: crossmountNamespace,
+          query: { mount: d.testBlobA.digest, from: client.defaultName },
+        });
         expectStatus(resp, 201, 202);
         lastResponse = resp;
       });
@@ -905,7 +939,14 @@ function conformanceSuite(server: () => TestServer, env: SuiteEnv) {
       it("References teardown", async () => {
         const deleteReq = async (r: Promise<Res>) => expectStatus(await r, "2xx", 405, 404);
         const deleteReferrers = async () => {
-          for (const m of [d.refsIndexArtifact, d.refsManifestAConfigArtifact, d.refsManifestALayerArtifact, d.manifests[4], d.refsManifestBConfigArtifact, d.refsManifestBLayerArtifact]) {
+          for (const m of [
+            d.refsIndexArtifact,
+            d.refsManifestAConfigArtifact,
+            d.refsManifestALayerArtifact,
+            d.manifests[4],
+            d.refsManifestBConfigArtifact,
+            d.refsManifestBLayerArtifact,
+          ]) {
             await deleteReq(deleteManifest(m.digest));
           }
         };

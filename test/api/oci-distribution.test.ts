@@ -26,7 +26,11 @@ for (const backend of backends()) {
     const adminAuth = "Basic " + Buffer.from(`admin:${ADMIN_PASSWORD}`).toString("base64");
     let readerAuth = "";
 
-    async function call(method: string, path: string, opts: { body?: Buffer | string; headers?: Record<string, string>; auth?: string | null } = {}): Promise<Res> {
+    async function call(
+      method: string,
+      path: string,
+      opts: { body?: Buffer | string; headers?: Record<string, string>; auth?: string | null } = {},
+    ): Promise<Res> {
       const headers: Record<string, string> = { ...(opts.headers ?? {}) };
       const auth = opts.auth === undefined ? adminAuth : opts.auth;
       if (auth) headers.authorization = auth;
@@ -40,7 +44,10 @@ for (const backend of backends()) {
 
     async function pushBlob(repo: string, image: string, content: Buffer | string): Promise<string> {
       const d = sha(content);
-      const r = await call("POST", `/v2/${repo}/${image}/blobs/uploads/?digest=${d}`, { body: content, headers: { "content-type": "application/octet-stream" } });
+      const r = await call("POST", `/v2/${repo}/${image}/blobs/uploads/?digest=${d}`, {
+        body: content,
+        headers: { "content-type": "application/octet-stream" },
+      });
       assert.equal(r.status, 201, r.body.toString());
       return d;
     }
@@ -48,8 +55,17 @@ for (const backend of backends()) {
       const config = Buffer.from(JSON.stringify({ created: "2024-05-06T07:08:09Z", architecture: "amd64", os: "linux", tag }));
       const cd = await pushBlob(repo, image, config);
       const ls = [];
-      for (const l of layers) ls.push({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: await pushBlob(repo, image, l), size: Buffer.byteLength(l) });
-      const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: cd, size: config.length }, layers: ls, ...extra }));
+      for (const l of layers)
+        ls.push({ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: await pushBlob(repo, image, l), size: Buffer.byteLength(l) });
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: cd, size: config.length },
+          layers: ls,
+          ...extra,
+        }),
+      );
       const r = await call("PUT", `/v2/${repo}/${image}/manifests/${tag}`, { body: manifest, headers: { "content-type": OCI_MANIFEST } });
       assert.equal(r.status, 201, r.body.toString());
       assert.equal(r.headers.get("docker-content-digest"), sha(manifest));
@@ -141,7 +157,10 @@ for (const backend of backends()) {
         r = await call("GET", loc);
         assert.equal(r.status, 204);
         assert.equal(r.headers.get("range"), `0-${a.length - 1}`);
-        r = await call("PATCH", loc, { body: b, headers: { "content-type": "application/octet-stream", "content-range": `${a.length}-${a.length + b.length - 1}` } });
+        r = await call("PATCH", loc, {
+          body: b,
+          headers: { "content-type": "application/octet-stream", "content-range": `${a.length}-${a.length + b.length - 1}` },
+        });
         assert.equal(r.status, 202);
         const whole = Buffer.concat([a, b]);
         r = await call("PUT", `${loc}?digest=${sha(whole)}`);
@@ -167,12 +186,20 @@ for (const backend of backends()) {
         const d = sha(content);
         const u = new URL(`${s.repoUrl}/v2/dh/app/blobs/uploads/?digest=${d}`);
         await new Promise<void>((resolve) => {
-          const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: "POST", headers: { authorization: adminAuth, "content-length": String(content.length) } });
+          const req = http.request({
+            host: u.hostname,
+            port: u.port,
+            path: u.pathname + u.search,
+            method: "POST",
+            headers: { authorization: adminAuth, "content-length": String(content.length) },
+          });
           req.on("error", () => resolve());
-          req.write(content.subarray(0, 1000), () => setTimeout(() => {
-            req.destroy();
-            resolve();
-          }, 100));
+          req.write(content.subarray(0, 1000), () =>
+            setTimeout(() => {
+              req.destroy();
+              resolve();
+            }, 100),
+          );
         });
         await new Promise((r) => setTimeout(r, 200));
         assert.equal((await call("HEAD", `/v2/dh/app/blobs/${d}`)).status, 404);
@@ -213,7 +240,10 @@ for (const backend of backends()) {
         const post = await call("POST", "/v2/dh2/other/blobs/uploads/");
         const loc = post.headers.get("location")!;
         await call("PATCH", loc, { body: a, headers: { "content-type": "application/octet-stream", "content-range": `0-${a.length - 1}` } });
-        r = await call("PUT", `${loc}?digest=${sha(Buffer.concat([a, b]))}`, { body: b, headers: { "content-type": "application/octet-stream", "content-range": `${a.length}-${a.length + b.length - 1}` } });
+        r = await call("PUT", `${loc}?digest=${sha(Buffer.concat([a, b]))}`, {
+          body: b,
+          headers: { "content-type": "application/octet-stream", "content-range": `${a.length}-${a.length + b.length - 1}` },
+        });
         assert.equal(r.status, 201);
         assert.equal((await call("GET", `/v2/dh2/other/blobs/${sha(Buffer.concat([a, b]))}`)).body.toString(), "first part|closing part");
         await pushImage("dh2", "other", "nolayers", []);
@@ -229,13 +259,21 @@ for (const backend of backends()) {
       });
       it("manifests: push by tag, refuse missing blobs, invalid bodies and digest mismatches", async () => {
         const { digest } = await pushImage("dh", "app", "1.0", ["layer-a", "layer-b"]);
-        const missing = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha("nope"), size: 4 }, layers: [] });
+        const missing = JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: sha("nope"), size: 4 },
+          layers: [],
+        });
         let r = await call("PUT", "/v2/dh/app/manifests/broken", { body: missing, headers: { "content-type": OCI_MANIFEST } });
         assert.equal(r.status, 400);
         assert.equal(errCode(r), "MANIFEST_BLOB_UNKNOWN");
         r = await call("PUT", "/v2/dh/app/manifests/broken", { body: "{not json", headers: { "content-type": OCI_MANIFEST } });
         assert.equal(errCode(r), "MANIFEST_INVALID");
-        r = await call("PUT", `/v2/dh/app/manifests/${sha("x")}`, { body: (await call("GET", `/v2/dh/app/manifests/${digest}`)).body, headers: { "content-type": OCI_MANIFEST } });
+        r = await call("PUT", `/v2/dh/app/manifests/${sha("x")}`, {
+          body: (await call("GET", `/v2/dh/app/manifests/${digest}`)).body,
+          headers: { "content-type": OCI_MANIFEST },
+        });
         assert.equal(errCode(r), "DIGEST_INVALID");
         r = await call("PUT", "/v2/dh/app/manifests/bad..tag!", { body: "{}", headers: { "content-type": OCI_MANIFEST } });
         assert.equal(r.status, 400);
@@ -275,7 +313,10 @@ for (const backend of backends()) {
         const pull = await s.api("GET", `/repositories/dh/artifact/pull?path=${encodeURIComponent(rows[0].path)}`, { token: s.adminToken });
         assert.equal(pull.status, 200, pull.text);
         assert.equal(pull.body.type, "docker");
-        assert.ok(pull.body.instructions.some((i: string) => i.endsWith("/dh/indexed:2.0")), JSON.stringify(pull.body));
+        assert.ok(
+          pull.body.instructions.some((i: string) => i.endsWith("/dh/indexed:2.0")),
+          JSON.stringify(pull.body),
+        );
       });
     });
 
@@ -308,14 +349,16 @@ for (const backend of backends()) {
       it("image indexes by tag and digest", async () => {
         const a = await pushImage("dh", "multi", "amd64", ["amd64-layer"]);
         const b = await pushImage("dh", "multi", "arm64", ["arm64-layer"]);
-        const index = Buffer.from(JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_INDEX,
-          manifests: [
-            { mediaType: OCI_MANIFEST, digest: a.digest, size: a.manifest.length, platform: { os: "linux", architecture: "amd64" } },
-            { mediaType: OCI_MANIFEST, digest: b.digest, size: b.manifest.length, platform: { os: "linux", architecture: "arm64" } },
-          ],
-        }));
+        const index = Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: OCI_INDEX,
+            manifests: [
+              { mediaType: OCI_MANIFEST, digest: a.digest, size: a.manifest.length, platform: { os: "linux", architecture: "amd64" } },
+              { mediaType: OCI_MANIFEST, digest: b.digest, size: b.manifest.length, platform: { os: "linux", architecture: "arm64" } },
+            ],
+          }),
+        );
         let r = await call("PUT", "/v2/dh/multi/manifests/1.0", { body: index, headers: { "content-type": OCI_INDEX } });
         assert.equal(r.status, 201);
         r = await call("GET", "/v2/dh/multi/manifests/1.0");
@@ -343,7 +386,8 @@ for (const backend of backends()) {
       const refBlob = Buffer.from("NHL Peanut Butter on my NHL bagel");
       const typeA = "application/vnd.nhl.peanut.butter.bagel";
       const typeIndex = "application/vnd.food.stand";
-      const put = (ref: string, body: Buffer, type = OCI_MANIFEST) => call("PUT", `/v2/dh2/drafts/manifests/${ref}`, { body, headers: { "content-type": type } });
+      const put = (ref: string, body: Buffer, type = OCI_MANIFEST) =>
+        call("PUT", `/v2/dh2/drafts/manifests/${ref}`, { body, headers: { "content-type": type } });
       let layerDesc: { mediaType: string; digest: string; size: number };
       let image: { manifest: Buffer; digest: string };
       before(async () => {
@@ -357,43 +401,98 @@ for (const backend of backends()) {
         const loc = (await call("POST", "/v2/dh2/drafts/blobs/uploads/", { headers: { "content-length": "0" } })).headers.get("location")!;
         let r = await call("PATCH", loc, { body: blob.subarray(0, 22), headers: { "content-type": "application/octet-stream", "content-range": "0-21" } });
         assert.equal(r.headers.get("range"), "0-21");
-        r = await call("PATCH", r.headers.get("location")!, { body: blob.subarray(22), headers: { "content-type": "application/octet-stream", "content-range": `22-${blob.length - 1}` } });
+        r = await call("PATCH", r.headers.get("location")!, {
+          body: blob.subarray(22),
+          headers: { "content-type": "application/octet-stream", "content-range": `22-${blob.length - 1}` },
+        });
         assert.equal(r.status, 202);
         assert.equal(r.headers.get("range"), `0-${blob.length - 1}`);
         assert.ok(r.headers.get("location"));
         assert.equal((await call("PUT", `${r.headers.get("location")}?digest=${sha(blob)}`)).status, 201);
       });
       it("Registry should accept a manifest upload with custom config/mediaType (as artifact type) [OCI-Image v1.1]", async () => {
-        const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: typeA, digest: sha(refBlob), size: refBlob.length }, layers: [layerDesc] }, null, "\t"));
+        const m = Buffer.from(
+          JSON.stringify(
+            { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: typeA, digest: sha(refBlob), size: refBlob.length }, layers: [layerDesc] },
+            null,
+            "\t",
+          ),
+        );
         const r = await put(sha(m), m);
         assert.equal(r.status, 201, r.body.toString());
         assert.equal(r.headers.get("docker-content-digest"), sha(m));
       });
       it("Registry should accept a manifest upload with custom artifactType [OCI-Image v1.1]", async () => {
-        const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: typeA, config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha(emptyJson), size: 2 }, layers: [layerDesc] }, null, "\t"));
+        const m = Buffer.from(
+          JSON.stringify(
+            {
+              schemaVersion: 2,
+              mediaType: OCI_MANIFEST,
+              artifactType: typeA,
+              config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha(emptyJson), size: 2 },
+              layers: [layerDesc],
+            },
+            null,
+            "\t",
+          ),
+        );
         assert.equal((await put(sha(m), m)).status, 201);
       });
       let index: Buffer;
       it("Registry should accept a manifest upload with image index", async () => {
-        index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, artifactType: typeIndex, manifests: [{ mediaType: OCI_MANIFEST, size: image.manifest.length, digest: image.digest }], annotations: { "org.opencontainers.conformance.test": "test index" } }, null, "\t"));
+        index = Buffer.from(
+          JSON.stringify(
+            {
+              schemaVersion: 2,
+              mediaType: OCI_INDEX,
+              artifactType: typeIndex,
+              manifests: [{ mediaType: OCI_MANIFEST, size: image.manifest.length, digest: image.digest }],
+              annotations: { "org.opencontainers.conformance.test": "test index" },
+            },
+            null,
+            "\t",
+          ),
+        );
         const r = await put(sha(index), index, OCI_INDEX);
         assert.equal(r.status, 201, r.body.toString());
       });
       it("Registry should accept a manifest upload with nested image index [OCI-Image v1.1]", async () => {
-        const nested = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, artifactType: typeIndex, manifests: [{ mediaType: OCI_INDEX, size: index.length, digest: sha(index) }] }, null, "\t"));
+        const nested = Buffer.from(
+          JSON.stringify(
+            { schemaVersion: 2, mediaType: OCI_INDEX, artifactType: typeIndex, manifests: [{ mediaType: OCI_INDEX, size: index.length, digest: sha(index) }] },
+            null,
+            "\t",
+          ),
+        );
         const r = await put(sha(nested), nested, OCI_INDEX);
         assert.equal(r.status, 201, r.body.toString());
         assert.equal((await call("GET", `/v2/dh2/drafts/manifests/${sha(nested)}`)).headers.get("content-type"), OCI_INDEX);
       });
       it("Dangling subject [OCI-Image v1.1]", async () => {
         const never = sha("a manifest that is never pushed");
-        const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: typeA, config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha(emptyJson), size: 2 }, layers: [{ mediaType: typeA, digest: sha(refBlob), size: refBlob.length }], subject: { mediaType: OCI_MANIFEST, digest: never, size: 123 } }, null, "\t"));
+        const m = Buffer.from(
+          JSON.stringify(
+            {
+              schemaVersion: 2,
+              mediaType: OCI_MANIFEST,
+              artifactType: typeA,
+              config: { mediaType: "application/vnd.oci.empty.v1+json", digest: sha(emptyJson), size: 2 },
+              layers: [{ mediaType: typeA, digest: sha(refBlob), size: refBlob.length }],
+              subject: { mediaType: OCI_MANIFEST, digest: never, size: 123 },
+            },
+            null,
+            "\t",
+          ),
+        );
         const r = await put(sha(m), m);
         assert.equal(r.status, 201, r.body.toString());
         // The draft matches /^[a-f0-9]+:[a-f0-9]+$/, which no "sha256:" digest can satisfy (a draft bug).
         assert.match(r.headers.get("oci-subject") ?? "", /^[a-z0-9]+:[a-f0-9]+$/);
         assert.equal(r.headers.get("oci-subject"), never);
-        assert.deepEqual((await call("GET", `/v2/dh2/drafts/referrers/${never}`)).json().manifests.map((d: any) => d.digest), [sha(m)]);
+        assert.deepEqual(
+          (await call("GET", `/v2/dh2/drafts/referrers/${never}`)).json().manifests.map((d: any) => d.digest),
+          [sha(m)],
+        );
       });
     });
 
@@ -418,7 +517,16 @@ for (const backend of backends()) {
         const emptyCfg = Buffer.from("{}");
         const cd = await pushBlob("dh", "signed", emptyCfg);
         const refManifest = (artifactType: string) =>
-          Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType, config: { mediaType: "application/vnd.oci.empty.v1+json", digest: cd, size: 2 }, layers: [], subject: subj }));
+          Buffer.from(
+            JSON.stringify({
+              schemaVersion: 2,
+              mediaType: OCI_MANIFEST,
+              artifactType,
+              config: { mediaType: "application/vnd.oci.empty.v1+json", digest: cd, size: 2 },
+              layers: [],
+              subject: subj,
+            }),
+          );
         const sig = refManifest("application/vnd.example.signature");
         const sbom = refManifest("application/vnd.example.sbom");
         let r = await call("PUT", `/v2/dh/signed/manifests/${sha(sig)}`, { body: sig, headers: { "content-type": OCI_MANIFEST } });
@@ -434,7 +542,10 @@ for (const backend of backends()) {
         assert.ok(idx.manifests.every((m: any) => m.size > 0 && m.mediaType === OCI_MANIFEST));
         r = await call("GET", `/v2/dh/signed/referrers/${subject.digest}?artifactType=application/vnd.example.sbom`);
         assert.equal(r.headers.get("oci-filters-applied"), "artifactType");
-        assert.deepEqual(r.json().manifests.map((m: any) => m.digest), [sha(sbom)]);
+        assert.deepEqual(
+          r.json().manifests.map((m: any) => m.digest),
+          [sha(sbom)],
+        );
         r = await call("GET", `/v2/dh/signed/referrers/${sha("no referrers")}`);
         assert.deepEqual(r.json().manifests, []);
         assert.equal((await call("GET", "/v2/dh/signed/referrers/not-a-digest")).status, 400);
@@ -450,7 +561,10 @@ for (const backend of backends()) {
         assert.equal(r.json().repositories.length, 1);
         assert.match(r.headers.get("link") ?? "", /rel="next"/);
         r = await call("GET", "/v2/_catalog", { auth: readerAuth });
-        assert.ok(r.json().repositories.every((n: string) => n.startsWith("dh/")), "only readable repositories are listed");
+        assert.ok(
+          r.json().repositories.every((n: string) => n.startsWith("dh/")),
+          "only readable repositories are listed",
+        );
       });
     });
 
@@ -458,7 +572,10 @@ for (const backend of backends()) {
       it("pulls through an upstream that demands Bearer tokens (another Pantera repository) and caches by digest", async () => {
         const { manifest, digest } = await pushImage("dh", "upstreamed", "v1", ["proxied-layer"]);
         const mk = (name: string, remote: Record<string, string>) =>
-          s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [remote], metadata_ttl: 0 } } });
+          s.api("PUT", `/repositories/${name}`, {
+            token: s.adminToken,
+            body: { repo: { type: "docker-proxy", storage: "default", remotes: [remote], metadata_ttl: 0 } },
+          });
         assert.equal((await mk("dp", { url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD })).status, 200);
         let r = await call("GET", "/v2/dp/dh/upstreamed/manifests/v1");
         assert.equal(r.status, 200, r.body.toString());
@@ -469,7 +586,10 @@ for (const backend of backends()) {
         assert.equal(r.body.toString(), "proxied-layer");
         assert.deepEqual((await call("GET", "/v2/dp/dh/upstreamed/tags/list")).json().tags, ["v1"]);
         const rows = await s.services.db.prisma.artifact.findMany({ where: { repoName: "dp" } });
-        assert.deepEqual(rows.map((x) => [x.name, x.version, x.releasedAt?.toISOString()]), [["dh/upstreamed", "v1", "2024-05-06T07:08:09.000Z"]]);
+        assert.deepEqual(
+          rows.map((x) => [x.name, x.version, x.releasedAt?.toISOString()]),
+          [["dh/upstreamed", "v1", "2024-05-06T07:08:09.000Z"]],
+        );
         // Remove it upstream: the proxy still has it by digest.
         assert.equal((await call("DELETE", `/v2/dh/upstreamed/manifests/${digest}`)).status, 202);
         assert.equal((await call("DELETE", `/v2/dh/upstreamed/blobs/${layer}`)).status, 202);
@@ -478,12 +598,35 @@ for (const backend of backends()) {
         assert.equal(errCode(await call("GET", "/v2/dp/dh/upstreamed/manifests/v1")), "MANIFEST_UNKNOWN", "a tag gone upstream is gone");
         // Tags are re-checked upstream only after metadata_ttl.
         await pushImage("dh", "ttl", "v1", ["ttl-layer-1"]);
-        assert.equal((await s.api("PUT", "/repositories/dp-ttl", { token: s.adminToken, body: { repo: { type: "docker-proxy", storage: "default", remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }], metadata_ttl: 3600 } } })).status, 200);
+        assert.equal(
+          (
+            await s.api("PUT", "/repositories/dp-ttl", {
+              token: s.adminToken,
+              body: {
+                repo: {
+                  type: "docker-proxy",
+                  storage: "default",
+                  remotes: [{ url: s.repoUrl, username: "admin", password: ADMIN_PASSWORD }],
+                  metadata_ttl: 3600,
+                },
+              },
+            })
+          ).status,
+          200,
+        );
         const first = (await call("GET", "/v2/dp-ttl/dh/ttl/manifests/v1")).headers.get("docker-content-digest");
         const second = await pushImage("dh", "ttl", "v1", ["ttl-layer-2"]);
         assert.notEqual(first, second.digest);
-        assert.equal((await call("GET", "/v2/dp-ttl/dh/ttl/manifests/v1")).headers.get("docker-content-digest"), first, "within metadata_ttl the cached tag is served");
-        assert.equal((await call("GET", "/v2/dp/dh/ttl/manifests/v1")).headers.get("docker-content-digest"), second.digest, "with metadata_ttl 0 the upstream is asked");
+        assert.equal(
+          (await call("GET", "/v2/dp-ttl/dh/ttl/manifests/v1")).headers.get("docker-content-digest"),
+          first,
+          "within metadata_ttl the cached tag is served",
+        );
+        assert.equal(
+          (await call("GET", "/v2/dp/dh/ttl/manifests/v1")).headers.get("docker-content-digest"),
+          second.digest,
+          "with metadata_ttl 0 the upstream is asked",
+        );
         // Without credentials the upstream refuses: a 502 that says so, not a misleading "unknown".
         assert.equal((await mk("dp-anon", { url: s.repoUrl })).status, 200);
         const refused = await call("GET", "/v2/dp-anon/dh/perm/manifests/v1");
@@ -509,7 +652,8 @@ for (const backend of backends()) {
         await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
         closedUrl = `http://127.0.0.1:${(probe.address() as import("node:net").AddressInfo).port}`;
         await new Promise((r) => probe.close(r));
-        const mk = async (name: string, repo: unknown) => assert.equal((await s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo } })).status, 200);
+        const mk = async (name: string, repo: unknown) =>
+          assert.equal((await s.api("PUT", `/repositories/${name}`, { token: s.adminToken, body: { repo } })).status, 200);
         await mk("dp-down", { type: "docker-proxy", storage: "default", remotes: [{ url: closedUrl }] });
         await mk("dp-slow", { type: "docker-proxy", storage: "default", remotes: [{ url: silentUrl, timeout: 300 }] });
         await mk("dg-down", { type: "docker-group", storage: "default", members: ["dp-down", "dh"] });

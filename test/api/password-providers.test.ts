@@ -32,7 +32,12 @@ async function startFakeOkta(users: OktaUser[], clientId: string, clientSecret: 
   const success = (user: OktaUser) => {
     const sessionToken = "st-" + randomUUID();
     sessions.set(sessionToken, user);
-    return { status: "SUCCESS", expiresAt: new Date(Date.now() + 300_000).toISOString(), sessionToken, _embedded: { user: { id: user.id, profile: { login: user.login } } } };
+    return {
+      status: "SUCCESS",
+      expiresAt: new Date(Date.now() + 300_000).toISOString(),
+      sessionToken,
+      _embedded: { user: { id: user.id, profile: { login: user.login } } },
+    };
   };
   const e0000004 = { errorCode: "E0000004", errorSummary: "Authentication failed", errorLink: "E0000004", errorId: "oae" + randomUUID(), errorCauses: [] };
   const readBody = async (req: http.IncomingMessage) => {
@@ -107,7 +112,11 @@ async function startFakeOkta(users: OktaUser[], clientId: string, clientSecret: 
       const p = new URLSearchParams(await readBody(req));
       const grant = codes.get(p.get("code") ?? "");
       codes.delete(p.get("code") ?? "");
-      const verifierOk = grant && createHash("sha256").update(p.get("code_verifier") ?? "").digest("base64url") === grant.challenge;
+      const verifierOk =
+        grant &&
+        createHash("sha256")
+          .update(p.get("code_verifier") ?? "")
+          .digest("base64url") === grant.challenge;
       if (p.get("client_id") !== clientId || p.get("client_secret") !== clientSecret) return send(401, { error: "invalid_client" });
       if (!grant || !verifierOk || p.get("redirect_uri") !== grant.redirectUri) return send(400, { error: "invalid_grant" });
       const now = Math.floor(Date.now() / 1000);
@@ -163,7 +172,10 @@ for (const backend of backends()) {
       );
       for (const p of (await s.api("GET", "/settings", { token: s.adminToken })).body.credentials) ids[p.type] = p.id;
       // Bootstrapped rows (test/api/sso.test.ts); made here only where missing, so the file also runs on older code.
-      for (const [type, priority] of [["okta", 1], ["keycloak", 2]] as const) {
+      for (const [type, priority] of [
+        ["okta", 1],
+        ["keycloak", 2],
+      ] as const) {
         ids[type] ??= (await s.services.db.prisma.authProvider.create({ data: { type, priority, enabled: false } })).id;
       }
       await s.api("PUT", "/roles/ops-role", { token: s.adminToken, body: { permissions: { api_search_permissions: ["read"] } } });
@@ -173,7 +185,12 @@ for (const backend of backends()) {
         assert.equal(res.status, 200, res.text);
         assert.equal((await s.api("PUT", `/auth-providers/${ids[type]}/toggle`, { token: s.adminToken, body: { enabled: true } })).status, 200);
       };
-      await config("keycloak", { issuer: keycloak.issuer, "client-id": keycloak.clientId, "client-secret": keycloak.clientSecret, "group-roles": { ops: "ops-role" } });
+      await config("keycloak", {
+        issuer: keycloak.issuer,
+        "client-id": keycloak.clientId,
+        "client-secret": keycloak.clientSecret,
+        "group-roles": { ops: "ops-role" },
+      });
       await config("okta", {
         issuer: okta.issuer,
         "client-id": "okta-client",
@@ -201,7 +218,10 @@ for (const backend of backends()) {
       assert.equal(profile.context, "keycloak");
       assert.deepEqual(profile.groups, ["ops"]);
       assert.deepEqual(profile.permissions.api_search_permissions, ["read"]);
-      const identity = await s.services.db.prisma.externalIdentity.findUniqueOrThrow({ where: { provider_subject: { provider: "keycloak", subject: "kc-1" } }, include: { user: true } });
+      const identity = await s.services.db.prisma.externalIdentity.findUniqueOrThrow({
+        where: { provider_subject: { provider: "keycloak", subject: "kc-1" } },
+        include: { user: true },
+      });
       assert.equal(identity.user.name, "kc-user");
       assert.equal(keycloak.grants.at(-1)?.grant_type, "password");
       const wrong = await login("kc-user", "nope");
@@ -290,7 +310,10 @@ for (const backend of backends()) {
       assert.equal(res.body.message, "Invalid credentials");
       okta.state.down = false;
       const kc = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
-      await s.services.db.prisma.authProvider.update({ where: { id: kc.id }, data: { config: { ...(kc.config as object), issuer: "http://127.0.0.1:9/realms/x" } } });
+      await s.services.db.prisma.authProvider.update({
+        where: { id: kc.id },
+        data: { config: { ...(kc.config as object), issuer: "http://127.0.0.1:9/realms/x" } },
+      });
       try {
         assert.equal((await login("carol", "carol-pass")).status, 200, "Keycloak unreachable, Okta logs in");
         await setRow("okta", { enabled: false });

@@ -21,7 +21,12 @@ interface Seen {
 function listen(handler: http.RequestListener): Promise<{ server: http.Server; seen: Seen[]; port: number }> {
   const seen: Seen[] = [];
   const server = http.createServer((req, res) => {
-    seen.push({ url: req.url ?? "", authorization: req.headers.authorization, cookie: req.headers.cookie, proxyAuthorization: req.headers["proxy-authorization"] as string | undefined });
+    seen.push({
+      url: req.url ?? "",
+      authorization: req.headers.authorization,
+      cookie: req.headers.cookie,
+      proxyAuthorization: req.headers["proxy-authorization"] as string | undefined,
+    });
     handler(req, res);
   });
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, seen, port: (server.address() as AddressInfo).port })));
@@ -104,7 +109,13 @@ for (const backend of backends()) {
         // pypi-proxy: a PEP 691 page whose file lives on B
         if (url === "/pypi/simple/demo/") {
           res.writeHead(200, { "content-type": "application/vnd.pypi.simple.v1+json" });
-          return res.end(JSON.stringify({ meta: { "api-version": "1.0" }, name: "demo", files: [{ filename: "demo-1.0.tar.gz", url: `${originB}/files/demo-1.0.tar.gz`, hashes: {} }] }));
+          return res.end(
+            JSON.stringify({
+              meta: { "api-version": "1.0" },
+              name: "demo",
+              files: [{ filename: "demo-1.0.tar.gz", url: `${originB}/files/demo-1.0.tar.gz`, hashes: {} }],
+            }),
+          );
         }
         res.writeHead(404);
         res.end();
@@ -132,7 +143,8 @@ for (const backend of backends()) {
 
     const bSawNoCredentials = () => {
       assert.ok(b.seen.length > 0, "B was asked for something");
-      for (const r of b.seen) assert.deepEqual([r.url, r.authorization, r.cookie, r.proxyAuthorization], [r.url, undefined, undefined, undefined], `B got credentials on ${r.url}`);
+      for (const r of b.seen)
+        assert.deepEqual([r.url, r.authorization, r.cookie, r.proxyAuthorization], [r.url, undefined, undefined, undefined], `B got credentials on ${r.url}`);
     };
 
     it("file-proxy: a redirect to another origin is followed without the credentials", async () => {
@@ -162,7 +174,10 @@ for (const backend of backends()) {
       assert.deepEqual(other, { status: 200, text: "from B /tarballs/demo-1.0.0.tgz" });
       const own = await get("/npx/demo/-/demo-1.0.1.tgz");
       assert.deepEqual(own, { status: 200, text: "tarball from A" });
-      assert.ok(a.seen.some((r) => r.url === "/npm/demo" && r.authorization === bearerA), "packument fetched with the token");
+      assert.ok(
+        a.seen.some((r) => r.url === "/npm/demo" && r.authorization === bearerA),
+        "packument fetched with the token",
+      );
       assert.deepEqual(
         a.seen.filter((r) => r.url === "/npm/demo/-/demo-1.0.1.tgz").map((r) => r.authorization),
         [bearerA],
@@ -174,7 +189,10 @@ for (const backend of backends()) {
     it("docker-proxy: a blob redirected to another origin is fetched without the registry's credentials", async () => {
       const res = await get(`/v2/dpx/lib/img/blobs/${layerDigest}`);
       assert.deepEqual(res, { status: 200, text: layer });
-      assert.ok(a.seen.some((r) => r.url === `/v2/lib/img/blobs/${layerDigest}` && r.authorization === basicA), "the registry got its credentials");
+      assert.ok(
+        a.seen.some((r) => r.url === `/v2/lib/img/blobs/${layerDigest}` && r.authorization === basicA),
+        "the registry got its credentials",
+      );
       assert.deepEqual(
         b.seen.map((r) => r.url),
         [`/cdn/blobs/${layerDigest}?signature=x`],
@@ -197,7 +215,10 @@ for (const backend of backends()) {
     it("pypi-proxy: a file URL on another host gets no credentials", async () => {
       const res = await get("/ppx/packages/demo/1.0/demo-1.0.tar.gz");
       assert.deepEqual(res, { status: 200, text: "from B /files/demo-1.0.tar.gz" });
-      assert.ok(a.seen.some((r) => r.url === "/pypi/simple/demo/" && r.authorization === basicA), "index page fetched with the credentials");
+      assert.ok(
+        a.seen.some((r) => r.url === "/pypi/simple/demo/" && r.authorization === basicA),
+        "index page fetched with the credentials",
+      );
       assert.ok(b.seen.some((r) => r.url === "/files/demo-1.0.tar.gz"));
       bSawNoCredentials();
     });

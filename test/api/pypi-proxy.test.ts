@@ -34,7 +34,11 @@ describe("pypi-proxy over a PEP 503 HTML index", () => {
         res.end(`<!DOCTYPE html><html><body>${links.join("<br/>")}</body></html>`);
         return;
       }
-      const files: Record<string, Buffer> = { "/files/demo-1.0-py3-none-any.whl": GOOD, "/files/demo-1.0.tar.gz": BAD, "/files/demo-1.1-py3-none-any.whl": NEWER };
+      const files: Record<string, Buffer> = {
+        "/files/demo-1.0-py3-none-any.whl": GOOD,
+        "/files/demo-1.0.tar.gz": BAD,
+        "/files/demo-1.1-py3-none-any.whl": NEWER,
+      };
       const body = files[req.url ?? ""];
       if (!body) return void res.writeHead(404).end();
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": body.length });
@@ -42,7 +46,10 @@ describe("pypi-proxy over a PEP 503 HTML index", () => {
     });
     upstream = await listenLocal(server);
     s = await startServer();
-    const put = await s.api("PUT", "/repositories/ppx", { token: s.adminToken, body: { repo: { type: "pypi-proxy", storage: "default", metadata_ttl: 1, remotes: [{ url: `${upstream.url}/simple/` }] } } });
+    const put = await s.api("PUT", "/repositories/ppx", {
+      token: s.adminToken,
+      body: { repo: { type: "pypi-proxy", storage: "default", metadata_ttl: 1, remotes: [{ url: `${upstream.url}/simple/` }] } },
+    });
     assert.ok(put.status < 300, put.text);
   });
 
@@ -102,7 +109,9 @@ describe("pypi-proxy over a PEP 503 HTML index", () => {
     const before = pageFetches;
     withNewer = true;
     await new Promise((r) => setTimeout(r, 1_100));
-    const doc = (await (await fetch(`${s.repoUrl}/ppx/simple/demo/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as { versions: string[] };
+    const doc = (await (await fetch(`${s.repoUrl}/ppx/simple/demo/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as {
+      versions: string[];
+    };
     assert.ok(pageFetches > before, "page fetched again");
     assert.deepEqual(doc.versions, ["1.0", "1.1"]);
     const file = await fetch(`${s.repoUrl}/ppx/packages/demo/1.1/demo-1.1-py3-none-any.whl`, { headers: auth });
@@ -114,7 +123,9 @@ describe("pypi-proxy over a PEP 503 HTML index", () => {
   it("is read-only and lists the projects it has fetched", async () => {
     const up = await fetch(`${s.repoUrl}/ppx/`, { method: "POST", headers: { ...auth, "content-type": "multipart/form-data; boundary=x" }, body: "--x--" });
     assert.equal(up.status, 405);
-    const index = (await (await fetch(`${s.repoUrl}/ppx/simple/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as { projects: { name: string }[] };
+    const index = (await (await fetch(`${s.repoUrl}/ppx/simple/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as {
+      projects: { name: string }[];
+    };
     assert.deepEqual(index.projects, [{ name: "demo" }]);
   });
 });

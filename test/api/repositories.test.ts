@@ -88,7 +88,11 @@ for (const backend of backends()) {
       const formats = ["maven", "gradle", "npm", "pypi", "docker", "file"];
       for (const f of formats) {
         assert.equal((await put(`t-${f}`, { type: f, storage: "default" })).status, 200, f);
-        assert.equal((await put(`t-${f}-proxy`, { type: `${f}-proxy`, storage: "default", remotes: [{ url: "http://upstream.example/" + f }] })).status, 200, f + "-proxy");
+        assert.equal(
+          (await put(`t-${f}-proxy`, { type: `${f}-proxy`, storage: "default", remotes: [{ url: "http://upstream.example/" + f }] })).status,
+          200,
+          f + "-proxy",
+        );
         assert.equal((await put(`t-${f}-group`, { type: `${f}-group`, storage: "default", members: [`t-${f}`, `t-${f}-proxy`] })).status, 200, f + "-group");
       }
       const bad: [string, unknown, RegExp][] = [
@@ -114,7 +118,11 @@ for (const backend of backends()) {
         assert.match(res.body.message, msg, `${name}: ${res.body.message}`);
       }
       expectError(await s.api("PUT", "/repositories/b16", { token: admin, body: { type: "maven", storage: "default" } }), 400, "BAD_REQUEST");
-      expectError(await s.api("PUT", "/repositories/b17", { token: admin, raw: "{not json", headers: { "content-type": "application/json" } }), 400, "BAD_REQUEST");
+      expectError(
+        await s.api("PUT", "/repositories/b17", { token: admin, raw: "{not json", headers: { "content-type": "application/json" } }),
+        400,
+        "BAD_REQUEST",
+      );
       expectError(await s.api("PUT", "/repositories/b18", { token: admin }), 400, "BAD_REQUEST");
       const none = await s.api("GET", "/repositories?q=b1", { token: admin });
       assert.equal(none.body.total, 0, "nothing was created by bad requests");
@@ -202,7 +210,10 @@ for (const backend of backends()) {
       expectError(await s.api("GET", "/repositories/mv-src", { token: admin }), 404, "NOT_FOUND");
       assert.equal((await s.api("GET", "/repositories/mv-dst", { token: admin })).body.repo.storage, "local");
       assert.deepEqual((await s.api("GET", "/repositories/mv-group", { token: admin })).body.repo.members, ["mv-dst"]);
-      assert.deepEqual((await s.api("GET", "/repositories/mv-dst/storages", { token: admin })).body.map((a: { name: string }) => a.name), ["local"]);
+      assert.deepEqual(
+        (await s.api("GET", "/repositories/mv-dst/storages", { token: admin })).body.map((a: { name: string }) => a.name),
+        ["local"],
+      );
       const role = await s.api("GET", "/roles/mv-role", { token: admin });
       assert.deepEqual(role.body.permissions["mv-dst"], ["read"]);
       assert.equal(role.body.permissions["mv-src"], undefined);
@@ -248,7 +259,15 @@ for (const backend of backends()) {
       let res = await s.graphql(`mutation { putRepository(name: "gql-repo", repo: {type: "npm", storage: "default"}) { created } }`, {}, admin);
       assert.deepEqual(res.body.data, { putRepository: { created: true } });
       res = await s.graphql(`{ repository(name: "gql-repo") { name type format kind storage members config } }`, {}, admin);
-      assert.deepEqual(res.body.data.repository, { name: "gql-repo", type: "npm", format: "npm", kind: "hosted", storage: "default", members: [], config: { type: "npm", storage: "default" } });
+      assert.deepEqual(res.body.data.repository, {
+        name: "gql-repo",
+        type: "npm",
+        format: "npm",
+        kind: "hosted",
+        storage: "default",
+        members: [],
+        config: { type: "npm", storage: "default" },
+      });
       res = await s.graphql(`mutation { putRepository(name: "gql-bad", repo: {type: "nope", storage: "default"}) { created } }`, {}, admin);
       assert.equal(res.body.errors[0].extensions.code, "BAD_REQUEST");
     });
@@ -284,19 +303,28 @@ describe("repository changes on every node [postgres + redis]", () => {
     assert.fail("condition never became true");
   }
 
-  it("a repository created, changed, moved and deleted on node A is seen by node B's repository port", { skip: !redis || !pg ? "needs TEST_DATABASE_URL and TEST_REDIS_URL" : false }, async () => {
-    const basic: [string, string] = ["admin", "admin-test-password"];
-    // Node B caches the miss first.
-    assert.equal((await b.repo("GET", "/shared-files/hello.txt", { basic })).status, 404);
-    assert.equal(await b.services.repositories.find("shared-files"), null);
-    assert.equal((await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } })).status, 200);
-    await eventually(async () => (await b.services.repositories.find("shared-files")) !== null);
-    await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default", note: "v2" } } });
-    await eventually(async () => (await b.services.repositories.find("shared-files"))?.config.note === "v2");
-    await a.api("PUT", "/repositories/shared-files/move", { token: a.adminToken, body: { new_name: "shared-files-2" } });
-    await eventually(async () => (await b.services.repositories.find("shared-files")) === null && (await b.services.repositories.find("shared-files-2")) !== null);
-    await a.api("DELETE", "/repositories/shared-files-2", { token: a.adminToken });
-    await eventually(async () => (await b.services.repositories.find("shared-files-2")) === null);
-    assert.equal((await b.repo("GET", "/shared-files-2/hello.txt", { basic })).status, 404);
-  });
+  it(
+    "a repository created, changed, moved and deleted on node A is seen by node B's repository port",
+    { skip: !redis || !pg ? "needs TEST_DATABASE_URL and TEST_REDIS_URL" : false },
+    async () => {
+      const basic: [string, string] = ["admin", "admin-test-password"];
+      // Node B caches the miss first.
+      assert.equal((await b.repo("GET", "/shared-files/hello.txt", { basic })).status, 404);
+      assert.equal(await b.services.repositories.find("shared-files"), null);
+      assert.equal(
+        (await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } })).status,
+        200,
+      );
+      await eventually(async () => (await b.services.repositories.find("shared-files")) !== null);
+      await a.api("PUT", "/repositories/shared-files", { token: a.adminToken, body: { repo: { type: "file", storage: "default", note: "v2" } } });
+      await eventually(async () => (await b.services.repositories.find("shared-files"))?.config.note === "v2");
+      await a.api("PUT", "/repositories/shared-files/move", { token: a.adminToken, body: { new_name: "shared-files-2" } });
+      await eventually(
+        async () => (await b.services.repositories.find("shared-files")) === null && (await b.services.repositories.find("shared-files-2")) !== null,
+      );
+      await a.api("DELETE", "/repositories/shared-files-2", { token: a.adminToken });
+      await eventually(async () => (await b.services.repositories.find("shared-files-2")) === null);
+      assert.equal((await b.repo("GET", "/shared-files-2/hello.txt", { basic })).status, 404);
+    },
+  );
 });

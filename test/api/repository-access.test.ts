@@ -7,16 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import {
-  ADMIN_PASSWORD,
-  backends,
-  expectError,
-  listenLocal,
-  userWithPermissions,
-  startServer,
-  type Response,
-  type TestServer,
-} from "../helpers/server.js";
+import { ADMIN_PASSWORD, backends, expectError, listenLocal, userWithPermissions, startServer, type Response, type TestServer } from "../helpers/server.js";
 
 const REPO = "acc-files";
 const OTHER = "acc-other";
@@ -241,7 +232,10 @@ for (const backend of backends()) {
         const delAlias = await s.api("DELETE", "/repositories/acc-maven/storages/acc-fs", { token: bearer });
         if (visible) {
           assert.equal(list.status, 200, list.text);
-          assert.deepEqual(list.body.map((a: { name: string }) => a.name), ["acc-fs"]);
+          assert.deepEqual(
+            list.body.map((a: { name: string }) => a.name),
+            ["acc-fs"],
+          );
         } else {
           for (const res of [list, putAlias, delAlias]) assert.deepEqual(res.body, missing, `${label}: ${res.text}`);
           const row = await s.services.db.prisma.storageAlias.findUnique({ where: { repository_name: { repository: "acc-maven", name: "acc-fs" } } });
@@ -277,7 +271,9 @@ for (const backend of backends()) {
       );
       const res = await s.api("PUT", "/repositories/acc-proxy", {
         token: s.adminToken,
-        body: { repo: { type: "file-proxy", storage: "default", remotes: [{ url: upstream.url + "/files", username: "remote-user", password: "s3cret-pass" }] } },
+        body: {
+          repo: { type: "file-proxy", storage: "default", remotes: [{ url: upstream.url + "/files", username: "remote-user", password: "s3cret-pass" }] },
+        },
       });
       assert.equal(res.status, 200, res.text);
       assert.equal(await fetched("zero.txt"), 200);
@@ -325,25 +321,47 @@ for (const backend of backends()) {
     it("masked passwords follow their remote's url, and never move to another url", async () => {
       const a = { url: upstream.url + "/a", username: "ua", password: "password-a" };
       const b = { url: upstream.url + "/b", username: "ub", password: "password-b" };
-      assert.equal((await s.api("PUT", "/repositories/acc-two", { token: s.adminToken, body: { repo: { type: "file-proxy", storage: "default", remotes: [a, b] } } })).status, 200);
+      assert.equal(
+        (await s.api("PUT", "/repositories/acc-two", { token: s.adminToken, body: { repo: { type: "file-proxy", storage: "default", remotes: [a, b] } } }))
+          .status,
+        200,
+      );
       const got = await s.api("GET", "/repositories/acc-two", { token: s.adminToken });
       const [ma, mb] = got.body.repo.remotes;
       assert.deepEqual([ma.password, mb.password], ["pa***-a", "pa***-b"]);
       // Reordered: each masked value is matched by url.
       let res = await s.api("PUT", "/repositories/acc-two", { token: s.adminToken, body: { repo: { ...got.body.repo, remotes: [mb, ma] } } });
       assert.equal(res.status, 200, res.text);
-      assert.deepEqual((await row("acc-two")).remotes.map((r: any) => [r.url, r.password]), [[b.url, "password-b"], [a.url, "password-a"]]);
+      assert.deepEqual(
+        (await row("acc-two")).remotes.map((r: any) => [r.url, r.password]),
+        [
+          [b.url, "password-b"],
+          [a.url, "password-a"],
+        ],
+      );
       // The masked secret sent with another url would hand it to that host: refused, nothing saved.
-      res = await s.api("PUT", "/repositories/acc-two", { token: s.adminToken, body: { repo: { ...got.body.repo, remotes: [{ ...ma, url: "http://evil.example/" }] } } });
+      res = await s.api("PUT", "/repositories/acc-two", {
+        token: s.adminToken,
+        body: { repo: { ...got.body.repo, remotes: [{ ...ma, url: "http://evil.example/" }] } },
+      });
       expectError(res, 400, "BAD_REQUEST");
       assert.match(res.body.message, /repo\.remotes\[0\]\.password/);
       assert.equal((await row("acc-two")).remotes.length, 2);
       // A new repository has nothing to restore from.
-      expectError(await s.api("PUT", "/repositories/acc-three", { token: s.adminToken, body: { repo: { type: "file-proxy", storage: "default", remotes: [ma] } } }), 400, "BAD_REQUEST");
+      expectError(
+        await s.api("PUT", "/repositories/acc-three", { token: s.adminToken, body: { repo: { type: "file-proxy", storage: "default", remotes: [ma] } } }),
+        400,
+        "BAD_REQUEST",
+      );
     });
 
     it("storage aliases (global and scoped): a masked secret sent back keeps the stored one", async () => {
-      const cfg = { type: "s3", bucket: "acc-bucket", region: "eu-west-1", credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI-K7MDENG" } };
+      const cfg = {
+        type: "s3",
+        bucket: "acc-bucket",
+        region: "eu-west-1",
+        credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI-K7MDENG" },
+      };
       const cases = [
         { repository: "", base: "/storages", list: "/storages" },
         { repository: "acc-proxy", base: "/repositories/acc-proxy/storages", list: "/repositories/acc-proxy/storages" },
@@ -358,7 +376,10 @@ for (const backend of backends()) {
         let saved = await alias(c.repository, "acc-s3");
         assert.deepEqual(saved.credentials, cfg.credentials, c.base);
         assert.equal(saved.region, "us-east-1");
-        res = await s.api("PUT", `${c.base}/acc-s3`, { token: s.adminToken, body: { ...masked, credentials: { ...masked.credentials, secretAccessKey: "rotated-secret" } } });
+        res = await s.api("PUT", `${c.base}/acc-s3`, {
+          token: s.adminToken,
+          body: { ...masked, credentials: { ...masked.credentials, secretAccessKey: "rotated-secret" } },
+        });
         assert.equal(res.status, 200, res.text);
         saved = await alias(c.repository, "acc-s3");
         assert.deepEqual(saved.credentials, { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "rotated-secret" }, c.base);

@@ -41,7 +41,11 @@ for (const backend of backends()) {
       const local = b.credentials.find((c: { type: string }) => c.type === "local");
       assert.deepEqual(Object.keys(local).sort(), ["config", "enabled", "id", "priority", "type"]);
       const rows = b.credentials.map((c: { type: string; priority: number; enabled: boolean }) => [c.type, c.priority, c.enabled]);
-      assert.deepEqual(rows, [["local", 0, true], ["okta", 1, false], ["keycloak", 2, false]]);
+      assert.deepEqual(rows, [
+        ["local", 0, true],
+        ["okta", 1, false],
+        ["keycloak", 2, false],
+      ]);
       assert.equal(b.database.configured, true);
       assert.deepEqual(b.caches, { valkey_configured: false });
     });
@@ -65,7 +69,10 @@ for (const backend of backends()) {
     });
 
     it("PUT /settings/cooldown is the cooldown configuration (GET /cooldown/config reads it back)", async () => {
-      const res = await s.api("PUT", "/settings/cooldown", { token: admin, body: { enabled: true, minimum_allowed_age: "12H", repo_types: { "npm-proxy": { minimum_allowed_age: "3d" } } } });
+      const res = await s.api("PUT", "/settings/cooldown", {
+        token: admin,
+        body: { enabled: true, minimum_allowed_age: "12H", repo_types: { "npm-proxy": { minimum_allowed_age: "3d" } } },
+      });
       assert.deepEqual(res.body, { status: "saved" });
       const cfg = await s.api("GET", "/cooldown/config", { token: admin });
       assert.equal(cfg.status, 200);
@@ -93,8 +100,13 @@ for (const backend of backends()) {
         ["no_such_section", { a: 1 }],
         ["Bad Section", { a: 1 }],
       ];
-      for (const [section, body] of bad) expectError(await s.api("PUT", `/settings/${encodeURIComponent(section)}`, { token: admin, body }), 400, "BAD_REQUEST");
-      expectError(await s.api("PUT", "/settings/http_client", { token: admin, raw: "nope", headers: { "content-type": "application/json" } }), 400, "BAD_REQUEST");
+      for (const [section, body] of bad)
+        expectError(await s.api("PUT", `/settings/${encodeURIComponent(section)}`, { token: admin, body }), 400, "BAD_REQUEST");
+      expectError(
+        await s.api("PUT", "/settings/http_client", { token: admin, raw: "nope", headers: { "content-type": "application/json" } }),
+        400,
+        "BAD_REQUEST",
+      );
       expectError(await s.api("PUT", "/settings/prefixes", { token: admin, body: { prefixes: "x" } }), 400, "BAD_REQUEST");
       expectError(await s.api("PUT", "/settings/prefixes", { token: admin, body: { prefixes: ["a/b"] } }), 400, "BAD_REQUEST");
       expectError(await s.api("PUT", "/settings/prefixes", { token: admin, body: {} }), 400, "BAD_REQUEST");
@@ -135,7 +147,10 @@ for (const backend of backends()) {
       // Enabling it before it has an issuer and a client id would offer users a login that cannot work.
       expectError(await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: true } }), 400, "BAD_REQUEST");
 
-      let res = await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, body: { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "abcdefghxyz" } });
+      let res = await s.api("PUT", `/auth-providers/${okta.id}/config`, {
+        token: admin,
+        body: { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "abcdefghxyz" },
+      });
       assert.equal(res.status, 200);
       assert.deepEqual(res.body, { status: "saved" });
       res = await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: true } });
@@ -145,10 +160,19 @@ for (const backend of backends()) {
       assert.deepEqual(row?.config, { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "abcdefghxyz" });
 
       const view = (await s.api("GET", "/settings", { token: admin })).body.credentials.find((c: { id: number }) => c.id === okta.id);
-      assert.deepEqual(view, { id: okta.id, type: "okta", priority: 1, enabled: true, config: { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "ab***yz" } });
+      assert.deepEqual(view, {
+        id: okta.id,
+        type: "okta",
+        priority: 1,
+        enabled: true,
+        config: { issuer: "https://your-org.okta.com", "client-id": "abc123", "client-secret": "ab***yz" },
+      });
       // Sending the masked value back keeps the secret.
       await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, body: { "client-secret": "ab***yz", scope: "openid" } });
-      assert.equal(((await s.services.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.config as Record<string, string>)["client-secret"], "abcdefghxyz");
+      assert.equal(
+        ((await s.services.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.config as Record<string, string>)["client-secret"],
+        "abcdefghxyz",
+      );
       // Public provider list reflects the toggle.
       res = await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: false } });
       assert.equal((await s.services.db.prisma.authProvider.findUnique({ where: { id: okta.id } }))?.enabled, false);
@@ -159,7 +183,11 @@ for (const backend of backends()) {
       expectError(await s.api("PUT", "/auth-providers/abc/toggle", { token: admin, body: { enabled: true } }), 400, "BAD_REQUEST");
       expectError(await s.api("PUT", `/auth-providers/${okta.id}/toggle`, { token: admin, body: { enabled: "yes" } }), 400, "BAD_REQUEST");
       expectError(await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, body: { issuer: "not a url" } }), 400, "BAD_REQUEST");
-      expectError(await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, raw: "[]", headers: { "content-type": "application/json" } }), 400, "BAD_REQUEST");
+      expectError(
+        await s.api("PUT", `/auth-providers/${okta.id}/config`, { token: admin, raw: "[]", headers: { "content-type": "application/json" } }),
+        400,
+        "BAD_REQUEST",
+      );
     });
 
     it("enforces api_role_permissions read/update", async () => {

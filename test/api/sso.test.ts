@@ -42,9 +42,7 @@ for (const backend of backends()) {
     };
     const me = async (token: string) => (await s.api("GET", "/auth/me", { token })).body;
     const userRoles = async (name: string) =>
-      (await s.services.db.prisma.userRole.findMany({ where: { user: { name } }, include: { role: true } }))
-        .map((l) => `${l.role.name}:${l.source}`)
-        .sort();
+      (await s.services.db.prisma.userRole.findMany({ where: { user: { name } }, include: { role: true } })).map((l) => `${l.role.name}:${l.source}`).sort();
 
     before(async () => {
       s = await startServer({ backend });
@@ -69,7 +67,10 @@ for (const backend of backends()) {
       for (const p of (await s.api("GET", "/settings", { token: s.adminToken })).body.credentials) ids[p.type] = p.id;
       // The rows are bootstrapped (see "provider rows"); made here only where they are missing, so
       // that the identity tests also run against code from before that, and show what they catch.
-      for (const [type, priority] of [["okta", 1], ["keycloak", 2]] as const) {
+      for (const [type, priority] of [
+        ["okta", 1],
+        ["keycloak", 2],
+      ] as const) {
         ids[type] ??= (await s.services.db.prisma.authProvider.create({ data: { type, priority, enabled: false } })).id;
       }
       await s.api("PUT", "/roles/devs-role", { token: s.adminToken, body: { permissions: { api_search_permissions: ["read"] } } });
@@ -115,7 +116,10 @@ for (const backend of backends()) {
         const user = await s.services.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
         assert.equal(user.authType, "okta");
         assert.equal(user.passwordHash, null);
-        assert.deepEqual(user.identities.map((i) => [i.provider, i.subject]), [["okta", "00u-alice"]]);
+        assert.deepEqual(
+          user.identities.map((i) => [i.provider, i.subject]),
+          [["okta", "00u-alice"]],
+        );
         // The audit trail records the provisioning once (not the later logins).
         const provisioned = () => s.services.db.prisma.auditEvent.count({ where: { action: "provisionUser", target: "alice" } });
         assert.equal(await provisioned(), 1);
@@ -133,7 +137,10 @@ for (const backend of backends()) {
         const { res } = await sso("keycloak", "kc-alice");
         expectError(res, 409, "CONFLICT");
         const user = await s.services.db.prisma.user.findUniqueOrThrow({ where: { name: "alice" }, include: { identities: true } });
-        assert.deepEqual(user.identities.map((i) => i.provider), ["okta"]);
+        assert.deepEqual(
+          user.identities.map((i) => i.provider),
+          ["okta"],
+        );
         assert.equal(user.context, "okta");
       });
 
@@ -183,7 +190,10 @@ for (const backend of backends()) {
         const { res } = await sso("okta", "00u-lee", { sendState: false });
         assert.equal(res.status, 200, res.text);
         const links = await s.services.db.prisma.externalIdentity.findMany({ where: { userId: lee.id } });
-        assert.deepEqual(links.map((l) => [l.provider, l.subject]), [["okta", "00u-lee"]]);
+        assert.deepEqual(
+          links.map((l) => [l.provider, l.subject]),
+          [["okta", "00u-lee"]],
+        );
       });
 
       it("a disabled user is refused", async () => {
@@ -321,7 +331,15 @@ for (const backend of backends()) {
       });
       const now = () => Math.floor(Date.now() / 1000);
       const callbackWith = async (claims: Record<string, unknown>) => {
-        next = await okta.signIdToken({ iss: okta.issuer, aud: okta.clientId, sub: "00u-dora", preferred_username: "dora", iat: now(), exp: now() + 300, ...claims });
+        next = await okta.signIdToken({
+          iss: okta.issuer,
+          aud: okta.clientId,
+          sub: "00u-dora",
+          preferred_username: "dora",
+          iat: now(),
+          exp: now() + 300,
+          ...claims,
+        });
         return s.api("POST", "/auth/callback", { body: { code: "c", provider: "okta", callback_url: CALLBACK } });
       };
 
@@ -329,7 +347,12 @@ for (const backend of backends()) {
         assert.equal((await callbackWith({})).status, 200);
       });
       it("refuses another issuer, another audience, an expired token, and a token for several audiences without azp", async () => {
-        for (const claims of [{ iss: "http://evil.test/oauth2/default" }, { aud: "other-client" }, { exp: now() - 120, iat: now() - 600 }, { aud: [okta.clientId, "other"] }]) {
+        for (const claims of [
+          { iss: "http://evil.test/oauth2/default" },
+          { aud: "other-client" },
+          { exp: now() - 120, iat: now() - 600 },
+          { aud: [okta.clientId, "other"] },
+        ]) {
           const res = await callbackWith(claims);
           expectError(res, 401, "UNAUTHORIZED");
           assert.match(res.body.message, /SSO login with 'okta' failed: the id_token/);
@@ -343,10 +366,23 @@ for (const backend of backends()) {
         await s.services.db.prisma.authProvider.deleteMany({ where: { type: { in: ["okta", "keycloak"] } } });
         await bootstrap(s.services);
         const rows = await s.services.db.prisma.authProvider.findMany({ orderBy: { priority: "asc" } });
-        assert.deepEqual(rows.map((r) => [r.type, r.priority, r.enabled]), [["local", 0, true], ["okta", 1, false], ["keycloak", 2, false]]);
+        assert.deepEqual(
+          rows.map((r) => [r.type, r.priority, r.enabled]),
+          [
+            ["local", 0, true],
+            ["okta", 1, false],
+            ["keycloak", 2, false],
+          ],
+        );
         assert.equal(rows[0].id, local.id);
         const list = (await s.api("GET", "/auth/providers")).body;
-        assert.deepEqual(list, { providers: [{ type: "local", enabled: true }, { type: "okta", enabled: false }, { type: "keycloak", enabled: false }] });
+        assert.deepEqual(list, {
+          providers: [
+            { type: "local", enabled: true },
+            { type: "okta", enabled: false },
+            { type: "keycloak", enabled: false },
+          ],
+        });
         // Unconfigured: cannot be enabled, and offers no SSO.
         const okta2 = rows[1];
         expectError(await s.api("PUT", `/auth-providers/${okta2.id}/toggle`, { token: s.adminToken, body: { enabled: true } }), 400, "BAD_REQUEST");
@@ -371,7 +407,10 @@ for (const backend of backends()) {
 
     it("an unreachable IdP is a 401 that names no secret", async () => {
       const kc = await s.services.db.prisma.authProvider.findUniqueOrThrow({ where: { type: "keycloak" } });
-      await s.api("PUT", `/auth-providers/${kc.id}/config`, { token: s.adminToken, body: { issuer: "http://127.0.0.1:9/realms/x", "client-secret": "top-secret-value", "require-state": false } });
+      await s.api("PUT", `/auth-providers/${kc.id}/config`, {
+        token: s.adminToken,
+        body: { issuer: "http://127.0.0.1:9/realms/x", "client-secret": "top-secret-value", "require-state": false },
+      });
       const res = await s.api("POST", "/auth/callback", { body: { code: "c", provider: "keycloak", callback_url: CALLBACK } });
       expectError(res, 401, "UNAUTHORIZED");
       assert.doesNotMatch(res.text, /top-secret-value/);

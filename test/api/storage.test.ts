@@ -43,7 +43,13 @@ for (const backend of backends()) {
       assert.equal(res.text, "");
       res = await s.api("PUT", "/storages/s3-prod", {
         token: admin,
-        body: { type: "s3", bucket: "artifacts", region: "eu-west-1", endpoint, credentials: { type: "basic", accessKeyId: "S3RVER", secretAccessKey: "S3RVER-SECRET-KEY" } },
+        body: {
+          type: "s3",
+          bucket: "artifacts",
+          region: "eu-west-1",
+          endpoint,
+          credentials: { type: "basic", accessKeyId: "S3RVER", secretAccessKey: "S3RVER-SECRET-KEY" },
+        },
       });
       assert.equal(res.status, 200);
       res = await s.api("GET", "/storages", { token: admin });
@@ -65,7 +71,16 @@ for (const backend of backends()) {
     });
 
     it("rejects bad alias configs and names with 400", async () => {
-      for (const body of [{}, { type: "ftp" }, { type: "fs" }, { type: "s3" }, { type: "s3", bucket: "artifacts", endpoint: "not a url" }, { type: "s3", bucket: "Bad_Bucket" }, { type: "s3", bucket: "artifacts", credentials: "x" }, { type: "s3", bucket: "artifacts", "path-style": "yes" }]) {
+      for (const body of [
+        {},
+        { type: "ftp" },
+        { type: "fs" },
+        { type: "s3" },
+        { type: "s3", bucket: "artifacts", endpoint: "not a url" },
+        { type: "s3", bucket: "Bad_Bucket" },
+        { type: "s3", bucket: "artifacts", credentials: "x" },
+        { type: "s3", bucket: "artifacts", "path-style": "yes" },
+      ]) {
         expectError(await s.api("PUT", "/storages/bad", { token: admin, body }), 400, "BAD_REQUEST");
       }
       expectError(await s.api("PUT", "/storages/bad", { token: admin, raw: "[1,2]", headers: { "content-type": "application/json" } }), 400, "BAD_REQUEST");
@@ -87,29 +102,49 @@ for (const backend of backends()) {
       // As a node with more drivers (or a hand edit of the database) would leave them.
       await s.services.db.prisma.storageAlias.create({ data: { repository: "", name: "gcs-archive", config: { type: "gcs", bucket: "b" } } });
       await s.services.db.prisma.storageAlias.create({ data: { repository: "", name: "fs-broken", config: { type: "fs" } } });
-      for (const [repo, alias] of [["on-gcs", "gcs-archive"], ["on-broken", "fs-broken"]]) {
+      for (const [repo, alias] of [
+        ["on-gcs", "gcs-archive"],
+        ["on-broken", "fs-broken"],
+      ]) {
         const res = await s.api("PUT", `/repositories/${repo}`, { token: admin, body: { repo: { type: "file", storage: alias } } });
         assert.equal(res.status, 200, res.text);
       }
       let res = await s.api("GET", "/repositories/on-gcs/tree", { token: admin });
-      assert.deepEqual(res.body, { error: "UNAVAILABLE", message: "No storage driver for type 'gcs' (storage alias 'gcs-archive'); supported: fs, s3", status: 503 });
+      assert.deepEqual(res.body, {
+        error: "UNAVAILABLE",
+        message: "No storage driver for type 'gcs' (storage alias 'gcs-archive'); supported: fs, s3",
+        status: 503,
+      });
       res = await s.api("GET", "/repositories/on-broken/tree", { token: admin });
-      assert.deepEqual(res.body, { error: "UNAVAILABLE", message: "Storage alias 'fs-broken' has an invalid config: An fs storage needs a 'path'", status: 503 });
+      assert.deepEqual(res.body, {
+        error: "UNAVAILABLE",
+        message: "Storage alias 'fs-broken' has an invalid config: An fs storage needs a 'path'",
+        status: 503,
+      });
       for (const repo of ["on-gcs", "on-broken"]) assert.equal((await s.api("DELETE", `/repositories/${repo}`, { token: admin })).status, 200);
       for (const alias of ["gcs-archive", "fs-broken"]) assert.equal((await s.api("DELETE", `/storages/${alias}`, { token: admin })).status, 200);
     });
 
     it("repositories on an s3 alias store their artifacts in the bucket; deleting a used alias gives 409 naming them", async () => {
-      await s.api("PUT", "/storages/s3-data", { token: admin, body: { type: "s3", bucket: "artifacts", endpoint, "path-style": true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } } });
+      await s.api("PUT", "/storages/s3-data", {
+        token: admin,
+        body: { type: "s3", bucket: "artifacts", endpoint, "path-style": true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } },
+      });
       for (const name of ["npm-local", "maven-central"]) {
-        const res = await s.api("PUT", `/repositories/${name}`, { token: admin, body: { repo: { type: name === "npm-local" ? "npm" : "file", storage: "s3-data" } } });
+        const res = await s.api("PUT", `/repositories/${name}`, {
+          token: admin,
+          body: { repo: { type: name === "npm-local" ? "npm" : "file", storage: "s3-data" } },
+        });
         assert.equal(res.status, 200, res.text);
       }
       const storage = await s.services.storages.forRepository((await s.services.repositories.find("npm-local"))!);
       await storage.put("pkg/-/pkg-1.0.0.tgz", "tarball bytes");
       assert.equal(await text((await storage.get("pkg/-/pkg-1.0.0.tgz"))!.stream), "tarball bytes");
       const whole = await s.services.storages.forAlias("", "s3-data");
-      assert.deepEqual((await whole.list("")).map((e) => e.key), ["npm-local/pkg/-/pkg-1.0.0.tgz"]);
+      assert.deepEqual(
+        (await whole.list("")).map((e) => e.key),
+        ["npm-local/pkg/-/pkg-1.0.0.tgz"],
+      );
 
       const res = await s.api("DELETE", "/storages/s3-data", { token: admin });
       assert.equal(res.status, 409);

@@ -50,7 +50,10 @@ for (const backend of backends()) {
       const res = await request("GET", `${s.metricsUrl}/metrics/vertx`);
       assert.equal(res.status, 200);
       assert.match(res.text, /http_server_requests_total\{app="api",method="GET",route="\/api\/v1\/users",status="200"\} \d+/);
-      assert.match(res.text, /http_server_request_duration_seconds_bucket\{le="[^"]+",app="repository"|http_server_request_duration_seconds_bucket\{.*app="api"/);
+      assert.match(
+        res.text,
+        /http_server_request_duration_seconds_bucket\{le="[^"]+",app="repository"|http_server_request_duration_seconds_bucket\{.*app="api"/,
+      );
       assert.match(res.text, /pantera_process_cpu_user_seconds_total/);
     });
 

@@ -17,7 +17,10 @@ for (const backend of backends()) {
 
     describe("users", () => {
       it("PUT creates (201, empty body) with roles; GET returns the documented shape", async () => {
-        const put = await s.api("PUT", "/users/alice", { token: s.adminToken, body: { type: "plain", pass: "securePassword123", email: "alice@example.com", roles: ["reader-role"] } });
+        const put = await s.api("PUT", "/users/alice", {
+          token: s.adminToken,
+          body: { type: "plain", pass: "securePassword123", email: "alice@example.com", roles: ["reader-role"] },
+        });
         assert.equal(put.status, 201);
         assert.equal(put.text, "");
         const get = await s.api("GET", "/users/alice", { token: s.adminToken });
@@ -53,10 +56,16 @@ for (const backend of backends()) {
         assert.equal(beyond.body.total, total);
 
         const q = await s.api("GET", "/users?q=CORP.IO", { token: reader });
-        assert.deepEqual(q.body.items.map((u: { name: string }) => u.name), ["u1", "u2", "u3"]);
+        assert.deepEqual(
+          q.body.items.map((u: { name: string }) => u.name),
+          ["u1", "u2", "u3"],
+        );
         assert.deepEqual(q.body.items[0], { name: "u1", type: "plain", email: "u1@corp.io", enabled: true });
         const desc = await s.api("GET", "/users?q=corp&sort=email&sort_dir=desc", { token: reader });
-        assert.deepEqual(desc.body.items.map((u: { name: string }) => u.name), ["u3", "u2", "u1"]);
+        assert.deepEqual(
+          desc.body.items.map((u: { name: string }) => u.name),
+          ["u3", "u2", "u1"],
+        );
         const capped = await s.api("GET", "/users?size=1000", { token: reader });
         assert.equal(capped.body.size, 100);
       });
@@ -144,10 +153,16 @@ for (const backend of backends()) {
         await s.api("POST", "/roles/dev-a/disable", { token: s.adminToken });
         const q = await s.api("GET", "/roles?q=DEV-&sort=name&sort_dir=desc", { token: reader });
         assert.equal(q.status, 200);
-        assert.deepEqual(q.body.items.map((r: { name: string }) => r.name), ["dev-b", "dev-a"]);
+        assert.deepEqual(
+          q.body.items.map((r: { name: string }) => r.name),
+          ["dev-b", "dev-a"],
+        );
         assert.deepEqual(q.body.items[1], { name: "dev-a", permissions: {}, enabled: false });
         const byEnabled = await s.api("GET", "/roles?q=dev-&sort=enabled&sort_dir=asc", { token: reader });
-        assert.deepEqual(byEnabled.body.items.map((r: { name: string }) => r.name), ["dev-a", "dev-b"]);
+        assert.deepEqual(
+          byEnabled.body.items.map((r: { name: string }) => r.name),
+          ["dev-a", "dev-b"],
+        );
         const page = await s.api("GET", "/roles?size=1&page=1", { token: reader });
         assert.equal(page.body.items.length, 1);
         assert.equal(page.body.page, 1);
@@ -158,7 +173,11 @@ for (const backend of backends()) {
         expectError(await s.api("PUT", "/roles/badrole", { token: s.adminToken, body: {} }), 400, "BAD_REQUEST");
         expectError(await s.api("PUT", "/roles/badrole", { token: s.adminToken, body: { permissions: ["read"] } }), 400, "BAD_REQUEST");
         expectError(await s.api("PUT", "/roles/badrole", { token: s.adminToken, body: { permissions: { repo: ["launch"] } } }), 400, "BAD_REQUEST");
-        expectError(await s.api("PUT", "/roles/badrole", { token: s.adminToken, body: { permissions: { api_user_permissions: ["fly"] } } }), 400, "BAD_REQUEST");
+        expectError(
+          await s.api("PUT", "/roles/badrole", { token: s.adminToken, body: { permissions: { api_user_permissions: ["fly"] } } }),
+          400,
+          "BAD_REQUEST",
+        );
         expectError(await s.api("PUT", "/roles/badrole", { token: s.adminToken, body: { permissions: {}, enabled: "yes" } }), 400, "BAD_REQUEST");
         expectError(await s.api("PUT", "/roles/badrole", { token: s.adminToken, raw: "nope" }), 400, "BAD_REQUEST");
         expectError(await s.api("GET", "/roles/badrole", { token: s.adminToken }), 404, "NOT_FOUND");

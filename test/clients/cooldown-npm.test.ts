@@ -35,7 +35,23 @@ describe("cooldown with the npm client (npm-proxy over Verdaccio)", () => {
     const project = mkdtempSync(path.join(work, "project-"));
     writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", version: "0.0.0", private: true }));
     // a fresh npm cache each time, so every install asks the registry
-    const res = await run("npm", ["install", spec, "--no-audit", "--no-fund", "--no-package-lock", "--loglevel", "notice", "--cache", mkdtempSync(path.join(work, "cache-")), "--userconfig", rc], project);
+    const res = await run(
+      "npm",
+      [
+        "install",
+        spec,
+        "--no-audit",
+        "--no-fund",
+        "--no-package-lock",
+        "--loglevel",
+        "notice",
+        "--cache",
+        mkdtempSync(path.join(work, "cache-")),
+        "--userconfig",
+        rc,
+      ],
+      project,
+    );
     let installed: string | null = null;
     try {
       installed = JSON.parse(readFileSync(path.join(project, "node_modules", PKG, "package.json"), "utf8")).version;
@@ -77,7 +93,10 @@ describe("cooldown with the npm client (npm-proxy over Verdaccio)", () => {
     assert.equal(check.time["1.0.0"], old, "Verdaccio serves the back-dated time");
 
     s = await startServer();
-    const put = await s.api("PUT", "/repositories/npm-proxy", { token: s.adminToken, body: { repo: { type: "npm-proxy", storage: "default", remotes: [{ url: vd.url }] } } });
+    const put = await s.api("PUT", "/repositories/npm-proxy", {
+      token: s.adminToken,
+      body: { repo: { type: "npm-proxy", storage: "default", remotes: [{ url: vd.url }] } },
+    });
     assert.ok(put.status === 200 || put.status === 201, put.text);
     const cfg = await s.api("PUT", "/cooldown/config", { token: s.adminToken, body: { enabled: true, minimum_allowed_age: "7d" } });
     assert.equal(cfg.status, 200, cfg.text);

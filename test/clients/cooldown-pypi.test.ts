@@ -98,7 +98,7 @@ describe("cooldown with the pip client (pypi-proxy over a PEP 691 index)", { ski
     const target = mkdtempSync(path.join(work, "target-"));
     const res = await run("python3", ["-m", "pip", "install", "--no-cache-dir", "--index-url", index, "--target", target, spec], work);
     const init = path.join(target, "cooldown_demo", "__init__.py");
-    const installed = existsSync(init) ? /VERSION = '([^']+)'/.exec(readFileSync(init, "utf8"))?.[1] ?? null : null;
+    const installed = existsSync(init) ? (/VERSION = '([^']+)'/.exec(readFileSync(init, "utf8"))?.[1] ?? null) : null;
     return { ...res, installed, dists: existsSync(target) ? readdirSync(target).filter((d) => d.endsWith(".dist-info")) : [] };
   };
 
@@ -109,9 +109,15 @@ describe("cooldown with the pip client (pypi-proxy over a PEP 691 index)", { ski
       { file: buildWheel(work, "2.0.0"), uploadTime: new Date(Date.now() - 5_000).toISOString() },
     ]);
     s = await startServer();
-    const put = await s.api("PUT", "/repositories/pypi-proxy", { token: s.adminToken, body: { repo: { type: "pypi-proxy", storage: "default", remotes: [{ url: `${upstream.url}/simple` }] } } });
+    const put = await s.api("PUT", "/repositories/pypi-proxy", {
+      token: s.adminToken,
+      body: { repo: { type: "pypi-proxy", storage: "default", remotes: [{ url: `${upstream.url}/simple` }] } },
+    });
     assert.ok(put.status === 200 || put.status === 201, put.text);
-    const cfg = await s.api("PUT", "/cooldown/config", { token: s.adminToken, body: { enabled: true, minimum_allowed_age: "30d", repo_types: { "pypi-proxy": { minimum_allowed_age: "7d" } } } });
+    const cfg = await s.api("PUT", "/cooldown/config", {
+      token: s.adminToken,
+      body: { enabled: true, minimum_allowed_age: "30d", repo_types: { "pypi-proxy": { minimum_allowed_age: "7d" } } },
+    });
     assert.equal(cfg.status, 200, cfg.text);
     const u = new URL(s.repoUrl);
     index = `http://admin:${encodeURIComponent(ADMIN_PASSWORD)}@${u.host}/pypi-proxy/simple/`;
@@ -128,7 +134,10 @@ describe("cooldown with the pip client (pypi-proxy over a PEP 691 index)", { ski
     assert.equal(res.code, 0, res.out);
     assert.equal(res.installed, "1.0.0");
     assert.deepEqual(res.dists, ["cooldown_demo-1.0.0.dist-info"]);
-    const page = await s.repo("GET", `/pypi-proxy/simple/${PROJECT}/`, { basic: ["admin", ADMIN_PASSWORD], headers: { accept: "application/vnd.pypi.simple.v1+json" } });
+    const page = await s.repo("GET", `/pypi-proxy/simple/${PROJECT}/`, {
+      basic: ["admin", ADMIN_PASSWORD],
+      headers: { accept: "application/vnd.pypi.simple.v1+json" },
+    });
     assert.equal(page.status, 200);
     assert.deepEqual(
       page.body.files.map((f: { filename: string }) => f.filename),

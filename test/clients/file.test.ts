@@ -57,7 +57,12 @@ describe("file repositories: curl, proxy, group", () => {
     s = await startServer();
     const admin = await s.services.auth.authenticateToken(s.adminToken);
     await s.services.repositories.put(admin, "files", { type: "file", storage: "default" });
-    await s.services.repositories.put(admin, "files-proxy", { type: "file-proxy", storage: "default", remotes: [{ url: up.url, username: "up", password: "secret" }], negative_cache_ttl: 3600 });
+    await s.services.repositories.put(admin, "files-proxy", {
+      type: "file-proxy",
+      storage: "default",
+      remotes: [{ url: up.url, username: "up", password: "secret" }],
+      negative_cache_ttl: 3600,
+    });
     await s.services.repositories.put(admin, "files-group", { type: "file-group", storage: "default", members: ["files", "files-proxy"] });
   });
   after(async () => {
@@ -98,7 +103,13 @@ describe("file repositories: curl, proxy, group", () => {
     assert.match(html.body, /<a href="[^"]*\/files\/dir\/sub\/">sub\/<\/a>/);
     assert.match(html.body, /x\.txt/);
     const json = await s.repo("GET", "/files/dir/", { basic, headers: { accept: "application/json" } });
-    assert.deepEqual(json.body.items.map((i: any) => [i.name, i.type]), [["sub", "directory"], ["x.txt", "file"]]);
+    assert.deepEqual(
+      json.body.items.map((i: any) => [i.name, i.type]),
+      [
+        ["sub", "directory"],
+        ["x.txt", "file"],
+      ],
+    );
   });
 
   it("paths cannot escape the repository: '..', encoded '..' and NUL are 400", async () => {
@@ -146,7 +157,12 @@ describe("file repositories: curl, proxy, group", () => {
     assert.equal(up.hits.get("missing.txt"), 1);
     // Changing the repository drops its negative cache.
     const admin = await s.services.auth.authenticateToken(s.adminToken);
-    await s.services.repositories.put(admin, "files-proxy", { type: "file-proxy", storage: "default", remotes: [{ url: up.url, username: "up", password: "secret" }], negative_cache_ttl: 0 });
+    await s.services.repositories.put(admin, "files-proxy", {
+      type: "file-proxy",
+      storage: "default",
+      remotes: [{ url: up.url, username: "up", password: "secret" }],
+      negative_cache_ttl: 0,
+    });
     assert.equal((await s.repo("GET", "/files-proxy/missing.txt", { basic })).status, 200);
   });
 
@@ -194,7 +210,10 @@ describe("file repositories: curl, proxy, group", () => {
     assert.equal((await s.repo("GET", "/files-group/shared/both.txt", { basic })).text, "from hosted");
     assert.equal((await s.repo("GET", "/files-group/shared/only-up.txt", { basic })).text, "upstream only");
     const list = await s.repo("GET", "/files-group/shared/", { basic, headers: { accept: "application/json" } });
-    assert.deepEqual(list.body.items.map((i: any) => i.name), ["both.txt", "only-up.txt"]);
+    assert.deepEqual(
+      list.body.items.map((i: any) => i.name),
+      ["both.txt", "only-up.txt"],
+    );
     assert.equal((await s.repo("PUT", "/files-group/shared/new.txt", { raw: "x", basic })).status, 405);
     assert.equal((await s.repo("GET", "/files-group/shared/none.txt", { basic })).status, 404);
   });

@@ -10,7 +10,6 @@ import path from "node:path";
 import { startServer, userWithPermissions, type TestServer } from "../helpers/server.js";
 import { startVerdaccio, type Verdaccio } from "../../bench/verdaccio.js";
 
-
 export interface NpmResult {
   code: number;
   stdout: string;
@@ -32,7 +31,8 @@ export function npm(args: string[], opts: { cwd: string; userconfig: string; cac
 export function writePackage(dir: string, pkg: Record<string, unknown>, files: Record<string, string> = {}): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "package.json"), JSON.stringify(pkg, null, 2));
-  for (const [f, c] of Object.entries({ "index.js": `module.exports = ${JSON.stringify(String(pkg.name) + "@" + String(pkg.version))};\n`, ...files })) writeFileSync(path.join(dir, f), c);
+  for (const [f, c] of Object.entries({ "index.js": `module.exports = ${JSON.stringify(String(pkg.name) + "@" + String(pkg.version))};\n`, ...files }))
+    writeFileSync(path.join(dir, f), c);
   return dir;
 }
 
@@ -65,7 +65,12 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
     await put("npm-local", { type: "npm", storage: "default" });
     await put("npm-remote", { type: "npm-proxy", storage: "default", remotes: [{ url: verdaccio.url }] });
     await put("npm-all", { type: "npm-group", storage: "default", members: ["npm-local", "npm-remote"] });
-    await userWithPermissions(s, "dev", { "npm-all": ["read", "write", "delete"], "npm-local": ["read", "write", "delete"], "npm-remote": ["read"] }, "dev-password");
+    await userWithPermissions(
+      s,
+      "dev",
+      { "npm-all": ["read", "write", "delete"], "npm-local": ["read", "write", "delete"], "npm-remote": ["read"] },
+      "dev-password",
+    );
 
     group = `${s.repoUrl}/npm-all`;
     // npm adduser / login (couch protocol) with a Pantera user gives a Pantera API token.
@@ -92,7 +97,10 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
   it("npm login (legacy auth) with a Pantera user stores a working token", async () => {
     const rc = path.join(tmp, "login.npmrc");
     writeFileSync(rc, `registry=${group}/\n`);
-    const child = spawn("npm", ["login", "--auth-type=legacy", "--userconfig", rc, "--cache", cache, "--registry", `${group}/`], { cwd: tmp, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn("npm", ["login", "--auth-type=legacy", "--userconfig", rc, "--cache", cache, "--registry", `${group}/`], {
+      cwd: tmp,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (d) => {
       out += d;
@@ -109,7 +117,11 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
   });
 
   it("rejects a wrong password on login and answers whoami for the token", async () => {
-    const bad = await fetch(`${group}/-/user/org.couchdb.user:dev`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "dev", password: "nope" }) });
+    const bad = await fetch(`${group}/-/user/org.couchdb.user:dev`, {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "dev", password: "nope" }),
+    });
     assert.equal(bad.status, 401);
     const who = await npm(["whoami"], { cwd: tmp, userconfig, cache });
     ok(who, "npm whoami");
@@ -119,7 +131,13 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
   });
 
   it("publishes scoped and unscoped packages with dist-tags and installs them with a proxied dependency", async () => {
-    const app = writePackage(path.join(tmp, "app"), { name: "@acme/app", version: "1.0.0", description: "acme app", keywords: ["acme"], dependencies: { "upstream-lib": "^1.0.0", "local-util": "^1.0.0" } });
+    const app = writePackage(path.join(tmp, "app"), {
+      name: "@acme/app",
+      version: "1.0.0",
+      description: "acme app",
+      keywords: ["acme"],
+      dependencies: { "upstream-lib": "^1.0.0", "local-util": "^1.0.0" },
+    });
     const util = writePackage(path.join(tmp, "util"), { name: "local-util", version: "1.0.0", description: "a local utility" });
     ok(await npm(["publish"], { cwd: util, userconfig, cache }), "publish local-util");
     ok(await npm(["publish"], { cwd: app, userconfig, cache }), "publish @acme/app");
@@ -143,7 +161,9 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
     assert.ok(existsSync(path.join(proj, "node_modules/local-util/package.json")));
 
     // The proxy cached the upstream tarball and indexed it with the upstream release date.
-    assert.ok(await (await s.services.storages.forRepository((await s.services.repositories.find("npm-remote"))!)).exists("upstream-lib/-/upstream-lib-1.0.0.tgz"));
+    assert.ok(
+      await (await s.services.storages.forRepository((await s.services.repositories.find("npm-remote"))!)).exists("upstream-lib/-/upstream-lib-1.0.0.tgz"),
+    );
     const rows = await s.services.db.prisma.artifact.findMany({ where: { name: { in: ["upstream-lib", "@acme/app"] } }, orderBy: { path: "asc" } });
     const remote = rows.find((r) => r.repoName === "npm-remote");
     assert.ok(remote, "proxied tarball is indexed");
@@ -158,7 +178,9 @@ describe("npm client through an npm group (hosted + Verdaccio-backed proxy)", ()
   });
 
   it("serves abbreviated packuments and merges group members", async () => {
-    const res = await fetch(`${group}/upstream-lib`, { headers: { ...auth, accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" } });
+    const res = await fetch(`${group}/upstream-lib`, {
+      headers: { ...auth, accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" },
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /application\/vnd\.npm\.install-v1\+json/);
     const doc = (await res.json()) as any;
@@ -237,7 +259,14 @@ describe("npm proxy behaviour against a scripted upstream", () => {
       }
       if (url === "/counted") {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ name: "counted", "dist-tags": { latest: "1.0.0" }, versions: { "1.0.0": { name: "counted", version: "1.0.0", dist: { tarball: `${base}/counted/-/counted-1.0.0.tgz` } } }, time: { "1.0.0": "2020-02-02T00:00:00.000Z" } }));
+        res.end(
+          JSON.stringify({
+            name: "counted",
+            "dist-tags": { latest: "1.0.0" },
+            versions: { "1.0.0": { name: "counted", version: "1.0.0", dist: { tarball: `${base}/counted/-/counted-1.0.0.tgz` } } },
+            time: { "1.0.0": "2020-02-02T00:00:00.000Z" },
+          }),
+        );
       } else if (url === "/counted/-/counted-1.0.0.tgz") {
         setTimeout(() => res.writeHead(200, { "content-type": "application/octet-stream" }).end(tgz), 300);
       } else if (url === "/slow") {
@@ -262,11 +291,13 @@ describe("npm proxy behaviour against a scripted upstream", () => {
 
   it("makes one upstream fetch for concurrent requests of a missing tarball, with the remote's credentials", async () => {
     const url = `${s.repoUrl}/npm-scripted/counted/-/counted-1.0.0.tgz`;
-    const bodies = await Promise.all(Array.from({ length: 8 }, async () => {
-      const r = await fetch(url, { headers: auth });
-      assert.equal(r.status, 200);
-      return Buffer.from(await r.arrayBuffer());
-    }));
+    const bodies = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const r = await fetch(url, { headers: auth });
+        assert.equal(r.status, 200);
+        return Buffer.from(await r.arrayBuffer());
+      }),
+    );
     for (const b of bodies) assert.ok(b.equals(tgz));
     assert.equal(hits.get("/counted/-/counted-1.0.0.tgz"), 1);
     const row = await s.services.db.prisma.artifact.findFirst({ where: { repoName: "npm-scripted", path: "counted/-/counted-1.0.0.tgz" } });

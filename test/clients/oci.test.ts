@@ -64,7 +64,12 @@ class Layout {
         rootfs: { type: "layers", diff_ids: layers.map(() => "sha256:" + "0".repeat(64)) },
       }),
     );
-    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config }, layers });
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+      layers,
+    });
     return { mediaType: OCI_MANIFEST, ...this.blob(manifest) };
   }
   tag(ref: { mediaType: string; digest: string; size: number }, name: string) {
@@ -97,7 +102,10 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
     let log = "";
     registry.stderr!.on("data", (d) => (log += d));
     for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`http://127.0.0.1:${regPort}/v2/`).then((r) => r.status === 200, () => false);
+      const ok = await fetch(`http://127.0.0.1:${regPort}/v2/`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -139,7 +147,15 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
   /** Pulls `ref` into a fresh OCI layout and returns the blob file names it got. */
   async function pull(ref: string, all = false): Promise<{ dir: string; blobs: string[]; index: any }> {
     const dir = mkdtempSync(path.join(work, "pull-"));
-    await skopeo("copy", ...(all ? ["--all", "--preserve-digests"] : []), "--src-tls-verify=false", "--src-creds", creds, `docker://${host}/${ref}`, `oci:${dir}:out`);
+    await skopeo(
+      "copy",
+      ...(all ? ["--all", "--preserve-digests"] : []),
+      "--src-tls-verify=false",
+      "--src-creds",
+      creds,
+      `docker://${host}/${ref}`,
+      `oci:${dir}:out`,
+    );
     const index = JSON.parse(readFileSync(path.join(dir, "index.json"), "utf8"));
     const { readdirSync } = await import("node:fs");
     return { dir, blobs: readdirSync(path.join(dir, "blobs", "sha256")).sort(), index };
@@ -157,7 +173,9 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
     assert.equal(manifest.layers.length, 3);
 
     // The push landed in the hosted member.
-    const direct = await fetch(`${s.repoUrl}/v2/oh/app/manifests/${img.digest}`, { headers: { authorization: "Basic " + Buffer.from(creds).toString("base64") } });
+    const direct = await fetch(`${s.repoUrl}/v2/oh/app/manifests/${img.digest}`, {
+      headers: { authorization: "Basic " + Buffer.from(creds).toString("base64") },
+    });
     assert.equal(direct.status, 200);
 
     const got = await pull("og/app:v1");
@@ -168,7 +186,10 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
     const tags = JSON.parse(await skopeo("list-tags", "--tls-verify=false", "--creds", creds, `docker://${host}/og/app`));
     assert.deepEqual(tags.Tags, ["v1"]);
     const rows = await s.services.db.prisma.artifact.findMany({ where: { repoName: "oh", name: "app" } });
-    assert.deepEqual(rows.map((r) => [r.version, r.owner]), [["v1", "admin"]]);
+    assert.deepEqual(
+      rows.map((r) => [r.version, r.owner]),
+      [["v1", "admin"]],
+    );
   });
 
   it("converts to Docker schema 2 on push, pulls it back, and deletes it with skopeo delete", async () => {
@@ -200,7 +221,16 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
       }),
     );
     layout.tag({ mediaType: OCI_INDEX, ...index }, "multi");
-    await skopeo("copy", "--all", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout.dir}:multi`, `docker://${host}/og/platforms:1.0`);
+    await skopeo(
+      "copy",
+      "--all",
+      "--preserve-digests",
+      "--dest-tls-verify=false",
+      "--dest-creds",
+      creds,
+      `oci:${layout.dir}:multi`,
+      `docker://${host}/og/platforms:1.0`,
+    );
 
     const raw = await skopeo("inspect", "--raw", "--tls-verify=false", "--creds", creds, `docker://${host}/og/platforms:1.0`);
     assert.equal(`sha256:${sha(raw)}`, index.digest);
@@ -243,7 +273,13 @@ describe("skopeo against a docker-group (hosted + proxy of docker-registry)", ()
   it("refuses pushes without credentials and pushes to the proxy member", async () => {
     const layout = new Layout(path.join(work, "denied"));
     layout.tag(await layout.image("amd64", { "x.txt": "x" }), "v1");
-    await assert.rejects(skopeo("copy", "--dest-tls-verify=false", `oci:${layout.dir}:v1`, `docker://${host}/og/denied:v1`), /unauthorized|authentication required/i);
-    await assert.rejects(skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout.dir}:v1`, `docker://${host}/op/denied:v1`), /unsupported|405|not supported/i);
+    await assert.rejects(
+      skopeo("copy", "--dest-tls-verify=false", `oci:${layout.dir}:v1`, `docker://${host}/og/denied:v1`),
+      /unauthorized|authentication required/i,
+    );
+    await assert.rejects(
+      skopeo("copy", "--dest-tls-verify=false", "--dest-creds", creds, `oci:${layout.dir}:v1`, `docker://${host}/op/denied:v1`),
+      /unsupported|405|not supported/i,
+    );
   });
 });

@@ -17,8 +17,11 @@ interface Result {
 
 function run(cmd: string, args: string[], cwd: string): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, timeout: 120_000, env: { ...process.env, PIP_CONFIG_FILE: "/dev/null", PIP_DISABLE_PIP_VERSION_CHECK: "1", PYTHONDONTWRITEBYTECODE: "1" } }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      cmd,
+      args,
+      { cwd, timeout: 120_000, env: { ...process.env, PIP_CONFIG_FILE: "/dev/null", PIP_DISABLE_PIP_VERSION_CHECK: "1", PYTHONDONTWRITEBYTECODE: "1" } },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -84,7 +87,11 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     await userWithPermissions(s, "dev", { "pypi-local": ["read", "write"], "pypi-up": ["read", "write"], "pypi-all": ["read"] }, "dev-password");
     await put("pypi-local", { type: "pypi", storage: "default" });
     await put("pypi-up", { type: "pypi", storage: "default" });
-    await put("pypi-remote", { type: "pypi-proxy", storage: "default", remotes: [{ url: `${s.repoUrl}/pypi-up`, username: "mirror", password: "mirror-password" }] });
+    await put("pypi-remote", {
+      type: "pypi-proxy",
+      storage: "default",
+      remotes: [{ url: `${s.repoUrl}/pypi-up`, username: "mirror", password: "mirror-password" }],
+    });
     await put("pypi-all", { type: "pypi-group", storage: "default", members: ["pypi-local", "pypi-remote"] });
     index = `http://dev:dev-password@${s.repoUrl.replace(/^http:\/\//, "")}/pypi-all/simple/`;
     auth = { authorization: "Basic " + Buffer.from("dev:dev-password").toString("base64") };
@@ -131,7 +138,10 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     );
     {
       const dl = path.join(tmp, "dl");
-      ok(await run("python3", ["-m", "pip", "download", "--no-cache-dir", "--no-deps", "--index-url", index, "-d", dl, "acme-lib==1.2.0"], tmp), "pip download");
+      ok(
+        await run("python3", ["-m", "pip", "download", "--no-cache-dir", "--no-deps", "--index-url", index, "-d", dl, "acme-lib==1.2.0"], tmp),
+        "pip download",
+      );
       assert.ok(existsSync(path.join(dl, "Acme_Lib-1.2.0-py3-none-any.whl")));
     }
   });
@@ -155,7 +165,10 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     res = await fetch(`${s.repoUrl}/pypi-all/simple/acme-lib/`, { headers: { ...auth, accept: "text/html" } });
     assert.equal(res.status, 200);
     const html = await res.text();
-    assert.match(html, /<a href="[^"]+\/pypi-all\/packages\/acme-lib\/1\.2\.0\/Acme_Lib-1\.2\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}" data-requires-python="&gt;=3\.8">Acme_Lib-1\.2\.0-py3-none-any\.whl<\/a>/);
+    assert.match(
+      html,
+      /<a href="[^"]+\/pypi-all\/packages\/acme-lib\/1\.2\.0\/Acme_Lib-1\.2\.0-py3-none-any\.whl#sha256=[0-9a-f]{64}" data-requires-python="&gt;=3\.8">Acme_Lib-1\.2\.0-py3-none-any\.whl<\/a>/,
+    );
 
     // Name normalisation: non-normalised names redirect to the canonical page.
     res = await fetch(`${s.repoUrl}/pypi-all/simple/Acme_Lib/`, { headers: auth, redirect: "manual" });
@@ -163,7 +176,10 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     assert.equal(res.headers.get("location"), `${s.repoUrl}/pypi-all/simple/acme-lib/`);
 
     res = await fetch(`${s.repoUrl}/pypi-all/simple/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } });
-    assert.deepEqual(((await res.json()) as any).projects.map((p: any) => p.name), ["acme-app", "acme-lib"]);
+    assert.deepEqual(
+      ((await res.json()) as any).projects.map((p: any) => p.name),
+      ["acme-app", "acme-lib"],
+    );
     res = await fetch(`${s.repoUrl}/pypi-all/simple/nothing-here/`, { headers: auth });
     assert.equal(res.status, 404);
     res = await fetch(`${s.repoUrl}/pypi-all/simple/acme-app/`);
@@ -192,15 +208,34 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
     const boundary = "----pantera-test-boundary";
     const head = Buffer.from(
       [
-        `--${boundary}`, 'Content-Disposition: form-data; name=":action"', "", "file_upload",
-        `--${boundary}`, 'Content-Disposition: form-data; name="name"', "", "halfway",
-        `--${boundary}`, 'Content-Disposition: form-data; name="version"', "", "1.0",
-        `--${boundary}`, 'Content-Disposition: form-data; name="content"; filename="halfway-1.0.tar.gz"', "Content-Type: application/octet-stream", "", "",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name=":action"',
+        "",
+        "file_upload",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="name"',
+        "",
+        "halfway",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="version"',
+        "",
+        "1.0",
+        `--${boundary}`,
+        'Content-Disposition: form-data; name="content"; filename="halfway-1.0.tar.gz"',
+        "Content-Type: application/octet-stream",
+        "",
+        "",
       ].join("\r\n"),
     );
     const url = new URL(`${s.repoUrl}/pypi-local/`);
     await new Promise<void>((resolve) => {
-      const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: "POST", headers: { ...auth, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(head.length + 1_000_000) } });
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        headers: { ...auth, "content-type": `multipart/form-data; boundary=${boundary}`, "content-length": String(head.length + 1_000_000) },
+      });
       req.on("error", () => resolve());
       req.on("response", (res) => {
         res.resume();
@@ -217,10 +252,18 @@ describe("twine and pip through a pypi group (hosted + proxy of another hosted r
   });
 
   it("drops a file deleted through the management API from the project page", async () => {
-    const del = await s.api("DELETE", "/repositories/pypi-local/artifacts", { token: s.adminToken, body: { path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } });
+    const del = await s.api("DELETE", "/repositories/pypi-local/artifacts", {
+      token: s.adminToken,
+      body: { path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" },
+    });
     assert.equal(del.status, 204, del.text);
-    const doc = (await (await fetch(`${s.repoUrl}/pypi-local/simple/acme-app/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })).json()) as any;
-    assert.deepEqual(doc.files.map((f: any) => f.filename), ["acme_app-0.1.0-py3-none-any.whl"]);
+    const doc = (await (
+      await fetch(`${s.repoUrl}/pypi-local/simple/acme-app/`, { headers: { ...auth, accept: "application/vnd.pypi.simple.v1+json" } })
+    ).json()) as any;
+    assert.deepEqual(
+      doc.files.map((f: any) => f.filename),
+      ["acme_app-0.1.0-py3-none-any.whl"],
+    );
     assert.equal(await s.services.db.prisma.artifact.count({ where: { repoName: "pypi-local", path: "packages/acme-app/0.1.0/acme_app-0.1.0.tar.gz" } }), 0);
   });
 });

@@ -61,7 +61,11 @@ describe("cluster without Redis: caches converge through the change feed", { ski
   it("a repository created on A is served by B's repository port", async () => {
     await createRepo(a, "fresh");
     // Each node has its own default storage: B stores and serves the file itself.
-    await converges("new repository on B", () => b.repo("PUT", "/fresh/f.txt", { raw: "hello", basic: admin }), (r) => r.status === 201);
+    await converges(
+      "new repository on B",
+      () => b.repo("PUT", "/fresh/f.txt", { raw: "hello", basic: admin }),
+      (r) => r.status === 201,
+    );
     const got = await b.repo("GET", "/fresh/f.txt", { basic: admin });
     assert.equal(got.status, 200);
     assert.equal(got.text, "hello");
@@ -72,12 +76,20 @@ describe("cluster without Redis: caches converge through the change feed", { ski
     assert.equal(miss.status, 404, miss.text);
     assert.match(miss.body.message, /Repository 'late' not found/);
     await createRepo(a, "late");
-    await converges("remembered miss on B", () => b.repo("PUT", "/late/f.txt", { raw: "x", basic: admin }), (r) => r.status === 201);
+    await converges(
+      "remembered miss on B",
+      () => b.repo("PUT", "/late/f.txt", { raw: "x", basic: admin }),
+      (r) => r.status === 201,
+    );
   });
 
   it("a repository deleted on A is gone on B", async () => {
     await createRepo(a, "doomed");
-    await converges("repository before delete", () => b.repo("PUT", "/doomed/f.txt", { raw: "kept", basic: admin }), (r) => r.status === 201);
+    await converges(
+      "repository before delete",
+      () => b.repo("PUT", "/doomed/f.txt", { raw: "kept", basic: admin }),
+      (r) => r.status === 201,
+    );
     assert.equal((await b.repo("GET", "/doomed/f.txt", { basic: admin })).status, 200); // B caches the repository
     assert.equal((await a.api("DELETE", "/repositories/doomed", { token: a.adminToken })).status, 200);
     // A deleted its own storage only: while B keeps its cached record it still serves B's copy.
@@ -90,13 +102,21 @@ describe("cluster without Redis: caches converge through the change feed", { ski
 
   it("a settings change on A (PUT /settings/prefixes) takes effect on B", async () => {
     await createRepo(a, "pfx");
-    await converges("repository for prefixes", () => b.repo("PUT", "/pfx/f.txt", { raw: "p", basic: admin }), (r) => r.status === 201);
+    await converges(
+      "repository for prefixes",
+      () => b.repo("PUT", "/pfx/f.txt", { raw: "p", basic: admin }),
+      (r) => r.status === 201,
+    );
     // B caches the prefixes section (empty): /team/pfx/... names repository 'team'.
     const before = await b.repo("GET", "/team/pfx/f.txt", { basic: admin });
     assert.equal(before.status, 404, before.text);
     const put = await a.api("PUT", "/settings/prefixes", { token: a.adminToken, body: { prefixes: ["team"] } });
     assert.equal(put.status, 200, put.text);
-    await converges("prefixes on B", () => b.repo("GET", "/team/pfx/f.txt", { basic: admin }), (r) => r.status === 200 && r.text === "p");
+    await converges(
+      "prefixes on B",
+      () => b.repo("GET", "/team/pfx/f.txt", { basic: admin }),
+      (r) => r.status === 200 && r.text === "p",
+    );
   });
 
   it("a user disabled on A is refused on B", async () => {
@@ -108,51 +128,71 @@ describe("cluster without Redis: caches converge through the change feed", { ski
     assert.equal((await b.api("GET", "/repositories", { token })).status, 200); // B caches the principal
     res = await a.api("POST", "/users/ursula/disable", { token: a.adminToken });
     assert.equal(res.status, 200, res.text);
-    await converges("disabled user on B", () => b.api("GET", "/repositories", { token }), (r) => r.status === 401);
-  });
-});
-
-describe("cluster with Redis: a node resyncs from the change feed as soon as Redis is back", {
-  skip: !pg ? "TEST_DATABASE_URL is needed" : !hasRedisServer() ? "redis-server is not installed" : false,
-}, () => {
-  // A poll interval far past the test: only the resync on reconnect can repair B within the bound.
-  const SLOW_POLL_MS = 120_000;
-  let a: TestServer;
-  let b: TestServer;
-  let redis: PrivateRedis;
-  let db: { url: string; drop: () => Promise<void> };
-  before(async () => {
-    redis = await PrivateRedis.create();
-    db = await createPostgresDatabase();
-    const opts = { backend: "postgres" as const, databaseUrl: db.url, redisUrl: redis.url, config: { changePollMs: SLOW_POLL_MS } };
-    a = await startServer(opts);
-    b = await startServer(opts);
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    await redis?.stop();
-    await db?.drop();
-  });
-
-  it("a change whose event was lost (written while Redis was down, by a writer that never published) reaches B on reconnect", async () => {
-    const res = await a.api("PUT", "/repositories/rc", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } });
-    assert.equal(res.status, 200, res.text);
-    await converges("repository over Redis", () => b.repo("PUT", "/rc/f.txt", { raw: "r", basic: admin }), (r) => r.status === 201, BOUND_MS, SLOW_POLL_MS);
-    assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404); // B caches the empty prefixes
-    await redis.stop();
-    // A node that crashed before its queued event went out: the row changed, no event will ever come.
-    const writer = new pgClient.Client({ connectionString: db.url });
-    await writer.connect();
-    await writer.query(
-      `INSERT INTO settings (section, value, updated_at) VALUES ('prefixes', '{"prefixes":["team"]}', now())
-       ON CONFLICT (section) DO UPDATE SET value = excluded.value, updated_at = now()`,
+    await converges(
+      "disabled user on B",
+      () => b.api("GET", "/repositories", { token }),
+      (r) => r.status === 401,
     );
-    await writer.end();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404, "B is stale while Redis is down");
-    await redis.start();
-    // ioredis retries with a growing delay (at most 2 s): the bound leaves room for a few of them.
-    await converges("resync on Redis reconnect", () => b.repo("GET", "/team/rc/f.txt", { basic: admin }), (r) => r.status === 200, 10_000, SLOW_POLL_MS);
   });
 });
+
+describe(
+  "cluster with Redis: a node resyncs from the change feed as soon as Redis is back",
+  {
+    skip: !pg ? "TEST_DATABASE_URL is needed" : !hasRedisServer() ? "redis-server is not installed" : false,
+  },
+  () => {
+    // A poll interval far past the test: only the resync on reconnect can repair B within the bound.
+    const SLOW_POLL_MS = 120_000;
+    let a: TestServer;
+    let b: TestServer;
+    let redis: PrivateRedis;
+    let db: { url: string; drop: () => Promise<void> };
+    before(async () => {
+      redis = await PrivateRedis.create();
+      db = await createPostgresDatabase();
+      const opts = { backend: "postgres" as const, databaseUrl: db.url, redisUrl: redis.url, config: { changePollMs: SLOW_POLL_MS } };
+      a = await startServer(opts);
+      b = await startServer(opts);
+    });
+    after(async () => {
+      await a?.close();
+      await b?.close();
+      await redis?.stop();
+      await db?.drop();
+    });
+
+    it("a change whose event was lost (written while Redis was down, by a writer that never published) reaches B on reconnect", async () => {
+      const res = await a.api("PUT", "/repositories/rc", { token: a.adminToken, body: { repo: { type: "file", storage: "default" } } });
+      assert.equal(res.status, 200, res.text);
+      await converges(
+        "repository over Redis",
+        () => b.repo("PUT", "/rc/f.txt", { raw: "r", basic: admin }),
+        (r) => r.status === 201,
+        BOUND_MS,
+        SLOW_POLL_MS,
+      );
+      assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404); // B caches the empty prefixes
+      await redis.stop();
+      // A node that crashed before its queued event went out: the row changed, no event will ever come.
+      const writer = new pgClient.Client({ connectionString: db.url });
+      await writer.connect();
+      await writer.query(
+        `INSERT INTO settings (section, value, updated_at) VALUES ('prefixes', '{"prefixes":["team"]}', now())
+       ON CONFLICT (section) DO UPDATE SET value = excluded.value, updated_at = now()`,
+      );
+      await writer.end();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await b.repo("GET", "/team/rc/f.txt", { basic: admin })).status, 404, "B is stale while Redis is down");
+      await redis.start();
+      // ioredis retries with a growing delay (at most 2 s): the bound leaves room for a few of them.
+      await converges(
+        "resync on Redis reconnect",
+        () => b.repo("GET", "/team/rc/f.txt", { basic: admin }),
+        (r) => r.status === 200,
+        10_000,
+        SLOW_POLL_MS,
+      );
+    });
+  },
+);

@@ -110,7 +110,10 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
     url.host = `127.0.0.1:${proxy.port}`;
     node = await startServer({ backend: "postgres", databaseUrl: url.toString() });
     const token = node.adminToken;
-    for (const [name, type] of [["files", "file"], ["oci", "docker"]]) {
+    for (const [name, type] of [
+      ["files", "file"],
+      ["oci", "docker"],
+    ]) {
       const res = await node.api("PUT", `/repositories/${name}`, { token, body: { repo: { type, storage: "default" } } });
       assert.ok(res.status < 300, res.text);
     }
@@ -190,7 +193,10 @@ describe("cluster: PostgreSQL outage", { skip: !pg ? "TEST_DATABASE_URL is neede
       ["DELETE /api/v1/repositories/files", () => node.api("DELETE", "/repositories/files", { token })],
       ["GET /api/v1/dashboard/stats", () => node.api("GET", "/dashboard/stats", { token })],
       ["GET unknown repository", () => node.repo("GET", "/never-seen/x.txt", { token })],
-      ["PUT /v2 manifest", () => node.repo("PUT", "/v2/oci/img/manifests/v1", { token, raw: "{}", headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } })],
+      [
+        "PUT /v2 manifest",
+        () => node.repo("PUT", "/v2/oci/img/manifests/v1", { token, raw: "{}", headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } }),
+      ],
       ["GET /v2/_catalog", () => node.repo("GET", "/v2/_catalog", { token })],
       ["GraphQL repositories", () => node.graphql("query { repositories { total } }", undefined, token)],
     ];

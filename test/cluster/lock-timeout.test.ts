@@ -48,108 +48,112 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | "pending"> {
 
 const isLockTimeout = (err: unknown) => err instanceof DomainError && err.code === "UNAVAILABLE" && err.status === 503 && (err.retryAfter ?? 0) >= 1;
 
-describe("cluster locks: npm publish, PyPI upload and maven deploy while another node holds the package", { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false }, () => {
-  let a: TestServer;
-  let b: TestServer;
-  let drop: () => Promise<void>;
-  before(async () => {
-    const db = await createPostgresDatabase();
-    drop = db.drop;
-    a = await startServer({ backend: "postgres", databaseUrl: db.url });
-    b = await startServer({ backend: "postgres", databaseUrl: db.url, config: { lockTimeoutMs: 700 } });
-    for (const type of ["npm", "pypi", "maven"]) {
-      const res = await a.api("PUT", `/repositories/${type}-local`, { token: a.adminToken, body: { repo: { type, storage: "default" } } });
-      assert.ok(res.status < 300, res.text);
+describe(
+  "cluster locks: npm publish, PyPI upload and maven deploy while another node holds the package",
+  { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false },
+  () => {
+    let a: TestServer;
+    let b: TestServer;
+    let drop: () => Promise<void>;
+    before(async () => {
+      const db = await createPostgresDatabase();
+      drop = db.drop;
+      a = await startServer({ backend: "postgres", databaseUrl: db.url });
+      b = await startServer({ backend: "postgres", databaseUrl: db.url, config: { lockTimeoutMs: 700 } });
+      for (const type of ["npm", "pypi", "maven"]) {
+        const res = await a.api("PUT", `/repositories/${type}-local`, { token: a.adminToken, body: { repo: { type, storage: "default" } } });
+        assert.ok(res.status < 300, res.text);
+      }
+    });
+    after(async () => {
+      await a?.close();
+      await b?.close();
+      await drop?.();
+    });
+
+    function publish(node: TestServer, name: string, version: string) {
+      const tarball = randomBytes(2_000);
+      const file = `${name}-${version}.tgz`;
+      const body = {
+        _id: name,
+        name,
+        "dist-tags": { latest: version },
+        versions: { [version]: { name, version, dist: { shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://x/${name}/-/${file}` } } },
+        _attachments: { [file]: { content_type: "application/octet-stream", data: tarball.toString("base64"), length: tarball.length } },
+      };
+      return request("PUT", `${node.repoUrl}/npm-local/${name}`, { token: node.adminToken, body });
     }
-  });
-  after(async () => {
-    await a?.close();
-    await b?.close();
-    await drop?.();
-  });
 
-  function publish(node: TestServer, name: string, version: string) {
-    const tarball = randomBytes(2_000);
-    const file = `${name}-${version}.tgz`;
-    const body = {
-      _id: name,
-      name,
-      "dist-tags": { latest: version },
-      versions: { [version]: { name, version, dist: { shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://x/${name}/-/${file}` } } },
-      _attachments: { [file]: { content_type: "application/octet-stream", data: tarball.toString("base64"), length: tarball.length } },
-    };
-    return request("PUT", `${node.repoUrl}/npm-local/${name}`, { token: node.adminToken, body });
-  }
+    it("answers 503 with Retry-After once the lock timeout passes, and publishes once the lock is free", async () => {
+      const lock = await hold(a.services.db, "npm\0npm-local\0held-pkg");
+      let res;
+      try {
+        res = await within(publish(b, "held-pkg", "1.0.0"), 10_000);
+      } finally {
+        lock.release();
+        await lock.done;
+      }
+      if (res === "pending") assert.fail("the publish waited past its lock timeout");
+      expectError(res, 503, "UNAVAILABLE");
+      assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
+      const again = await publish(b, "held-pkg", "1.0.0");
+      assert.equal(again.status, 201, again.text);
+    });
 
-  it("answers 503 with Retry-After once the lock timeout passes, and publishes once the lock is free", async () => {
-    const lock = await hold(a.services.db, "npm\0npm-local\0held-pkg");
-    let res;
-    try {
-      res = await within(publish(b, "held-pkg", "1.0.0"), 10_000);
-    } finally {
+    it("a PyPI upload answers 503 with Retry-After while another node holds the project", async () => {
+      const upload = () => {
+        const form = new FormData();
+        form.set(":action", "file_upload");
+        form.set("name", "held-project");
+        form.set("version", "1.0.0");
+        form.set("content", new Blob([randomBytes(500)]), "held_project-1.0.0.tar.gz");
+        return fetch(`${b.repoUrl}/pypi-local/`, { method: "POST", headers: { authorization: `Bearer ${b.adminToken}` }, body: form });
+      };
+      const lock = await hold(a.services.db, "pypi\0pypi-local\0held-project");
+      let res;
+      try {
+        res = await within(upload(), 10_000);
+      } finally {
+        lock.release();
+        await lock.done;
+      }
+      if (res === "pending") assert.fail("the upload waited past its lock timeout");
+      assert.equal(res.status, 503, await res.text());
+      assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
+      const again = await upload();
+      assert.ok(again.status < 300, `${again.status} ${await again.text()}`);
+    });
+
+    it("a maven deploy answers 503 with Retry-After while another node regenerates the artifact's metadata", async () => {
+      const deploy = () => request("PUT", `${b.repoUrl}/maven-local/com/example/held/1.0/held-1.0.jar`, { token: b.adminToken, raw: "jar bytes" });
+      const lock = await hold(a.services.db, "maven\0maven-local\0com/example/held");
+      let res;
+      try {
+        res = await within(deploy(), 10_000);
+      } finally {
+        lock.release();
+        await lock.done;
+      }
+      if (res === "pending") assert.fail("the deploy waited past its lock timeout");
+      expectError(res, 503, "UNAVAILABLE");
+      assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
+      const again = await deploy();
+      assert.equal(again.status, 201, again.text);
+      const meta = await b.repo("GET", "/maven-local/com/example/held/maven-metadata.xml", { token: b.adminToken });
+      assert.match(meta.text, /<version>1\.0<\/version>/);
+    });
+
+    it("a publish that waits for the lock goes through when the holder releases it in time", async () => {
+      const lock = await hold(a.services.db, "npm\0npm-local\0brief-pkg");
+      const publishing = publish(b, "brief-pkg", "1.0.0");
+      await sleep(200);
       lock.release();
       await lock.done;
-    }
-    if (res === "pending") assert.fail("the publish waited past its lock timeout");
-    expectError(res, 503, "UNAVAILABLE");
-    assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
-    const again = await publish(b, "held-pkg", "1.0.0");
-    assert.equal(again.status, 201, again.text);
-  });
-
-  it("a PyPI upload answers 503 with Retry-After while another node holds the project", async () => {
-    const upload = () => {
-      const form = new FormData();
-      form.set(":action", "file_upload");
-      form.set("name", "held-project");
-      form.set("version", "1.0.0");
-      form.set("content", new Blob([randomBytes(500)]), "held_project-1.0.0.tar.gz");
-      return fetch(`${b.repoUrl}/pypi-local/`, { method: "POST", headers: { authorization: `Bearer ${b.adminToken}` }, body: form });
-    };
-    const lock = await hold(a.services.db, "pypi\0pypi-local\0held-project");
-    let res;
-    try {
-      res = await within(upload(), 10_000);
-    } finally {
-      lock.release();
-      await lock.done;
-    }
-    if (res === "pending") assert.fail("the upload waited past its lock timeout");
-    assert.equal(res.status, 503, await res.text());
-    assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
-    const again = await upload();
-    assert.ok(again.status < 300, `${again.status} ${await again.text()}`);
-  });
-
-  it("a maven deploy answers 503 with Retry-After while another node regenerates the artifact's metadata", async () => {
-    const deploy = () => request("PUT", `${b.repoUrl}/maven-local/com/example/held/1.0/held-1.0.jar`, { token: b.adminToken, raw: "jar bytes" });
-    const lock = await hold(a.services.db, "maven\0maven-local\0com/example/held");
-    let res;
-    try {
-      res = await within(deploy(), 10_000);
-    } finally {
-      lock.release();
-      await lock.done;
-    }
-    if (res === "pending") assert.fail("the deploy waited past its lock timeout");
-    expectError(res, 503, "UNAVAILABLE");
-    assert.match(res.headers.get("retry-after") ?? "", /^[1-9][0-9]*$/);
-    const again = await deploy();
-    assert.equal(again.status, 201, again.text);
-    const meta = await b.repo("GET", "/maven-local/com/example/held/maven-metadata.xml", { token: b.adminToken });
-    assert.match(meta.text, /<version>1\.0<\/version>/);
-  });
-
-  it("a publish that waits for the lock goes through when the holder releases it in time", async () => {
-    const lock = await hold(a.services.db, "npm\0npm-local\0brief-pkg");
-    const publishing = publish(b, "brief-pkg", "1.0.0");
-    await sleep(200);
-    lock.release();
-    await lock.done;
-    const res = await publishing;
-    assert.equal(res.status, 201, res.text);
-  });
-});
+      const res = await publishing;
+      assert.equal(res.status, 201, res.text);
+    });
+  },
+);
 
 describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_URL is needed" : false }, () => {
   const logs: { level: string; msg: string }[] = [];
@@ -202,7 +206,14 @@ describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_U
   it("10 waiters on one key time out with 503 and use at most one extra connection meanwhile", async () => {
     const lock = await hold(holderNode, "busy");
     const before = await connections();
-    const waiters = Array.from({ length: 10 }, () => waiterNode.withLock("busy", async () => "got it").then(() => "acquired", (err: unknown) => err));
+    const waiters = Array.from({ length: 10 }, () =>
+      waiterNode
+        .withLock("busy", async () => "got it")
+        .then(
+          () => "acquired",
+          (err: unknown) => err,
+        ),
+    );
     let peak = before;
     let listeners = 0;
     const sampling = (async () => {
@@ -233,7 +244,10 @@ describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_U
     const waiters = keys.map((k) => waiterNode.withLock(k, async () => "acquired").catch((err: unknown) => err));
     try {
       await sleep(100); // the waiters are at their locks by now
-      const free = await within(waiterNode.withLock("k5", async () => "free"), 5_000);
+      const free = await within(
+        waiterNode.withLock("k5", async () => "free"),
+        5_000,
+      );
       assert.equal(free, "free", "an uncontended key waited behind other keys' waiters");
     } finally {
       for (const l of locks) l.release();
@@ -272,7 +286,13 @@ describe("cluster locks: waiting and holding", { skip: !pgUrl ? "TEST_DATABASE_U
     });
     assert.equal(result, "finished");
     // Another node can take it at once: the server dropped the lock with the session.
-    assert.equal(await within(holderNode.withLock("dropped", async () => "taken"), 5_000), "taken");
+    assert.equal(
+      await within(
+        holderNode.withLock("dropped", async () => "taken"),
+        5_000,
+      ),
+      "taken",
+    );
     // The same node locks again on a fresh connection (the dead one would fail its query).
     for (let i = 0; i < 5; i++) assert.equal(await waiterNode.withLock("dropped", async () => i), i);
     assert.equal(logs.filter((l) => l.msg.includes("lock connection lost")).length, 1, JSON.stringify(logs));

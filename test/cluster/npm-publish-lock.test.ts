@@ -25,7 +25,9 @@ describe("cluster: npm publishes through two nodes", { skip: !pg ? "TEST_DATABAS
       _id: "racy",
       name: "racy",
       "dist-tags": { [`v${version.replace(/\./g, "-")}`]: version },
-      versions: { [version]: { name: "racy", version, dist: { shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://x/racy/-/${file}` } } },
+      versions: {
+        [version]: { name: "racy", version, dist: { shasum: createHash("sha1").update(tarball).digest("hex"), tarball: `http://x/racy/-/${file}` } },
+      },
       _attachments: { [file]: { content_type: "application/octet-stream", data: tarball.toString("base64"), length: tarball.length } },
     };
     return request("PUT", `${node.repoUrl}/npm-local/racy`, { token: node.adminToken, body });

@@ -98,7 +98,11 @@ describe("cluster: Redis outage", { skip: !pg ? "TEST_DATABASE_URL is needed" : 
       const name = `timed-${++seq}`;
       const body = JSON.stringify({ repo: { type: "file", storage: "shared" } });
       out.repository.push(await timed((signal) => fetch(`${a.apiUrl}/api/v1/repositories/${name}`, { method: "PUT", headers: json, body, signal })));
-      out.upload.push(await timed((signal) => fetch(`${a.repoUrl}/files/lib/f-${seq}.txt`, { method: "PUT", headers: { authorization: basic }, body: `content ${seq}`, signal })));
+      out.upload.push(
+        await timed((signal) =>
+          fetch(`${a.repoUrl}/files/lib/f-${seq}.txt`, { method: "PUT", headers: { authorization: basic }, body: `content ${seq}`, signal }),
+        ),
+      );
       const settings = JSON.stringify({ login_lockout_seconds: 30 + (seq % 5) });
       out.authSettings.push(await timed((signal) => fetch(`${a.apiUrl}/api/v1/admin/auth-settings`, { method: "PUT", headers: json, body: settings, signal })));
     }

@@ -146,7 +146,12 @@ export async function startOp(opts: TestOpOptions): Promise<TestOp> {
   };
 }
 
-const unescapeHtml = (s: string) => s.replace(/&amp;/g, "&").replace(/&#x2F;/g, "/").replace(/&#x3D;/g, "=").replace(/&quot;/g, '"');
+const unescapeHtml = (s: string) =>
+  s
+    .replace(/&amp;/g, "&")
+    .replace(/&#x2F;/g, "/")
+    .replace(/&#x3D;/g, "=")
+    .replace(/&quot;/g, '"');
 
 /**
  * Opens `authorizationUrl` like a browser (cookies, redirects), signs in as `login` (the account's

@@ -32,7 +32,10 @@ describe("admin bootstrap", () => {
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.ok((await node.services.auth.login("admin", password)).token);
       assert.ok(!lines.some((l) => l.includes(password)), "the password is not logged");
-      assert.ok(lines.some((l) => l.includes("admin-password")), "the log says where it is");
+      assert.ok(
+        lines.some((l) => l.includes("admin-password")),
+        "the log says where it is",
+      );
     } finally {
       await node.close();
       rmSync(dir, { recursive: true, force: true });

@@ -20,11 +20,17 @@ describe("ChangeCursor", () => {
     const cursor = new ChangeCursor(90n);
     // Transaction 100 took seq 7 and is still open; transaction 101 took seq 8 and committed.
     const first: ChangePage = { xmin: "100", rows: [row(8, 101)] };
-    assert.deepEqual(cursor.accept(first).map((r) => r.seq), ["8"]);
+    assert.deepEqual(
+      cursor.accept(first).map((r) => r.seq),
+      ["8"],
+    );
     assert.equal(cursor.since, "100"); // the open transaction's rows will be read again
     // 100 committed: the next poll reads both rows again and delivers only the late one.
     const second: ChangePage = { xmin: "102", rows: [row(7, 100), row(8, 101)] };
-    assert.deepEqual(cursor.accept(second).map((r) => r.seq), ["7"]);
+    assert.deepEqual(
+      cursor.accept(second).map((r) => r.seq),
+      ["7"],
+    );
     assert.equal(cursor.since, "102");
   });
 
@@ -34,7 +40,13 @@ describe("ChangeCursor", () => {
     assert.equal(cursor.remembered, 2);
     assert.equal(cursor.accept({ xmin: "6", rows: [row(1, 5), row(2, 6)] }).length, 0);
     assert.equal(cursor.remembered, 1); // xid 5 < floor 6: never read again
-    assert.equal(cursor.accept({ xmin: "9", rows: [row(2, 6), row(3, 9)] }).map((r) => r.seq).join(), "3");
+    assert.equal(
+      cursor
+        .accept({ xmin: "9", rows: [row(2, 6), row(3, 9)] })
+        .map((r) => r.seq)
+        .join(),
+      "3",
+    );
     assert.equal(cursor.remembered, 1);
   });
 
@@ -143,7 +155,15 @@ for (const backend of backends()) {
       await db.prisma.apiToken.create({ data: { userId: user.id, tokenHash: "h1", label: "ci" } }); // not logged: nothing cached
       await db.prisma.apiToken.update({ where: { tokenHash: "h1" }, data: { revokedAt: new Date() } });
       const fresh = cursor.accept(await readChanges(db.sql, cursor.since)).map((r) => `${r.kind}:${r.key}`);
-      assert.deepEqual(fresh, ["repositories:one", "repositories:one", "repositories:two", "settings:prefixes", "repositories:two", `users:${user.id}`, "api_tokens:h1"]);
+      assert.deepEqual(fresh, [
+        "repositories:one",
+        "repositories:one",
+        "repositories:two",
+        "settings:prefixes",
+        "repositories:two",
+        `users:${user.id}`,
+        "api_tokens:h1",
+      ]);
     });
 
     it("rows past the retention are pruned by the poller", async () => {
@@ -184,10 +204,16 @@ describe("change feed on PostgreSQL: a transaction committing late", { skip: !po
       await slow.query(`INSERT INTO settings (section, value, updated_at) VALUES ('slow', '{}', now())`); // takes the lower seq
       await db.prisma.setting.create({ data: { section: "fast", value: {} } }); // higher seq, committed first
       const first = cursor.accept(await readChanges(db.sql, cursor.since));
-      assert.deepEqual(first.map((r) => r.key), ["fast"]);
+      assert.deepEqual(
+        first.map((r) => r.key),
+        ["fast"],
+      );
       await slow.query("COMMIT");
       const second = cursor.accept(await readChanges(db.sql, cursor.since));
-      assert.deepEqual(second.map((r) => r.key), ["slow"]);
+      assert.deepEqual(
+        second.map((r) => r.key),
+        ["slow"],
+      );
       assert.ok(BigInt(second[0].seq) < BigInt(first[0].seq), "the late row has the lower seq: 'seq > last seen' would skip it");
       assert.deepEqual(cursor.accept(await readChanges(db.sql, cursor.since)), []);
     } finally {
@@ -208,6 +234,9 @@ describe("change feed on PostgreSQL: a transaction committing late", { skip: !po
       await c.end();
     }
     await db.prisma.setting.create({ data: { section: "kept", value: {} } });
-    assert.deepEqual(cursor.accept(await readChanges(db.sql, cursor.since)).map((r) => r.key), ["kept"]);
+    assert.deepEqual(
+      cursor.accept(await readChanges(db.sql, cursor.since)).map((r) => r.key),
+      ["kept"],
+    );
   });
 });

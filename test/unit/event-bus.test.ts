@@ -84,7 +84,7 @@ describe("event bus with a private Redis", { skip: hasRedisServer() ? false : `$
     await red.publish(repo("red-2"));
     await blue.publish(repo("blue-2"));
     await atBlue.waitFor(isRepo("blue-2"), "blue's own later event");
-    assert.ok(!atBlue.seen.some(isRepo("red-1") ) && !atBlue.seen.some(isRepo("red-2")), "blue saw red's events");
+    assert.ok(!atBlue.seen.some(isRepo("red-1")) && !atBlue.seen.some(isRepo("red-2")), "blue saw red's events");
     assert.ok(!atRed2.seen.some(isRepo("blue-1")), "red saw blue's events");
   });
 
@@ -196,7 +196,10 @@ describe("event bus with a private Redis", { skip: hasRedisServer() ? false : `$
       await throttle.failure("judy", "192.0.2.7");
       const keys = (await raw.keys("*:login:*")).sort();
       assert.equal(keys.length, 2, JSON.stringify(keys));
-      assert.ok(keys.every((k) => k.startsWith("red:login:")), JSON.stringify(keys));
+      assert.ok(
+        keys.every((k) => k.startsWith("red:login:")),
+        JSON.stringify(keys),
+      );
       raw.disconnect();
 
       await redis.stop();

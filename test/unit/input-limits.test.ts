@@ -79,7 +79,11 @@ describe("stale staging files", () => {
     try {
       const tmp = path.join(dir, TMP_DIR);
       mkdirSync(tmp);
-      for (const [name, hours] of [["crashed-upload", 2], ["older", 30], ["live-upload", 0.5]] as const) {
+      for (const [name, hours] of [
+        ["crashed-upload", 2],
+        ["older", 30],
+        ["live-upload", 0.5],
+      ] as const) {
         writeFileSync(path.join(tmp, name), "x".repeat(1000));
         utimesSync(path.join(tmp, name), HOURS_AGO(hours), HOURS_AGO(hours));
       }

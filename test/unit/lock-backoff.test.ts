@@ -12,8 +12,14 @@ describe("lock backoff", () => {
   });
 
   it("jitters each pause down by at most half", () => {
-    assert.equal(lockBackoffMs(0, () => 0), 2.5);
-    assert.equal(lockBackoffMs(9, () => 0), 100);
+    assert.equal(
+      lockBackoffMs(0, () => 0),
+      2.5,
+    );
+    assert.equal(
+      lockBackoffMs(9, () => 0),
+      100,
+    );
     for (let attempt = 0; attempt < 12; attempt++) {
       const ceiling = Math.min(200, 5 * 2 ** attempt);
       for (let i = 0; i < 50; i++) {
@@ -102,7 +108,10 @@ describe("process-local locks", () => {
 
   it("frees the key when a section throws", async () => {
     const withLock = processLocks(1_000);
-    await assert.rejects(withLock("k", async () => Promise.reject(new Error("boom"))), /boom/);
+    await assert.rejects(
+      withLock("k", async () => Promise.reject(new Error("boom"))),
+      /boom/,
+    );
     assert.equal(await withLock("k", async () => "after"), "after");
   });
 });

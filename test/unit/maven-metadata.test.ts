@@ -94,6 +94,9 @@ describe("maven metadata", () => {
     assert.equal(mergeMetadata([s1, s2]), s2);
     const p1 = `<metadata><plugins><plugin><name>A</name><prefix>a</prefix><artifactId>a-maven-plugin</artifactId></plugin></plugins></metadata>`;
     const p2 = `<metadata><plugins><plugin><name>B</name><prefix>b</prefix><artifactId>b-maven-plugin</artifactId></plugin></plugins></metadata>`;
-    assert.deepEqual(parseMetadata(mergeMetadata([p1, p2])!).plugins.map((p) => p.prefix), ["a", "b"]);
+    assert.deepEqual(
+      parseMetadata(mergeMetadata([p1, p2])!).plugins.map((p) => p.prefix),
+      ["a", "b"],
+    );
   });
 });

@@ -22,7 +22,18 @@ import { DomainError } from "../../src/errors.js";
 const pkg = (name: string, versions: string[], tags: Record<string, string>, time: Record<string, string> = {}, host = "http://up"): Packument => ({
   name,
   "dist-tags": tags,
-  versions: Object.fromEntries(versions.map((v) => [v, { name, version: v, description: "d " + v, scripts: { postinstall: "x" }, dist: { tarball: `${host}/${name}/-/${tarballFile(name, v)}`, shasum: "s" + v } }])),
+  versions: Object.fromEntries(
+    versions.map((v) => [
+      v,
+      {
+        name,
+        version: v,
+        description: "d " + v,
+        scripts: { postinstall: "x" },
+        dist: { tarball: `${host}/${name}/-/${tarballFile(name, v)}`, shasum: "s" + v },
+      },
+    ]),
+  ),
   time,
 });
 
@@ -34,7 +45,8 @@ describe("npm names and routes", () => {
     assert.deepEqual(parseName("@acme/app"), { name: "@acme/app", scope: "acme", bare: "app" });
     assert.deepEqual(parseName("@acme%2Fapp"), { name: "@acme/app", scope: "acme", bare: "app" });
     assert.deepEqual(parseName("left-pad"), { name: "left-pad", scope: null, bare: "left-pad" });
-    for (const bad of ["", "Upper", "a b", "@scope", "../x", ".hidden", "@a/b/c", "x".repeat(215)]) badRequest(() => parseName(bad), /Invalid npm package name/);
+    for (const bad of ["", "Upper", "a b", "@scope", "../x", ".hidden", "@a/b/c", "x".repeat(215)])
+      badRequest(() => parseName(bad), /Invalid npm package name/);
   });
 
   it("maps tarball file names to versions", () => {
@@ -83,7 +95,12 @@ describe("packuments", () => {
   });
 
   it("assembles versions through one filter and repairs dist-tags", () => {
-    const p = pkg("x", ["1.0.0", "1.1.0", "2.0.0-rc.1"], { latest: "1.1.0", next: "2.0.0-rc.1" }, { created: "2020-01-01T00:00:00Z", "1.0.0": "2020-01-01T00:00:00Z", "1.1.0": "2026-11-01T00:00:00Z", "2.0.0-rc.1": "2026-11-02T00:00:00Z" });
+    const p = pkg(
+      "x",
+      ["1.0.0", "1.1.0", "2.0.0-rc.1"],
+      { latest: "1.1.0", next: "2.0.0-rc.1" },
+      { created: "2020-01-01T00:00:00Z", "1.0.0": "2020-01-01T00:00:00Z", "1.1.0": "2026-11-01T00:00:00Z", "2.0.0-rc.1": "2026-11-02T00:00:00Z" },
+    );
     const seen: Array<[string, string | undefined]> = [];
     const out = assembleVersions(p, (v, t) => {
       seen.push([v, t?.toISOString()]);
@@ -101,8 +118,20 @@ describe("packuments", () => {
   });
 
   it("merges group members: first member wins a version, latest is the highest", () => {
-    const hosted = pkg("x", ["1.0.0", "3.0.0"], { latest: "1.0.0", beta: "3.0.0" }, { "1.0.0": "2021-01-01T00:00:00Z", modified: "2021-01-01T00:00:00Z" }, "http://hosted");
-    const proxy = pkg("x", ["1.0.0", "2.0.0"], { latest: "2.0.0", beta: "2.0.0" }, { "1.0.0": "2019-01-01T00:00:00Z", "2.0.0": "2022-01-01T00:00:00Z", modified: "2022-01-01T00:00:00Z" }, "http://proxy");
+    const hosted = pkg(
+      "x",
+      ["1.0.0", "3.0.0"],
+      { latest: "1.0.0", beta: "3.0.0" },
+      { "1.0.0": "2021-01-01T00:00:00Z", modified: "2021-01-01T00:00:00Z" },
+      "http://hosted",
+    );
+    const proxy = pkg(
+      "x",
+      ["1.0.0", "2.0.0"],
+      { latest: "2.0.0", beta: "2.0.0" },
+      { "1.0.0": "2019-01-01T00:00:00Z", "2.0.0": "2022-01-01T00:00:00Z", modified: "2022-01-01T00:00:00Z" },
+      "http://proxy",
+    );
     const merged = mergePackuments([hosted, proxy])!;
     assert.deepEqual(Object.keys(merged.versions).sort(), ["1.0.0", "2.0.0", "3.0.0"]);
     assert.equal(merged.versions["1.0.0"].dist.tarball, "http://hosted/x/-/x-1.0.0.tgz");
@@ -129,7 +158,13 @@ describe("publish bodies", () => {
     _id: "@acme/app",
     name: "@acme/app",
     "dist-tags": { beta: "1.0.0" },
-    versions: { "1.0.0": { name: "@acme/app", version: "1.0.0", dist: { shasum: createHash("sha1").update(data).digest("hex"), tarball: "http://x/@acme/app/-/app-1.0.0.tgz" } } },
+    versions: {
+      "1.0.0": {
+        name: "@acme/app",
+        version: "1.0.0",
+        dist: { shasum: createHash("sha1").update(data).digest("hex"), tarball: "http://x/@acme/app/-/app-1.0.0.tgz" },
+      },
+    },
     _attachments: { "@acme/app-1.0.0.tgz": { content_type: "application/octet-stream", data: "", length: data.length } },
     readme: "hi",
     ...over,
@@ -153,7 +188,10 @@ describe("publish bodies", () => {
     badRequest(() => parsePublish("@acme/app", body({ name: "other" }), staged), /does not match the URL/);
     badRequest(() => parsePublish("@acme/app", body({ _attachments: {} }), staged), /no _attachments/);
     badRequest(() => parsePublish("@acme/app", body({ versions: { "not-semver": {} } }), staged), /Invalid version/);
-    badRequest(() => parsePublish("@acme/app", body({ _attachments: { "app-9.9.9.tgz": { data: "" } } }), new Map([["app-9.9.9.tgz", { size: 1, id: "x" }]])), /matches no version/);
+    badRequest(
+      () => parsePublish("@acme/app", body({ _attachments: { "app-9.9.9.tgz": { data: "" } } }), new Map([["app-9.9.9.tgz", { size: 1, id: "x" }]])),
+      /matches no version/,
+    );
     badRequest(() => parsePublish("@acme/app", body({ _attachments: { "@acme/app-1.0.0.tgz": { data: "", length: 1 } } }), staged), /length/);
     badRequest(() => parsePublish("@acme/app", body(), new Map()), /no base64 data/);
     badRequest(() => parsePublish("@acme/app", body({ "dist-tags": { "1.0": "1.0.0" } }), staged), /Invalid dist-tag/);

@@ -4,7 +4,16 @@ import { digestOf, parseDigest, requireDigest } from "../../src/formats/docker/d
 import { OCI_ERRORS, OciError, ociError } from "../../src/formats/docker/errors.js";
 import { acceptedTypes, configCreated, MEDIA, parseManifest } from "../../src/formats/docker/manifest.js";
 import { isValidImageName, isValidReference, parseV2Path } from "../../src/formats/docker/names.js";
-import { bearerChallenge, linkHeader, paginate, parseChallenge, parseContentRange, parsePageSize, parseScopes, uploadRange } from "../../src/formats/docker/protocol.js";
+import {
+  bearerChallenge,
+  linkHeader,
+  paginate,
+  parseChallenge,
+  parseContentRange,
+  parsePageSize,
+  parseScopes,
+  uploadRange,
+} from "../../src/formats/docker/protocol.js";
 
 const D = (c: string) => "sha256:" + c.repeat(64);
 const ociCode = (fn: () => unknown): string => {
@@ -21,10 +30,21 @@ describe("OCI digests", () => {
   it("parses sha256 and sha512, refuses the rest", () => {
     assert.deepEqual(parseDigest(D("a")), { algorithm: "sha256", hex: "a".repeat(64) });
     assert.equal(parseDigest("sha512:" + "b".repeat(128))?.algorithm, "sha512");
-    for (const bad of ["", "sha256:", "sha256:" + "A".repeat(64), "sha256:" + "a".repeat(63), "md5:" + "a".repeat(32), "sha512:" + "a".repeat(64), "sha256" + "a".repeat(64)]) {
+    for (const bad of [
+      "",
+      "sha256:",
+      "sha256:" + "A".repeat(64),
+      "sha256:" + "a".repeat(63),
+      "md5:" + "a".repeat(32),
+      "sha512:" + "a".repeat(64),
+      "sha256" + "a".repeat(64),
+    ]) {
       assert.equal(parseDigest(bad), null, bad);
     }
-    assert.equal(ociCode(() => requireDigest("nope")), "DIGEST_INVALID/400");
+    assert.equal(
+      ociCode(() => requireDigest("nope")),
+      "DIGEST_INVALID/400",
+    );
   });
   it("hashes content", () => {
     assert.equal(digestOf(""), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -33,7 +53,22 @@ describe("OCI digests", () => {
 
 describe("OCI errors", () => {
   it("speaks the error codes the conformance suite accepts, in the {errors:[{code,message,detail}]} body", () => {
-    const suiteCodes = ["BLOB_UNKNOWN", "BLOB_UPLOAD_INVALID", "BLOB_UPLOAD_UNKNOWN", "DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "MANIFEST_INVALID", "MANIFEST_UNKNOWN", "NAME_INVALID", "NAME_UNKNOWN", "SIZE_INVALID", "TAG_INVALID", "UNAUTHORIZED", "DENIED", "UNSUPPORTED"];
+    const suiteCodes = [
+      "BLOB_UNKNOWN",
+      "BLOB_UPLOAD_INVALID",
+      "BLOB_UPLOAD_UNKNOWN",
+      "DIGEST_INVALID",
+      "MANIFEST_BLOB_UNKNOWN",
+      "MANIFEST_INVALID",
+      "MANIFEST_UNKNOWN",
+      "NAME_INVALID",
+      "NAME_UNKNOWN",
+      "SIZE_INVALID",
+      "TAG_INVALID",
+      "UNAUTHORIZED",
+      "DENIED",
+      "UNSUPPORTED",
+    ];
     for (const code of suiteCodes) assert.ok(code in OCI_ERRORS, code);
     const err = ociError("TAG_INVALID", "Invalid tag 'a..b'", { tag: "a..b" });
     assert.equal(err.status, 400);
@@ -76,11 +111,19 @@ describe("OCI /v2 paths and names", () => {
 
 describe("OCI manifests", () => {
   const desc = (mediaType: string, c: string, size = 3) => ({ mediaType, digest: D(c), size });
-  const manifest = { schemaVersion: 2, mediaType: MEDIA.ociManifest, config: desc(MEDIA.ociConfig, "1"), layers: [desc("application/vnd.oci.image.layer.v1.tar+gzip", "2")] };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config: desc(MEDIA.ociConfig, "1"),
+    layers: [desc("application/vnd.oci.image.layer.v1.tar+gzip", "2")],
+  };
   it("parses an image manifest into its blobs", () => {
     const m = parseManifest(Buffer.from(JSON.stringify(manifest)), MEDIA.ociManifest);
     assert.equal(m.shape, "manifest");
-    assert.deepEqual(m.blobs.map((b) => b.digest), [D("1"), D("2")]);
+    assert.deepEqual(
+      m.blobs.map((b) => b.digest),
+      [D("1"), D("2")],
+    );
   });
   it("parses an index into child manifests and infers the type without mediaType", () => {
     const idx = { schemaVersion: 2, manifests: [{ ...desc(MEDIA.ociManifest, "3"), platform: { os: "linux", architecture: "amd64" } }] };
@@ -104,8 +147,16 @@ describe("OCI manifests", () => {
       JSON.stringify({ ...manifest, config: { ...manifest.config, size: -1 } }),
       JSON.stringify({ ...manifest, mediaType: "text/plain" }),
     ];
-    for (const b of bad) assert.equal(ociCode(() => parseManifest(Buffer.from(b))), "MANIFEST_INVALID/400", b);
-    assert.equal(ociCode(() => parseManifest(Buffer.from(JSON.stringify(manifest)), MEDIA.dockerManifest)), "MANIFEST_INVALID/400");
+    for (const b of bad)
+      assert.equal(
+        ociCode(() => parseManifest(Buffer.from(b))),
+        "MANIFEST_INVALID/400",
+        b,
+      );
+    assert.equal(
+      ociCode(() => parseManifest(Buffer.from(JSON.stringify(manifest)), MEDIA.dockerManifest)),
+      "MANIFEST_INVALID/400",
+    );
   });
   it("reads the config creation date and Accept lists", () => {
     assert.equal(configCreated('{"created":"2024-01-02T03:04:05Z"}')?.toISOString(), "2024-01-02T03:04:05.000Z");
@@ -121,8 +172,14 @@ describe("OCI protocol helpers", () => {
     assert.deepEqual(parseContentRange("0-99"), { start: 0, end: 99 });
     assert.deepEqual(parseContentRange("bytes 10-19/100"), { start: 10, end: 19 });
     assert.equal(parseContentRange(undefined), null);
-    assert.equal(ociCode(() => parseContentRange("5-1")), "BLOB_UPLOAD_INVALID/416");
-    assert.equal(ociCode(() => parseContentRange("x")), "BLOB_UPLOAD_INVALID/416");
+    assert.equal(
+      ociCode(() => parseContentRange("5-1")),
+      "BLOB_UPLOAD_INVALID/416",
+    );
+    assert.equal(
+      ociCode(() => parseContentRange("x")),
+      "BLOB_UPLOAD_INVALID/416",
+    );
     assert.equal(uploadRange(0), "0-0");
     assert.equal(uploadRange(10), "0-9");
   });
@@ -135,7 +192,10 @@ describe("OCI protocol helpers", () => {
     assert.deepEqual(paginate(tags, 10, "d"), { items: [] });
     assert.equal(parsePageSize("5"), 5);
     assert.equal(parsePageSize(undefined), undefined);
-    assert.equal(ociCode(() => parsePageSize("-1")), "NAME_INVALID/400");
+    assert.equal(
+      ociCode(() => parsePageSize("-1")),
+      "NAME_INVALID/400",
+    );
     assert.equal(linkHeader("/v2/r/i/tags/list", 2, "b"), '</v2/r/i/tags/list?n=2&last=b>; rel="next"');
   });
   it("builds and parses Bearer challenges and token scopes", () => {
@@ -158,8 +218,14 @@ describe("docker pull instructions", () => {
     assert.deepEqual(tag, ["skopeo copy docker://reg.example:8080/dh/lib/app:1.0 oci:./app", "docker pull reg.example:8080/dh/lib/app:1.0"]);
     const dig = dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/manifests/${D("a")}`, "http://h:1/dh");
     assert.equal(dig[1], `docker pull h:1/dh/app@${D("a")}`);
-    assert.equal(dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/_manifests/tags/v2", "http://h:1/dh")[1], "docker pull h:1/dh/lib/app:v2");
-    assert.equal(dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/_manifests/revisions/sha256/${"b".repeat(64)}`, "http://h:1/dh")[1], `docker pull h:1/dh/app@${D("b")}`);
+    assert.equal(
+      dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, "lib/app/_manifests/tags/v2", "http://h:1/dh")[1],
+      "docker pull h:1/dh/lib/app:v2",
+    );
+    assert.equal(
+      dockerFormat.pullInstructions!({ ...repo, remotes: [], members: [] }, `app/_manifests/revisions/sha256/${"b".repeat(64)}`, "http://h:1/dh")[1],
+      `docker pull h:1/dh/app@${D("b")}`,
+    );
   });
   it("describes only tags as artifacts for the search reindex", async () => {
     const { dockerFormat } = await import("../../src/formats/docker/index.js");

@@ -60,15 +60,24 @@ describe("Permissions", () => {
   });
 
   it("requireApi: 401 without a caller, 403 without the action", () => {
-    assert.throws(() => requireApi(null, "api_user_permissions", "read"), (e: DomainError) => e.code === "UNAUTHORIZED");
-    assert.throws(() => requireApi(principal([]), "api_user_permissions", "read"), (e: DomainError) => e.code === "FORBIDDEN");
+    assert.throws(
+      () => requireApi(null, "api_user_permissions", "read"),
+      (e: DomainError) => e.code === "UNAUTHORIZED",
+    );
+    assert.throws(
+      () => requireApi(principal([]), "api_user_permissions", "read"),
+      (e: DomainError) => e.code === "FORBIDDEN",
+    );
     assert.equal(requireApi(principal([{ api_user_permissions: ["read"] }]), "api_user_permissions", "read").name, "u");
   });
 });
 
 describe("validatePermissions", () => {
   const bad = (input: unknown, pattern: RegExp) =>
-    assert.throws(() => validatePermissions(input), (e: DomainError) => e.code === "BAD_REQUEST" && pattern.test(e.message));
+    assert.throws(
+      () => validatePermissions(input),
+      (e: DomainError) => e.code === "BAD_REQUEST" && pattern.test(e.message),
+    );
 
   it("accepts the documented shapes", () => {
     const ok = { "maven-central": ["read", "download"], "*": ["read"], api_user_permissions: ["read", "enable"], can_delete_artifacts: false };

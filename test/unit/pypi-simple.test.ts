@@ -29,7 +29,11 @@ describe("PyPI names and files", () => {
   it("normalises names per PEP 503", () => {
     for (const n of ["Friendly-Bard", "friendly.bard", "FRIENDLY_BARD", "friendly--._bard"]) assert.equal(normalize(n), "friendly-bard");
     assert.equal(validateProject("Acme_Lib"), "Acme_Lib");
-    for (const bad of ["", "-x", "a b", "x/y", "x-"]) assert.throws(() => validateProject(bad), (e: unknown) => e instanceof DomainError && e.code === "BAD_REQUEST");
+    for (const bad of ["", "-x", "a b", "x/y", "x-"])
+      assert.throws(
+        () => validateProject(bad),
+        (e: unknown) => e instanceof DomainError && e.code === "BAD_REQUEST",
+      );
   });
 
   it("parses wheel, sdist and egg file names", () => {
@@ -60,7 +64,10 @@ describe("simple index pages", () => {
   it("renders PEP 503 HTML with hashes, escaped requires-python and yanked markers", () => {
     const html = renderProjectHtml("Acme-App", files);
     assert.match(html, /<meta name="pypi:repository-version" content="1.1">/);
-    assert.match(html, /<a href="http:\/\/h\/packages\/acme_app-0\.1\.0\.tar\.gz#sha256=(ab){32}" data-requires-python="&gt;=3\.7, &lt;4">acme_app-0\.1\.0\.tar\.gz<\/a>/);
+    assert.match(
+      html,
+      /<a href="http:\/\/h\/packages\/acme_app-0\.1\.0\.tar\.gz#sha256=(ab){32}" data-requires-python="&gt;=3\.7, &lt;4">acme_app-0\.1\.0\.tar\.gz<\/a>/,
+    );
     assert.match(html, /data-yanked="broken build">acme_app-0\.1\.0-py3-none-any\.whl/);
   });
 
@@ -102,9 +109,21 @@ describe("simple index pages", () => {
       return v === "1.0";
     });
     assert.deepEqual(seen, ["2.0@2026", "1.0@2020"]);
-    assert.deepEqual(kept.map((f) => f.filename), ["x-1.0.tar.gz"]);
-    assert.deepEqual(assembleFiles(all).map((f) => f.filename), ["x-1.0.tar.gz", "x-2.0.tar.gz"]);
+    assert.deepEqual(
+      kept.map((f) => f.filename),
+      ["x-1.0.tar.gz"],
+    );
+    assert.deepEqual(
+      assembleFiles(all).map((f) => f.filename),
+      ["x-1.0.tar.gz", "x-2.0.tar.gz"],
+    );
     const merged = mergeFiles([[file("x-1.0.tar.gz", { url: "a" })], [file("x-1.0.tar.gz", { url: "b" }), file("x-2.0.tar.gz")]]);
-    assert.deepEqual(merged.map((f) => [f.filename, f.url]), [["x-1.0.tar.gz", "a"], ["x-2.0.tar.gz", "http://h/packages/x-2.0.tar.gz"]]);
+    assert.deepEqual(
+      merged.map((f) => [f.filename, f.url]),
+      [
+        ["x-1.0.tar.gz", "a"],
+        ["x-2.0.tar.gz", "http://h/packages/x-2.0.tar.gz"],
+      ],
+    );
   });
 });

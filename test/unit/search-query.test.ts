@@ -64,7 +64,13 @@ describe("search query language: parsing", () => {
     const toks = tokenize('name:x  (version:"1 2")');
     assert.deepEqual(
       toks.map((t) => [t.t, t.pos]),
-      [["field", 0], ["lparen", 8], ["field", 9], ["rparen", 22], ["eof", 23]],
+      [
+        ["field", 0],
+        ["lparen", 8],
+        ["field", 9],
+        ["rparen", 22],
+        ["eof", 23],
+      ],
     );
   });
 });

@@ -68,7 +68,13 @@ export function storageContract(name: string, make: () => Promise<{ storage: Sto
       const file3 = path.join(dir, "staged-3");
       writeFileSync(file3, "third");
       await assert.rejects(
-        putLocalFile(storage, "pkg/-/pkg-2.0.0.tgz", file3, { size: 5, digests: { ...d2, sha1: createHash("sha1").update("third").digest("hex") } }, { expect: { sha1: "0".repeat(40) } }),
+        putLocalFile(
+          storage,
+          "pkg/-/pkg-2.0.0.tgz",
+          file3,
+          { size: 5, digests: { ...d2, sha1: createHash("sha1").update("third").digest("hex") } },
+          { expect: { sha1: "0".repeat(40) } },
+        ),
         (err: unknown) => err instanceof DomainError && err.status === 400,
       );
       assert.equal(await storage.exists("pkg/-/pkg-2.0.0.tgz"), false);
@@ -144,7 +150,10 @@ export function storageContract(name: string, make: () => Promise<{ storage: Sto
         (await storage.list("com/ex/a/", { after: "com/ex/a/1.jar", limit: 5 })).map((e) => e.key),
         ["com/ex/a/2.jar"],
       );
-      assert.deepEqual((await storage.list("com/ex/", { limit: 1 })).map((e) => e.key), ["com/ex/a/1.jar"]);
+      assert.deepEqual(
+        (await storage.list("com/ex/", { limit: 1 })).map((e) => e.key),
+        ["com/ex/a/1.jar"],
+      );
       assert.deepEqual((await storage.list("missing/")).length, 0);
 
       assert.equal(await storage.delete("com/other.txt"), true);
@@ -172,4 +181,3 @@ export function storageContract(name: string, make: () => Promise<{ storage: Sto
     }
   });
 }
-

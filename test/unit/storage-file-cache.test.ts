@@ -186,7 +186,8 @@ test("file cache: with no cache configured reads still work (streamed)", async (
 
 test("file cache: never used on network file systems (NFS, SMB, FUSE...); local ones, even a root not created yet, use it", async () => {
   for (const nfsLike of [0x6969, 0xff534d42, 0xfe534d42, 0x65735546, 0x00c36400]) assert.equal(isNetworkFileSystemType(nfsLike), true);
-  for (const local of [0xef53 /* ext4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0x01021994 /* tmpfs */, 0x794c7630 /* overlay */]) assert.equal(isNetworkFileSystemType(local), false);
+  for (const local of [0xef53 /* ext4 */, 0x58465342 /* xfs */, 0x9123683e /* btrfs */, 0x01021994 /* tmpfs */, 0x794c7630 /* overlay */])
+    assert.equal(isNetworkFileSystemType(local), false);
   const dir = mkdtempSync(path.join(os.tmpdir(), "pantera-fcache-"));
   try {
     assert.equal(await onNetworkFileSystem(path.join(dir, "not", "yet")), false);
@@ -200,7 +201,6 @@ test("file cache: never used on network file systems (NFS, SMB, FUSE...); local 
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
 
 test("file cache: a file written earlier in the current millisecond is old enough for minAgeMs 0", () => {
   // Date.now() truncates to whole milliseconds while file timestamps keep the fraction, so such a

@@ -50,9 +50,15 @@ test("fs (repository view): keys stay inside the repository root", async () => {
     await a.put("f.txt", "A");
     await b.put("f.txt", "B");
     assert.equal(await text((await a.get("f.txt"))!.stream), "A");
-    assert.deepEqual((await fs.list("")).map((e) => e.key), ["a/f.txt", "b/f.txt"]);
+    assert.deepEqual(
+      (await fs.list("")).map((e) => e.key),
+      ["a/f.txt", "b/f.txt"],
+    );
     assert.equal(await a.deletePrefix(""), 1);
-    assert.deepEqual((await fs.list("")).map((e) => e.key), ["b/f.txt"]);
+    assert.deepEqual(
+      (await fs.list("")).map((e) => e.key),
+      ["b/f.txt"],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

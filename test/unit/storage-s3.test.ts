@@ -29,7 +29,15 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const cfg = (over: Partial<S3Config> = {}): S3Config => ({ bucket: "pantera", region: "us-east-1", endpoint, accessKeyId: "S3RVER", secretAccessKey: "S3RVER", pathStyle: true, ...over });
+const cfg = (over: Partial<S3Config> = {}): S3Config => ({
+  bucket: "pantera",
+  region: "us-east-1",
+  endpoint,
+  accessKeyId: "S3RVER",
+  secretAccessKey: "S3RVER",
+  pathStyle: true,
+  ...over,
+});
 
 let n = 0;
 storageContract("s3", async () => {
@@ -98,6 +106,9 @@ test("s3: unknown access keys are refused; keys with spaces and unicode round-tr
   const good = new S3Storage(cfg({ prefix: "creds" }));
   await good.put("sp ace/ü+x.txt", "unicode");
   assert.equal(await text((await good.get("sp ace/ü+x.txt"))!.stream), "unicode");
-  assert.deepEqual((await good.list("")).map((e) => e.key), ["sp ace/ü+x.txt"]);
+  assert.deepEqual(
+    (await good.list("")).map((e) => e.key),
+    ["sp ace/ü+x.txt"],
+  );
   await good.deletePrefix("");
 });

@@ -46,7 +46,8 @@ function descriptor(value: unknown, where: string): Descriptor {
   const d = value as Record<string, unknown>;
   if (typeof d.mediaType !== "string" || !d.mediaType) throw ociError("MANIFEST_INVALID", `${where}.mediaType must be a string`);
   if (typeof d.digest !== "string" || !parseDigest(d.digest)) throw ociError("MANIFEST_INVALID", `${where}.digest is not a valid digest`);
-  if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0) throw ociError("MANIFEST_INVALID", `${where}.size must be a non-negative integer`);
+  if (typeof d.size !== "number" || !Number.isSafeInteger(d.size) || d.size < 0)
+    throw ociError("MANIFEST_INVALID", `${where}.size must be a non-negative integer`);
   const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (typeof d.artifactType === "string") out.artifactType = d.artifactType;
   if (d.annotations && typeof d.annotations === "object") out.annotations = d.annotations as Record<string, string>;
@@ -77,7 +78,13 @@ export function parseManifest(body: Buffer, contentType?: string): ParsedManifes
   let mediaType = declared ?? (ct && MANIFEST_TYPES.includes(ct) ? ct : undefined);
   if (!mediaType) mediaType = Array.isArray(m.manifests) ? MEDIA.ociIndex : MEDIA.ociManifest;
   if (!MANIFEST_TYPES.includes(mediaType)) throw ociError("MANIFEST_INVALID", `Unsupported manifest media type '${mediaType}'`);
-  const out: ParsedManifest = { mediaType, declaresMediaType: declared !== undefined, shape: INDEX_TYPES.includes(mediaType) ? "index" : "manifest", blobs: [], manifests: [] };
+  const out: ParsedManifest = {
+    mediaType,
+    declaresMediaType: declared !== undefined,
+    shape: INDEX_TYPES.includes(mediaType) ? "index" : "manifest",
+    blobs: [],
+    manifests: [],
+  };
   if (m.subject !== undefined) out.subject = descriptor(m.subject, "subject");
   if (typeof m.artifactType === "string") out.artifactType = m.artifactType;
   if (m.annotations && typeof m.annotations === "object") out.annotations = m.annotations as Record<string, string>;

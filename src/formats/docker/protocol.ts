@@ -77,7 +77,14 @@ export function parseScopes(values: string[]): Scope[] {
     const first = v.indexOf(":");
     const last = v.lastIndexOf(":");
     if (first < 0 || last === first) continue;
-    out.push({ type: v.slice(0, first), name: v.slice(first + 1, last), actions: v.slice(last + 1).split(",").filter(Boolean) });
+    out.push({
+      type: v.slice(0, first),
+      name: v.slice(first + 1, last),
+      actions: v
+        .slice(last + 1)
+        .split(",")
+        .filter(Boolean),
+    });
   }
   return out;
 }

@@ -91,7 +91,10 @@ export class DockerStore {
       return { size: res.size };
     } catch (err) {
       if (hasher.writableFinished && hasher.digest() !== `${d.algorithm}:${d.hex}`) {
-        throw ociError("DIGEST_INVALID", `Content does not match digest ${d.algorithm}:${d.hex}`, { expected: `${d.algorithm}:${d.hex}`, actual: hasher.digest() });
+        throw ociError("DIGEST_INVALID", `Content does not match digest ${d.algorithm}:${d.hex}`, {
+          expected: `${d.algorithm}:${d.hex}`,
+          actual: hasher.digest(),
+        });
       }
       throw err;
     }
@@ -226,7 +229,8 @@ export class DockerStore {
         if (!(await this.statBlob(b.digest))) throw ociError("MANIFEST_BLOB_UNKNOWN", `Blob ${b.digest} is unknown to this repository`, { digest: b.digest });
       }
       for (const c of parsed.manifests) {
-        if (!(await this.hasManifest(image, c.digest))) throw ociError("MANIFEST_BLOB_UNKNOWN", `Manifest ${c.digest} is unknown to this image`, { digest: c.digest });
+        if (!(await this.hasManifest(image, c.digest)))
+          throw ociError("MANIFEST_BLOB_UNKNOWN", `Manifest ${c.digest} is unknown to this image`, { digest: c.digest });
       }
     }
     const d = requireDigest(digest);
@@ -279,7 +283,9 @@ export class DockerStore {
   async tags(image: string): Promise<string[]> {
     const prefix = `${image}/_manifests/tags/`;
     const entries = await this.storage.list(prefix);
-    return filesOf(entries).map((e) => e.key.slice(prefix.length)).filter((t) => t && !t.includes("/"));
+    return filesOf(entries)
+      .map((e) => e.key.slice(prefix.length))
+      .filter((t) => t && !t.includes("/"));
   }
 
   /** The image's tags; null when the image is unknown (never had a manifest). */

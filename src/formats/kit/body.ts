@@ -23,6 +23,11 @@ export async function readJson(req: Pick<FormatRequest, "body" | "header">, limi
 }
 
 /** Serialises read-modify-write sections of one package's metadata across every node. */
-export function withPackageLock<T>(req: Pick<FormatRequest, "services">, target: { repo: { format: string; name: string } }, name: string, fn: () => Promise<T>): Promise<T> {
+export function withPackageLock<T>(
+  req: Pick<FormatRequest, "services">,
+  target: { repo: { format: string; name: string } },
+  name: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   return req.services.withLock(`${target.repo.format}\0${target.repo.name}\0${name}`, fn);
 }

@@ -122,7 +122,11 @@ function sendNotModified(ctx: Koa.Context, tag: string | undefined, modified: Da
   ctx.body = null;
 }
 
-async function sendFile(ctx: Koa.Context, r: { file: FileHit; status?: number; type?: string; headers?: Record<string, string> }, tags: EntityTags): Promise<boolean> {
+async function sendFile(
+  ctx: Koa.Context,
+  r: { file: FileHit; status?: number; type?: string; headers?: Record<string, string> },
+  tags: EntityTags,
+): Promise<boolean> {
   const { file } = r;
   const type = r.type ?? contentTypeFor(file.key);
   for (const [k, v] of Object.entries(r.headers ?? {})) ctx.set(k, v);
@@ -217,7 +221,15 @@ function sendBytes(ctx: Koa.Context, r: Reply, modified?: Date): void {
     else ctx.body = body;
   } else if (data === undefined) ctx.body = r.status === 204 || r.status === 304 ? null : "";
   else ctx.body = data;
-  const type = r.type ?? (body === null || body === undefined ? undefined : Buffer.isBuffer(body) || body instanceof Readable ? "application/octet-stream" : typeof body === "string" ? "text/plain; charset=utf-8" : "application/json");
+  const type =
+    r.type ??
+    (body === null || body === undefined
+      ? undefined
+      : Buffer.isBuffer(body) || body instanceof Readable
+        ? "application/octet-stream"
+        : typeof body === "string"
+          ? "text/plain; charset=utf-8"
+          : "application/json");
   if (type) ctx.type = type; // (HEAD: Koa sends the headers of a buffer body, Content-Length included, and drops the body)
   if (r.length !== undefined) ctx.length = r.length;
 }

@@ -220,7 +220,9 @@ export class KitRequest implements FormatRequest, FileSource {
   private async cooldownGate(key: string, id: ArtifactId, plan: FetchPlan): Promise<void> {
     const { cooldown, upstream } = this.env.services;
     if (plan.releasedAt !== undefined) {
-      const d = plan.releasedAt ? await cooldown.evaluate(this.repo, id.name, id.version, plan.releasedAt) : await cooldown.isBlocked(this.repo, id.name, id.version);
+      const d = plan.releasedAt
+        ? await cooldown.evaluate(this.repo, id.name, id.version, plan.releasedAt)
+        : await cooldown.isBlocked(this.repo, id.name, id.version);
       if (!d.allowed) throw forbidden(d.message);
       return;
     }
@@ -237,7 +239,9 @@ export class KitRequest implements FormatRequest, FileSource {
       if (!res) continue;
       res.body?.destroy();
       if (res.status >= 200 && res.status < 300) {
-        const d = res.lastModified ? await cooldown.evaluate(this.repo, id.name, id.version, res.lastModified) : await cooldown.isBlocked(this.repo, id.name, id.version);
+        const d = res.lastModified
+          ? await cooldown.evaluate(this.repo, id.name, id.version, res.lastModified)
+          : await cooldown.isBlocked(this.repo, id.name, id.version);
         if (!d.allowed) throw forbidden(d.message);
         return;
       }

@@ -46,7 +46,8 @@ export async function fetchGuarded(start: URL, opts: GuardedFetch): Promise<Resp
     } catch {
       throw new RedirectError(`Upstream ${target.host} redirected to an invalid URL '${location}'`);
     }
-    if (next.protocol !== "http:" && next.protocol !== "https:") throw new RedirectError(`Upstream ${target.host} redirected to a non-HTTP URL '${next.protocol}'`);
+    if (next.protocol !== "http:" && next.protocol !== "https:")
+      throw new RedirectError(`Upstream ${target.host} redirected to a non-HTTP URL '${next.protocol}'`);
     if (hops + 1 > MAX_REDIRECTS) throw new RedirectError(`Upstream ${start.host} redirected more than ${MAX_REDIRECTS} times`);
     target = next;
   }

@@ -141,7 +141,12 @@ export class Upstreams implements UpstreamClient {
     const idleTimeout = durationMs(remote.idle_timeout, settings.idle_timeout);
     const sem = this.destinations.get(host) ?? new Semaphore();
     this.destinations.set(host, sem);
-    await sem.acquire(settings.max_connections_per_destination || 64, settings.max_requests_queued_per_destination || 128, settings.connection_acquire_timeout || 30000, host);
+    await sem.acquire(
+      settings.max_connections_per_destination || 64,
+      settings.max_requests_queued_per_destination || 128,
+      settings.connection_acquire_timeout || 30000,
+      host,
+    );
     let released = false;
     const release = () => {
       if (!released) {
@@ -171,7 +176,14 @@ export class Upstreams implements UpstreamClient {
     }, responseTimeout);
     let res: Response;
     try {
-      res = await fetchGuarded(new URL(url), { method: req.method ?? "GET", headers: plain, credentials: secret, origin: remoteOrigin, signal: controller.signal, follow });
+      res = await fetchGuarded(new URL(url), {
+        method: req.method ?? "GET",
+        headers: plain,
+        credentials: secret,
+        origin: remoteOrigin,
+        signal: controller.signal,
+        follow,
+      });
     } catch (err) {
       release();
       clearTimeout(responseTimer);

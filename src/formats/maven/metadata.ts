@@ -76,7 +76,13 @@ export function lastUpdatedStamp(d: Date = new Date()): string {
 }
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const unesc = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+const unesc = (s: string) =>
+  s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
 
 function tag(xml: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>\\s*([^<]*?)\\s*</${name}>`).exec(xml);
@@ -108,12 +114,26 @@ export function parseMetadata(xml: string): ParsedMetadata {
     groupId: tag(outside, "groupId"),
     artifactId: tag(outside, "artifactId"),
     version: tag(outside, "version"),
-    versions: blocks(blocks(versioning, "versions")[0] ?? "", "version").map((v) => unesc(v.trim())).filter(Boolean),
+    versions: blocks(blocks(versioning, "versions")[0] ?? "", "version")
+      .map((v) => unesc(v.trim()))
+      .filter(Boolean),
     latest: tag(versioning, "latest"),
     release: tag(versioning, "release"),
     lastUpdated: tag(versioning, "lastUpdated"),
-    snapshot: snapshotBlock !== undefined ? { timestamp: tag(snapshotBlock, "timestamp"), buildNumber: Number(tag(snapshotBlock, "buildNumber") ?? NaN) || undefined, localCopy: tag(snapshotBlock, "localCopy") === "true" } : undefined,
-    snapshotVersions: blocks(versioning, "snapshotVersion").map((b) => ({ classifier: tag(b, "classifier"), extension: tag(b, "extension") ?? "", value: tag(b, "value") ?? "", updated: tag(b, "updated") })),
+    snapshot:
+      snapshotBlock !== undefined
+        ? {
+            timestamp: tag(snapshotBlock, "timestamp"),
+            buildNumber: Number(tag(snapshotBlock, "buildNumber") ?? NaN) || undefined,
+            localCopy: tag(snapshotBlock, "localCopy") === "true",
+          }
+        : undefined,
+    snapshotVersions: blocks(versioning, "snapshotVersion").map((b) => ({
+      classifier: tag(b, "classifier"),
+      extension: tag(b, "extension") ?? "",
+      value: tag(b, "value") ?? "",
+      updated: tag(b, "updated"),
+    })),
     plugins: blocks(xml, "plugin").map((b) => ({ name: tag(b, "name"), prefix: tag(b, "prefix"), artifactId: tag(b, "artifactId") })),
   };
 }
@@ -151,7 +171,13 @@ export interface SnapshotFile {
 }
 
 /** Version-level SNAPSHOT metadata from the timestamped files of one version directory. */
-export function snapshotMetadataXml(groupId: string, artifactId: string, version: string, files: SnapshotFile[], lastUpdated = lastUpdatedStamp()): string | null {
+export function snapshotMetadataXml(
+  groupId: string,
+  artifactId: string,
+  version: string,
+  files: SnapshotFile[],
+  lastUpdated = lastUpdatedStamp(),
+): string | null {
   const parsed = files
     .map((f) => {
       const m = /-(\d{8}\.\d{6})-(\d+)$/.exec(f.value);
@@ -207,7 +233,11 @@ export function mergeMetadata(docs: string[]): string | null {
   const parsed = docs.map((d) => ({ doc: d, meta: parseMetadata(d) }));
   const newestFirst = [...parsed].sort((a, b) => (b.meta.lastUpdated ?? "").localeCompare(a.meta.lastUpdated ?? ""));
   if (parsed.some((p) => p.meta.snapshot || p.meta.snapshotVersions.length)) {
-    const bySnapshot = [...parsed].sort((a, b) => (b.meta.snapshot?.timestamp ?? "").localeCompare(a.meta.snapshot?.timestamp ?? "") || (b.meta.snapshot?.buildNumber ?? 0) - (a.meta.snapshot?.buildNumber ?? 0));
+    const bySnapshot = [...parsed].sort(
+      (a, b) =>
+        (b.meta.snapshot?.timestamp ?? "").localeCompare(a.meta.snapshot?.timestamp ?? "") ||
+        (b.meta.snapshot?.buildNumber ?? 0) - (a.meta.snapshot?.buildNumber ?? 0),
+    );
     return bySnapshot[0].doc;
   }
   const base = newestFirst[0].meta;
@@ -218,7 +248,13 @@ export function mergeMetadata(docs: string[]): string | null {
       `<?xml version="1.0" encoding="UTF-8"?>`,
       `<metadata>`,
       `  <plugins>`,
-      ...[...plugins.values()].flatMap((p) => [`    <plugin>`, `      <name>${esc(p.name ?? "")}</name>`, `      <prefix>${esc(p.prefix ?? "")}</prefix>`, `      <artifactId>${esc(p.artifactId ?? "")}</artifactId>`, `    </plugin>`]),
+      ...[...plugins.values()].flatMap((p) => [
+        `    <plugin>`,
+        `      <name>${esc(p.name ?? "")}</name>`,
+        `      <prefix>${esc(p.prefix ?? "")}</prefix>`,
+        `      <artifactId>${esc(p.artifactId ?? "")}</artifactId>`,
+        `    </plugin>`,
+      ]),
       `  </plugins>`,
       `</metadata>`,
       ``,

@@ -275,7 +275,7 @@ export function parsePublish<T extends { size: number }>(name: string, body: unk
 }
 
 export function validateTag(tag: string): string {
-  if (!tag || tag.length > 128 || !/^[A-Za-z0-9._-]+$/.test(tag) || semver.validRange(tag) !== null && /^[v\d]/.test(tag)) {
+  if (!tag || tag.length > 128 || !/^[A-Za-z0-9._-]+$/.test(tag) || (semver.validRange(tag) !== null && /^[v\d]/.test(tag))) {
     throw badRequest(`Invalid dist-tag '${tag}'`);
   }
   return tag;
@@ -283,5 +283,7 @@ export function validateTag(tag: string): string {
 
 /** A packument revision marker: changes whenever the document changes. */
 export function revision(p: Packument, counter: number): string {
-  return `${counter}-${Buffer.from(String(p.time?.modified ?? "")).toString("hex").slice(-16)}`;
+  return `${counter}-${Buffer.from(String(p.time?.modified ?? ""))
+    .toString("hex")
+    .slice(-16)}`;
 }

@@ -31,7 +31,8 @@ export interface IndexedPackage extends PackageSummary {
 
 /** Text as PostgreSQL stores it: no NUL characters (text and jsonb refuse them). */
 const clean = (v: unknown): string => {
-  const text = typeof v === "string" ? v : v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v as number | boolean | bigint);
+  const text =
+    typeof v === "string" ? v : v === undefined || v === null ? "" : typeof v === "object" ? JSON.stringify(v) : String(v as number | boolean | bigint);
   return text.split("\u0000").join("");
 };
 
