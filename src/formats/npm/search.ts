@@ -2,6 +2,7 @@
 // proxies ask their first remote, groups combine their members' results.
 import type { RepositoryKind } from "../../repositories/types.js";
 import { byKind, type ByKind, type FormatRequest, type Reply } from "../kit/contract.js";
+import { forKind } from "../kit/kinds.js";
 import { readBody } from "../kit/upstream.js";
 import { encodeName, type Json } from "./packument.js";
 import type { NpmSearchIndex } from "./search-index.js";
@@ -66,7 +67,7 @@ function finders(index: NpmSearchIndex): Record<RepositoryKind, Finder> {
     },
     async group(req, text, limit) {
       // Each member answers as its own kind would; a failing member contributes nothing.
-      const results = await Promise.all((await req.members()).map((m) => parts[m.repo.kind](m, text, limit).catch(() => NONE)));
+      const results = await Promise.all((await req.members()).map((m) => forKind(m.repo, parts)(m, text, limit).catch(() => NONE)));
       return { hits: results.flatMap((r) => r.hits), total: results.reduce((n, r) => n + r.total, 0) };
     },
   };
