@@ -272,13 +272,8 @@ export interface FormatPlugin {
     reindex?(t: HookTarget): Promise<void>;
   };
   /**
-   * Renders an error in this format's client shape (OCI `{errors:[...]}`, npm `{error}`...).
-   * Default: the documented `{error, message, status}` body.
-   */
-  renderError?(code: string, message: string, status: number): Reply;
-  /**
    * Routes mounted at the root of the repository port instead of below /<repo>/ (OCI's /v2/...).
-   * The plugin resolves repositories itself through `root.resolve`.
+   * The plugin resolves repositories itself (`RootRequest.repository`) and renders its errors in its clients' shape.
    */
   root?: RootMount;
 }

@@ -120,14 +120,10 @@ export class FormatKit {
   async serve(ctx: Koa.Context, r: ResolvedRequest): Promise<void> {
     const plugin = this.deps.registry.plugin(r.repo.format);
     if (!plugin) throw new DomainError("NOT_IMPLEMENTED", `Format '${r.repo.format}' is not served by this node`);
-    try {
-      const result = await this.run(ctx, plugin, r);
-      if (!(await renderResult(ctx, result, this.tags))) throw notFound(`'${r.path}' not found in repository '${r.repo.name}'`);
-    } catch (err) {
-      if (!plugin.renderError || !(err instanceof DomainError)) throw err;
-      if (err.retryAfter !== undefined) ctx.set("Retry-After", String(err.retryAfter));
-      await renderResult(ctx, plugin.renderError(err.code, err.message, err.status), this.tags);
-    }
+    // Errors go to the repository port's one mapping of the error table ({error, message, status});
+    // a format whose clients need another shape answers below its own root mount (OCI).
+    const result = await this.run(ctx, plugin, r);
+    if (!(await renderResult(ctx, result, this.tags))) throw notFound(`'${r.path}' not found in repository '${r.repo.name}'`);
   }
 
   private async run(ctx: Koa.Context, plugin: FormatPlugin, r: ResolvedRequest): Promise<OperationResult> {
