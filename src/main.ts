@@ -211,26 +211,8 @@ export async function composeNode(config: Config, log: Logger = createLogger(con
     hooks,
     callers,
   };
-  // What GraphQL resolvers (and the REST layer over them) are given.
-  const graphql: GraphqlServices = {
-    config,
-    log,
-    db,
-    bus,
-    settings,
-    auth,
-    authProviders,
-    tokenPolicy,
-    users,
-    roles,
-    storages,
-    repositories,
-    search,
-    cooldown,
-    artifacts,
-    audit,
-    dashboard,
-  };
+  // What GraphQL resolvers (and the REST layer over them) are given: the node's services, seen through GraphqlServices.
+  const graphql: GraphqlServices = services;
 
   let servers: RunningServers | undefined;
   return {
