@@ -8,7 +8,7 @@ import type { Readable } from "node:stream";
 import type { Principal, RepositoryAction } from "../../auth/permissions.js";
 import type { Logger } from "../../log.js";
 import type { RemoteConfig, RepositoryKind, RepositoryRecord } from "../../repositories/types.js";
-import type { Digests, ListEntry, Storage, StoredObject } from "../../storage/types.js";
+import type { Digests, GetResult, ListEntry, Storage, StoredObject } from "../../storage/types.js";
 import type { ConfigSchema } from "./config.js";
 import type { UpstreamRequest, UpstreamResponse } from "./upstream.js";
 
@@ -83,6 +83,8 @@ export interface FileHit {
   stat: StoredObject;
   /** Bytes made for this read (merged group metadata, cooldown-filtered metadata): served instead of the stored file. */
   bytes?: Buffer;
+  /** The kit's own read of a small stored file (its bytes in memory), sent without reading it again. */
+  opened?: GetResult;
 }
 
 /** Reads through whatever kind of repository the request addresses. */

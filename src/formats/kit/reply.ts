@@ -139,7 +139,7 @@ async function sendFile(
   const conditional = !!(ctx.get("If-None-Match") || ctx.get("If-Modified-Since"));
   if (!head && !rangeHeader && !conditional) {
     // Common case: one read from storage, no separate stat; small files arrive whole and go out as one buffer.
-    const obj = await file.storage.get(file.key);
+    const obj = file.opened ?? (await file.storage.get(file.key));
     if (!obj) return false;
     const hit = { ...file, stat: { key: file.key, size: obj.size, modified: obj.modified } };
     // (The index is asked once per file and node: the tag is remembered, or taken while streaming.)

@@ -163,8 +163,23 @@ export class KitRequest implements FormatRequest, FileSource {
   }
 
   private async hosted(key: string): Promise<FileHit | null> {
+    if (this.plainGet()) {
+      // The common read: one storage read, no stat first; a small file's bytes go out as they are.
+      const obj = await this.storage.get(key);
+      if (!obj) return null;
+      const stat = { key, size: obj.size, modified: obj.modified };
+      if (obj.data) return { repo: this.repo, storage: this.storage, key, stat, opened: obj };
+      obj.stream.destroy(); // large: streamed when sent (the caller may not send it at all)
+      return { repo: this.repo, storage: this.storage, key, stat };
+    }
     const stat = await this.storage.stat(key);
     return stat ? { repo: this.repo, storage: this.storage, key, stat } : null;
+  }
+
+  /** A GET with no range or validators: the whole file will be read if it is sent. */
+  private plainGet(): boolean {
+    const h = (name: string) => this.incoming.header(name);
+    return this.method === "GET" && !h("range") && !h("if-none-match") && !h("if-modified-since");
   }
 
   private cooldownId(key: string): ArtifactId | null {
