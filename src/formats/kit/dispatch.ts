@@ -153,20 +153,42 @@ export class FormatKit {
   }
 
   private incoming(ctx: Koa.Context, r: ResolvedRequest): Incoming {
-    const q = ctx.querystring;
-    return {
-      method: ctx.method as Method,
-      path: r.path,
-      trailingSlash: ctx.path.endsWith("/"),
-      query: new URLSearchParams(q),
-      header: (name) => {
-        const v = ctx.req.headers[name.toLowerCase()];
-        return Array.isArray(v) ? v.join(", ") : v;
-      },
-      body: ctx.req,
-      ip: ctx.ip,
-      actor: r.actor,
-      baseUrl: r.baseUrl,
-    };
+    return new KoaIncoming(ctx, r);
+  }
+}
+
+/** The transport parts of a Koa request, read when asked for (the hot path reads few of them). */
+class KoaIncoming implements Incoming {
+  readonly method: Method;
+  readonly path: string;
+  readonly actor: Principal;
+  readonly baseUrl: string;
+  private parsedQuery: URLSearchParams | undefined;
+
+  constructor(
+    private readonly ctx: Koa.Context,
+    r: ResolvedRequest,
+  ) {
+    this.method = ctx.method as Method;
+    this.path = r.path;
+    this.actor = r.actor;
+    this.baseUrl = r.baseUrl;
+  }
+
+  get trailingSlash(): boolean {
+    return this.ctx.path.endsWith("/");
+  }
+  get query(): URLSearchParams {
+    return (this.parsedQuery ??= new URLSearchParams(this.ctx.querystring));
+  }
+  get body() {
+    return this.ctx.req;
+  }
+  get ip(): string {
+    return this.ctx.ip;
+  }
+  header(name: string): string | undefined {
+    const v = this.ctx.req.headers[name.toLowerCase()];
+    return Array.isArray(v) ? v.join(", ") : v;
   }
 }

@@ -129,7 +129,7 @@ async function sendFile(
 ): Promise<boolean> {
   const { file } = r;
   const type = r.type ?? contentTypeFor(file.key);
-  for (const [k, v] of Object.entries(r.headers ?? {})) ctx.set(k, v);
+  if (r.headers) for (const [k, v] of Object.entries(r.headers)) ctx.set(k, v);
   if (file.bytes) {
     sendBytes(ctx, { status: r.status ?? 200, body: file.bytes, type, cacheable: true }, file.stat.modified);
     return true;
@@ -141,7 +141,7 @@ async function sendFile(
     // Common case: one read from storage, no separate stat; small files arrive whole and go out as one buffer.
     const obj = file.opened ?? (await file.storage.get(file.key));
     if (!obj) return false;
-    const hit = { ...file, stat: { key: file.key, size: obj.size, modified: obj.modified } };
+    const hit = file.opened ? file : { ...file, stat: { key: file.key, size: obj.size, modified: obj.modified } };
     // (The index is asked once per file and node: the tag is remembered, or taken while streaming.)
     const tag = tags.cached(hit) ?? (await tags.lookup(hit, obj.data));
     ctx.set("Accept-Ranges", "bytes");

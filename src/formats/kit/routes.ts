@@ -5,7 +5,8 @@ import type { Method, Route } from "./contract.js";
 interface CompiledRoute {
   route: Route;
   methods: Set<string>;
-  match(path: string): Record<string, string> | null;
+  /** Params of `path` (its segments given too, split once per request), or null. */
+  match(path: string, segs: string[]): Record<string, string> | null;
 }
 
 export interface RouteMatch {
@@ -14,7 +15,7 @@ export interface RouteMatch {
 }
 
 /** `/a/:b/*c` → a matcher over '/'-joined paths; RegExp patterns use their named groups. */
-function compilePattern(pattern: string | RegExp): (path: string) => Record<string, string> | null {
+function compilePattern(pattern: string | RegExp): (path: string, segs: string[]) => Record<string, string> | null {
   if (pattern instanceof RegExp) {
     return (path) => {
       const m = pattern.exec(path);
@@ -22,8 +23,7 @@ function compilePattern(pattern: string | RegExp): (path: string) => Record<stri
     };
   }
   const parts = pattern.split("/").filter(Boolean);
-  return (path) => {
-    const segs = path.split("/").filter(Boolean);
+  return (_path, segs) => {
     const params: Record<string, string> = {};
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i];
@@ -58,14 +58,16 @@ export class RouteTable {
    * the path (empty: no route has the path at all).
    */
   resolve(method: string, path: string): RouteMatch | { allowed: Method[] } {
-    const allowed = new Set<string>();
+    const segs = path.split("/").filter(Boolean);
+    let allowed: Set<string> | undefined;
     for (const c of this.compiled) {
-      const params = c.match(path);
+      const params = c.match(path, segs);
       if (!params || (c.route.when && !c.route.when(params))) continue;
       if (c.methods.has(method)) return { route: c.route, params };
+      allowed ??= new Set();
       for (const m of c.methods) allowed.add(m);
     }
-    return { allowed: ORDER.filter((m) => allowed.has(m)) };
+    return { allowed: ORDER.filter((m) => allowed?.has(m)) };
   }
 }
 
