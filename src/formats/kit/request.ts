@@ -178,8 +178,8 @@ export class KitRequest implements FormatRequest, FileSource {
 
   /** A GET with no range or validators: the whole file will be read if it is sent. */
   private plainGet(): boolean {
-    const h = (name: string) => this.incoming.header(name);
-    return this.method === "GET" && !h("range") && !h("if-none-match") && !h("if-modified-since");
+    const h = this.incoming;
+    return this.method === "GET" && h.header("range") === undefined && h.header("if-none-match") === undefined && h.header("if-modified-since") === undefined;
   }
 
   private cooldownId(key: string): ArtifactId | null {
