@@ -61,6 +61,8 @@ const sha256Tag = (data: Buffer) => `"${createHash("sha256").update(data).digest
  */
 export class EntityTags {
   private readonly known = new Map<string, string>();
+  /** Tags of in-memory contents by the buffer itself: a driver's small-file cache hands out the same buffer per read. */
+  private readonly ofBytes = new WeakMap<Buffer, string>();
   constructor(private readonly index: Pick<ArtifactIndex, "find">) {}
 
   private static id(hit: FileHit): string {
@@ -74,6 +76,13 @@ export class EntityTags {
   remember(hit: FileHit, tag: string): string {
     if (this.known.size > 100_000) this.known.clear(); // bounded
     this.known.set(EntityTags.id(hit), tag);
+    return tag;
+  }
+
+  /** The tag of bytes in memory (hashed once per buffer). */
+  ofData(data: Buffer): string {
+    let tag = this.ofBytes.get(data);
+    if (!tag) this.ofBytes.set(data, (tag = sha256Tag(data)));
     return tag;
   }
 
@@ -135,15 +144,16 @@ async function sendFile(
     return true;
   }
   const head = ctx.method === "HEAD";
-  const rangeHeader = ctx.get("Range");
-  const conditional = !!(ctx.get("If-None-Match") || ctx.get("If-Modified-Since"));
+  // (An `opened` file was read for a plain GET: no range or validators to look for.)
+  const rangeHeader = file.opened ? "" : ctx.get("Range");
+  const conditional = !file.opened && !!(ctx.get("If-None-Match") || ctx.get("If-Modified-Since"));
   if (!head && !rangeHeader && !conditional) {
     // Common case: one read from storage, no separate stat; small files arrive whole and go out as one buffer.
     const obj = file.opened ?? (await file.storage.get(file.key));
     if (!obj) return false;
     const hit = file.opened ? file : { ...file, stat: { key: file.key, size: obj.size, modified: obj.modified } };
     // (The index is asked once per file and node: the tag is remembered, or taken while streaming.)
-    const tag = tags.cached(hit) ?? (await tags.lookup(hit, obj.data));
+    const tag = obj.data ? tags.ofData(obj.data) : (tags.cached(hit) ?? (await tags.lookup(hit)));
     ctx.set("Accept-Ranges", "bytes");
     ctx.set("Last-Modified", obj.modified.toUTCString());
     if (tag) ctx.set("ETag", tag);
