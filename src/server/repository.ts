@@ -137,15 +137,16 @@ async function importArtifact(app: RepositoryPortDeps, ctx: Koa.Context): Promis
 
 /** The format dispatcher: anything no earlier route claimed. */
 function dispatcher(app: RepositoryPortDeps): Koa.Middleware {
+  const prefixes = async () => {
+    const { prefixes } = await app.settings.get("prefixes");
+    return Array.isArray(prefixes) ? (prefixes as string[]) : [];
+  };
   return async (ctx, next) => {
     if (ctx.body !== undefined || ctx.status !== 404 || ctx.matched?.length) return next();
     if (ctx.path.startsWith("/.import/")) return importArtifact(app, ctx);
     // Root mounts of format plugins (OCI /v2/...), unless the path is a global prefix before a repository of another format.
-    const prefixes = async () => {
-      const { prefixes } = await app.settings.get("prefixes");
-      return Array.isArray(prefixes) ? (prefixes as string[]) : [];
-    };
-    if (await app.kit.serveRoot(ctx, prefixes)) return;
+    const root = app.kit.serveRoot(ctx, prefixes);
+    if (root && (await root)) return;
     const scope = await resolveRequest(app, ctx, ctx.path);
     if (!scope) {
       const first = decodeSegments(ctx.path)[0];

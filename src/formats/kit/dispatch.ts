@@ -72,13 +72,23 @@ export class FormatKit {
    * name a repository of another format (`/<prefix>/<name>/...`): the per-repository dispatcher
    * serves that one.
    */
-  async serveRoot(ctx: Koa.Context, globalPrefixes: () => Promise<readonly string[]>): Promise<boolean> {
+  serveRoot(ctx: Koa.Context, globalPrefixes: () => Promise<readonly string[]>): Promise<boolean> | false {
     const raw = ctx.path;
     const end = raw.indexOf("/", 1);
     const prefix = end < 0 ? raw.slice(1) : raw.slice(1, end);
     const plugin = this.mounts.get(prefix);
+    // (Synchronous when no mount claims the path: the common case costs no promise.)
     if (!plugin) return false;
-    const path = end < 0 ? "" : raw.slice(end);
+    return this.serveMount(ctx, plugin, prefix, end < 0 ? "" : raw.slice(end), globalPrefixes);
+  }
+
+  private async serveMount(
+    ctx: Koa.Context,
+    plugin: FormatPlugin,
+    prefix: string,
+    path: string,
+    globalPrefixes: () => Promise<readonly string[]>,
+  ): Promise<boolean> {
     // The repository the path names, looked up once: the mount resolves it again through `repository`.
     const named = /^\/([^/]+)\//.exec(path);
     let name: string | undefined;
@@ -126,7 +136,8 @@ export class FormatKit {
     if (!(await renderResult(ctx, result, this.tags))) throw notFound(`'${r.path}' not found in repository '${r.repo.name}'`);
   }
 
-  private async run(ctx: Koa.Context, plugin: FormatPlugin, r: ResolvedRequest): Promise<OperationResult> {
+  /** The operation's result (synchronous throws for 404/405: the caller awaits it either way). */
+  private run(ctx: Koa.Context, plugin: FormatPlugin, r: ResolvedRequest): Promise<OperationResult> | OperationResult {
     const method = ctx.method;
     const table = this.deps.registry.routes(plugin);
     const path = "/" + r.path;

@@ -245,9 +245,9 @@ function sendBytes(ctx: Koa.Context, r: Reply, modified?: Date): void {
 }
 
 /** Writes `result` to the response; false when a file reply's file vanished before it could be read. */
-export async function renderResult(ctx: Koa.Context, result: OperationResult, tags: EntityTags): Promise<boolean> {
+export function renderResult(ctx: Koa.Context, result: OperationResult, tags: EntityTags): Promise<boolean> | boolean {
   if (isFileReply(result)) return sendFile(ctx, result, tags);
-  for (const [k, v] of Object.entries(result.headers ?? {})) ctx.set(k, v);
+  if (result.headers) for (const [k, v] of Object.entries(result.headers)) ctx.set(k, v);
   sendBytes(ctx, result);
   return true;
 }
