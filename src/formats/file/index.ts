@@ -21,7 +21,7 @@ async function read(req: FormatRequest): Promise<OperationResult> {
   req.require("read");
   const { path } = req;
   if (path && !req.trailingSlash) {
-    const file = await req.files.get(path);
+    const file = await req.files.open(path);
     if (file) return { file };
   }
   const entries = await req.files.list(path);

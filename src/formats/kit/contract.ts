@@ -83,7 +83,7 @@ export interface FileHit {
   stat: StoredObject;
   /** Bytes made for this read (merged group metadata, cooldown-filtered metadata): served instead of the stored file. */
   bytes?: Buffer;
-  /** The kit's own read of a small stored file (its bytes in memory), sent without reading it again. */
+  /** The kit's own read of the stored file (`FileSource.open`), sent without reading it again. */
   opened?: GetResult;
 }
 
@@ -95,6 +95,11 @@ export interface FileSource {
    * has it, or the members' documents merged by `mergeMetadata` when the plugin merges this key.
    */
   get(key: string): Promise<FileHit | null>;
+  /**
+   * `get` for a file the operation sends: on a plain GET of a hosted file the kit's one read of it
+   * stays open for the reply. Return the hit as `{ file }` (an unsent hit would hold the file open).
+   */
+  open(key: string): Promise<FileHit | null>;
   /** The bytes of `get(key)`, or null. */
   read(key: string): Promise<Buffer | null>;
   /** One folder level; a group lists the union of its members (first member holding a name wins). */

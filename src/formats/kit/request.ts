@@ -162,14 +162,18 @@ export class KitRequest implements FormatRequest, FileSource {
     return [...out.values()];
   }
 
-  private async hosted(key: string): Promise<FileHit | null> {
+  open(key: string): Promise<FileHit | null> {
+    return this.repo.kind === "hosted" ? this.hosted(key, true) : this.get(key);
+  }
+
+  private async hosted(key: string, sending = false): Promise<FileHit | null> {
     if (this.plainGet()) {
       // The common read: one storage read, no stat first; a small file's bytes go out as they are.
       const obj = await this.storage.get(key);
       if (!obj) return null;
       const stat = { key, size: obj.size, modified: obj.modified };
-      if (obj.data) return { repo: this.repo, storage: this.storage, key, stat, opened: obj };
-      obj.stream.destroy(); // large: streamed when sent (the caller may not send it at all)
+      if (obj.data || sending) return { repo: this.repo, storage: this.storage, key, stat, opened: obj };
+      obj.stream.destroy(); // a large file read for another purpose: streamed again if it is sent after all
       return { repo: this.repo, storage: this.storage, key, stat };
     }
     const stat = await this.storage.stat(key);

@@ -33,7 +33,7 @@ export function readOperation(checksums: ChecksumCache): Operation {
     if (path && !req.trailingSlash) {
       const sum = checksumOf(path);
       if (sum) return checksumReply(req, checksums, sum);
-      const file = await req.files.get(path);
+      const file = await req.files.open(path);
       if (file) return { file };
     }
     const entries = await req.files.list(path);

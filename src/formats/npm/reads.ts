@@ -104,7 +104,7 @@ export async function tarball(req: FormatRequest): Promise<OperationResult> {
   const name = packageName(req);
   const file = req.params.file;
   req.require("read");
-  const hit = await req.files.get(tarballKey(name, file));
+  const hit = await req.files.open(tarballKey(name, file));
   if (!hit) throw notFound(`Tarball '${file}' of '${name}' not found`);
   return { file: hit, type: "application/octet-stream" };
 }

@@ -66,7 +66,7 @@ export async function download(req: FormatRequest): Promise<OperationResult> {
   req.require("read");
   const { project, version, filename } = req.params;
   if (normalize(project) !== project || !parseFilename(filename)) throw notFound(`File '${req.path}' not found`);
-  const file = await req.files.get(fileKey(project, version, filename));
+  const file = await req.files.open(fileKey(project, version, filename));
   if (!file) throw notFound(`File '${filename}' not found`);
   return { file, type: "application/octet-stream" };
 }
