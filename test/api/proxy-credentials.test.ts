@@ -1,4 +1,4 @@
-// Remote credentials go to the remote's own origin only (src/formats/proxy.ts): two local
+// Remote credentials go to the remote's own origin only (src/formats/kit/upstream.ts): two local
 // upstreams, A (the configured remote, credentials expected) and B (another host: a CDN that
 // tarball / file URLs point at, or where A redirects). B records every credential header it
 // gets and must never see one; A must keep getting them, redirects within A included.
