@@ -6,6 +6,7 @@
 //     passed through Prisma's adapter unchanged;
 //   - pool checkout timeout (connectionTimeoutMillis): "timeout exceeded when trying to connect".
 import { unavailable, type DomainError } from "../errors.js";
+import { StorageUnavailableError } from "../storage/errors.js";
 
 /** Seconds a client should wait before retrying while the database is unreachable. */
 export const DATABASE_RETRY_AFTER = 5;
@@ -29,10 +30,15 @@ function matches(err: object): boolean {
   return typeof e.message === "string" && MESSAGES.test(e.message);
 }
 
-/** Whether `err` (or one of its causes / GraphQL originalErrors) says the database cannot be reached. */
+/**
+ * Whether `err` (or one of its causes / GraphQL originalErrors) says the database cannot be reached.
+ * A storage's network failure (wrapped by its driver in StorageUnavailableError) is not one, even
+ * though its cause carries the same ECONNREFUSED.
+ */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const seen = new Set<unknown>();
   for (let e = err; e && typeof e === "object" && !seen.has(e);) {
+    if (e instanceof StorageUnavailableError) return false;
     seen.add(e);
     if (matches(e)) return true;
     const next = e as { cause?: unknown; originalError?: unknown };

@@ -3,6 +3,7 @@ import type Koa from "koa";
 import { DomainError, ERROR_STATUS, errorBody } from "../errors.js";
 import type { Logger } from "../log.js";
 import { databaseUnavailable, isDatabaseUnavailable } from "../db/errors.js";
+import { findStorageUnavailable } from "../storage/errors.js";
 
 /** The one error table read backwards: the code of a plain HTTP error's status (Koa's own 4xx). */
 const CODE_OF_STATUS = new Map<number, string>(Object.entries(ERROR_STATUS).map(([code, status]) => [status, code]));
@@ -22,10 +23,15 @@ export function errorHandler(log: Logger): Koa.Middleware {
         ctx.body = errorBody("NOT_FOUND", `No route for ${ctx.method} ${ctx.path}`);
       }
     } catch (thrown) {
-      // A database outage is the node's state, not a bug: 503 + Retry-After, so balancers and clients retry.
-      const outage = (!(thrown instanceof DomainError) || thrown.code === "INTERNAL_ERROR") && isDatabaseUnavailable(thrown);
+      // A database or storage outage is the node's state, not a bug: 503 + Retry-After, so balancers
+      // and clients retry. Which one it is comes from where it was thrown (the storage's driver wraps
+      // its own network failures), so a storage outage is never answered as the database's.
+      const wrapped = !(thrown instanceof DomainError) || thrown.code === "INTERNAL_ERROR";
+      const storage = wrapped ? findStorageUnavailable(thrown) : undefined;
+      const outage = wrapped && !storage && isDatabaseUnavailable(thrown);
       if (outage) log.debug("database unavailable", { path: ctx.path, err: String(thrown) });
-      const err = outage ? databaseUnavailable() : thrown;
+      if (storage) log.debug("storage unavailable", { path: ctx.path, err: storage.message });
+      const err = storage ?? (outage ? databaseUnavailable() : thrown);
       if (err instanceof DomainError) {
         if (err.code === "INTERNAL_ERROR") log.error("request failed", { path: ctx.path, err: describeCause((err as { cause?: unknown }).cause ?? err) });
         ctx.status = err.status;

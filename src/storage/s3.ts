@@ -6,6 +6,7 @@ import { createHash, createHmac } from "node:crypto";
 import { Readable } from "node:stream";
 import { badRequest, conflict, unavailable } from "../errors.js";
 import { DigestStream, toReadable, verifyDigests } from "./digest.js";
+import { networkReason, StorageUnavailableError } from "./errors.js";
 import {
   deleteEach,
   directoryMoveKeys,
@@ -158,8 +159,38 @@ export class S3Storage implements Storage {
         signal: AbortSignal.timeout(300_000),
       });
     } catch (err) {
-      throw unavailable(`S3 storage at ${this.base.origin} is unreachable: ${(err as Error).message}`);
+      throw this.unreachable(err);
     }
+  }
+
+  /** A network failure talking to the endpoint (refused, reset, timed out): the storage is unavailable. */
+  private unreachable(err: unknown): StorageUnavailableError {
+    return new StorageUnavailableError(`S3 storage at ${this.base.origin} is unreachable: ${networkReason(err)}`, { cause: err });
+  }
+
+  /** A response body read whole; a connection lost while reading is the storage's outage, as in `send`. */
+  private async text(res: Response): Promise<string> {
+    try {
+      return await res.text();
+    } catch (err) {
+      throw this.unreachable(err);
+    }
+  }
+
+  /** A response body as a stream whose network failures are StorageUnavailableErrors too. */
+  private stream(body: ReadableStream<Uint8Array>): Readable {
+    const source = Readable.fromWeb(body as import("node:stream/web").ReadableStream);
+    const unreachable = (err: unknown) => this.unreachable(err);
+    return Readable.from(
+      (async function* () {
+        try {
+          yield* source;
+        } catch (err) {
+          throw unreachable(err);
+        }
+      })(),
+      { objectMode: false },
+    );
   }
 
   private async fail(res: Response, what: string): Promise<never> {
@@ -187,7 +218,7 @@ export class S3Storage implements Storage {
     const total = /\/(\d+)$/.exec(res.headers.get("content-range") ?? "")?.[1];
     const size = Number(total ?? res.headers.get("content-length") ?? 0);
     const modified = new Date(res.headers.get("last-modified") ?? Date.now());
-    const stream = res.body ? Readable.fromWeb(res.body as import("node:stream/web").ReadableStream) : Readable.from([]);
+    const stream = res.body ? this.stream(res.body) : Readable.from([]);
     return { stream, size, modified };
   }
 
@@ -205,7 +236,7 @@ export class S3Storage implements Storage {
       if (!uploadId) {
         const res = await this.send({ method: "POST", key: k, query: { uploads: "" } });
         if (!res.ok) return this.fail(res, `CreateMultipartUpload ${k}`);
-        uploadId = tag(await res.text(), "UploadId");
+        uploadId = tag(await this.text(res), "UploadId");
         if (!uploadId) throw unavailable("S3 CreateMultipartUpload returned no UploadId");
       }
       const partNumber = parts.length + 1;
@@ -253,7 +284,7 @@ export class S3Storage implements Storage {
           parts.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag.replace(/&/g, "&amp;").replace(/"/g, "&quot;")}</ETag></Part>`).join("") +
           "</CompleteMultipartUpload>";
         const res = await this.send({ method: "POST", key: k, query: { uploadId }, body: Buffer.from(xml), headers: { "content-type": "application/xml" } });
-        const text = await res.text();
+        const text = await this.text(res);
         // S3 may answer 200 with an <Error> body.
         if (!res.ok || text.includes("<Error>")) throw unavailable(`S3 CompleteMultipartUpload ${k} failed: ${res.status} ${tag(text, "Code") ?? ""}`);
         uploadId = undefined;
@@ -290,7 +321,7 @@ export class S3Storage implements Storage {
       else if (opts.after !== undefined) query["start-after"] = this.prefix + opts.after;
       const res = await this.send({ method: "GET", query });
       if (!res.ok) return this.fail(res, `ListObjectsV2 ${full}`);
-      const xml = await res.text();
+      const xml = await this.text(res);
       for (const c of tags(xml, "Contents")) {
         const key = unxml(tag(c, "Key") ?? "").slice(this.prefix.length);
         out.push({ key, kind: "file", size: Number(tag(c, "Size") ?? 0), modified: new Date(tag(c, "LastModified") ?? 0) });
@@ -327,7 +358,7 @@ export class S3Storage implements Storage {
     const d = this.objectKey(to);
     const source = "/" + [this.cfg.bucket, ...s.split("/")].map(enc).join("/");
     const res = await this.send({ method: "PUT", key: d, headers: { "x-amz-copy-source": source } });
-    const text = await res.text();
+    const text = await this.text(res);
     if (res.status === 404) return;
     if (!res.ok || text.includes("<Error>")) throw unavailable(`S3 CopyObject ${s} -> ${d} failed: ${res.status} ${tag(text, "Code") ?? ""}`);
     const del = await this.send({ method: "DELETE", key: s });

@@ -1,11 +1,13 @@
 // Storage aliases (global and repository-scoped); their storages are built by the drivers of the registry it is given.
-// `forRepository` is on the hot path: resolved storages are cached per node and
-// dropped on `storage.changed` / `repository.changed` events (fanned out over Redis).
+// `forRepository` is on the hot path: resolved storages are cached per node, dropped on
+// `storage.changed` / `repository.changed` events (fanned out over Redis, repaired by the change
+// feed), and re-resolved after a maximum age in case a node missed both.
 import path from "node:path";
 import type { PrismaClient } from "../db/index.js";
 import type { EventBus } from "../events/bus.js";
 import { badRequest, conflict, DomainError, notFound, unavailable } from "../errors.js";
 import { requireApi, type Principal } from "../auth/permissions.js";
+import { refreshOrStale } from "../db/errors.js";
 import type { RepositoryRecord } from "../repositories/types.js";
 import { maskSecrets, restoreMasked } from "../settings/mask.js";
 import { SmallFileCache } from "./file-cache.js";
@@ -24,9 +26,24 @@ const ALIAS_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export const DEFAULT_ALIAS = "default";
 
+/** How long a repository's resolved storage is trusted without an event (as the repository cache's records). */
+export const STORAGE_CACHE_MAX_AGE_MS = 60_000;
+
+export interface StorageCacheOptions {
+  /** Maximum age of a resolved repository storage. */
+  maxAgeMs?: number;
+  /** The clock the age is measured by (tests). */
+  now?: () => number;
+}
+
 export class StorageService {
-  private drivers = new Map<string, Storage>();
-  private repoStorages = new Map<string, Storage>();
+  /** Built drivers by alias, with the config they were built from: a changed config rebuilds. */
+  private drivers = new Map<string, { storage: Storage; config: string }>();
+  private repoStorages = new Map<string, { storage: PrefixedStorage; until: number }>();
+  /** Bumped by every event, so a refresh that raced one does not cache what it read. */
+  private generation = 0;
+  private readonly maxAgeMs: number;
+  private readonly now: () => number;
   readonly defaultConfig: AliasConfig;
   /** Small files this node read from fs storages (validated by a stat on every read; survives driver rebuilds). */
   readonly fileCache = new SmallFileCache();
@@ -38,9 +55,13 @@ export class StorageService {
     private registry: StorageDriverRegistry,
     private dataDir: string,
     defaultPath?: string,
+    cache: StorageCacheOptions = {},
   ) {
     this.defaultConfig = { type: "fs", path: path.resolve(defaultPath ?? path.join(dataDir, "storage")) };
+    this.maxAgeMs = cache.maxAgeMs ?? STORAGE_CACHE_MAX_AGE_MS;
+    this.now = cache.now ?? Date.now;
     bus.on((e) => {
+      if (e.type === "storage.changed" || e.type === "repository.changed") this.generation++;
       if (e.type === "storage.changed") {
         this.drivers.clear();
         this.repoStorages.clear();
@@ -65,7 +86,10 @@ export class StorageService {
    * the alias: the server's configuration is at fault, not the request.
    */
   private driverFor(cacheKey: string, alias: string, config: AliasConfig): Storage {
-    let d = this.drivers.get(cacheKey);
+    // Always called with the config just read, so a node that missed an event still rebuilds.
+    const built = JSON.stringify(config);
+    const hit = this.drivers.get(cacheKey);
+    let d = hit?.config === built ? hit.storage : undefined;
     if (!d) {
       const type = isObject(config) && typeof config.type === "string" ? config.type : "";
       const driver = this.registry.get(type);
@@ -78,7 +102,7 @@ export class StorageService {
         throw err;
       }
       d = driver.create(parsed, { fileCache: this.fileCache });
-      this.drivers.set(cacheKey, d);
+      this.drivers.set(cacheKey, { storage: d, config: built });
     }
     return d;
   }
@@ -102,10 +126,14 @@ export class StorageService {
   /** A storage whose keys are relative to the repository's root (`<alias root>/<repo>/`). */
   async forRepository(record: Pick<RepositoryRecord, "name" | "storage">): Promise<Storage> {
     const key = `${record.name}\0${record.storage}`;
-    const cached = this.repoStorages.get(key);
-    if (cached) return cached;
-    const s = new PrefixedStorage(await this.forAlias(record.name, record.storage), record.name + "/");
-    this.repoStorages.set(key, s);
+    const hit = this.repoStorages.get(key);
+    if (hit && hit.until > this.now()) return hit.storage;
+    // Past its age: re-resolved (one query per key and age); while the database is down, the last one serves.
+    const generation = this.generation;
+    const read = await refreshOrStale(() => this.forAlias(record.name, record.storage), hit);
+    if ("stale" in read) return read.stale.storage;
+    const s = hit?.storage.inner === read.fresh ? hit.storage : new PrefixedStorage(read.fresh, record.name + "/");
+    if (generation === this.generation) this.repoStorages.set(key, { storage: s, until: this.now() + this.maxAgeMs });
     return s;
   }
 
