@@ -108,7 +108,9 @@ function repositoryErrors(): Koa.Middleware {
       }
       // A client that hung up mid-upload: nothing to answer.
       if ((err as { code?: string }).code === "ECONNRESET" || (err as { code?: string }).code === "ERR_STREAM_PREMATURE_CLOSE") {
-        if (ctx.req.destroyed || ctx.req.aborted) {
+        // The client is gone only if its request never completed and its socket is closed: a request body read
+        // to the end is `destroyed` too, and a reset from the database or storage after that is the server's (503).
+        if (ctx.req.aborted || (!ctx.req.complete && ctx.req.socket.destroyed)) {
           ctx.status = 400;
           ctx.body = errorBody("BAD_REQUEST", "Request aborted by the client");
           return;
