@@ -20,7 +20,7 @@ import { ChangeFeed } from "./cluster/change-feed.js";
 import { loadConfig, type Config } from "./config.js";
 import { CooldownService } from "./cooldown/service.js";
 import { DashboardService, RequestCountFlusher } from "./dashboard/service.js";
-import { openDatabase, type Database } from "./db/index.js";
+import { openDatabase } from "./db/index.js";
 import { EventBus } from "./events/bus.js";
 import { FormatKit } from "./formats/kit/dispatch.js";
 import { FormatHooks } from "./formats/kit/hooks.js";
@@ -54,30 +54,16 @@ import { StorageService } from "./storage/service.js";
 import { UserService } from "./users/service.js";
 
 /** The services of one node, as the root built them (for tests and tools to read; no service takes this). */
-export interface NodeServices {
+export interface NodeServices extends GraphqlServices {
+  // (The whole services where GraphqlServices names only the part resolvers use.)
   config: Config;
-  log: Logger;
-  db: Database;
-  bus: EventBus;
+  settings: SettingsService;
+  cooldown: CooldownService;
   metrics: Registry;
   keys: KeyStore;
-  settings: SettingsService;
-  auth: AuthService;
-  authProviders: AuthProviderService;
-  tokenPolicy: TokenPolicyService;
-  users: UserService;
-  roles: RoleService;
-  storages: StorageService;
-  repositories: RepositoryService;
-  /** The artifacts index. */
+  /** The artifacts index (`artifacts` is REST section 8 over it). */
   artifactRecords: ArtifactRecords;
-  /** REST section 8 over the index. */
-  artifacts: ArtifactService;
-  search: SearchService;
-  cooldown: CooldownService;
-  audit: AuditService;
   importer: ImportService;
-  dashboard: DashboardService;
   readiness: Readiness;
   formats: FormatRegistry;
   kit: FormatKit;
