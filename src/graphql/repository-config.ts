@@ -29,17 +29,17 @@ function describe(f: ConfigField): string | undefined {
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const outputObjects = new Map<string, unknown>();
 
-/** The GraphQL output type of a field: a scalar name, a nested object's ref, or a list of either. */
-function outputType(f: ConfigField): unknown {
+/** The GraphQL type of a field: a scalar name, a nested object's ref (made by `object`), or a list of either. */
+function graphqlType(f: ConfigField, object: (name: string, fields: ConfigFields) => unknown): unknown {
   switch (f.type) {
     case "number":
       return f.integer ? "Int" : "Float";
     case "boolean":
       return "Boolean";
     case "list":
-      return [outputType(f.of)];
+      return [graphqlType(f.of, object)];
     case "object":
-      return outputObject(f.name, f.fields);
+      return object(f.name, f.fields);
     default:
       return "String";
   }
@@ -73,7 +73,7 @@ function outputFields(fields: ConfigFields) {
       Object.entries(fields).map(([key, f]) => [
         camel(key),
         t.field({
-          type: outputType(f),
+          type: graphqlType(f, outputObject),
           nullable: f.type === "list" ? { list: true, items: false } : true,
           description: describe(f),
           resolve: (c: Record<string, unknown>) => outputValue(f, c[key]),
@@ -95,25 +95,13 @@ function outputObject(name: string, fields: ConfigFields): unknown {
 
 const inputObjects = new Map<string, unknown>();
 
-function inputType(f: ConfigField): unknown {
-  switch (f.type) {
-    case "number":
-      return f.integer ? "Int" : "Float";
-    case "boolean":
-      return "Boolean";
-    case "list":
-      return [inputType(f.of)];
-    case "object":
-      return inputObject(`${f.name}Input`, f.fields);
-    default:
-      return "String";
-  }
-}
-
 function inputFields(fields: ConfigFields) {
   return (t: any) =>
     Object.fromEntries(
-      Object.entries(fields).map(([key, f]) => [camel(key), t.field({ type: inputType(f), required: f.required === true, description: describe(f) })]),
+      Object.entries(fields).map(([key, f]) => [
+        camel(key),
+        t.field({ type: graphqlType(f, (name, nested) => inputObject(`${name}Input`, nested)), required: f.required === true, description: describe(f) }),
+      ]),
     );
 }
 
