@@ -4,13 +4,14 @@
 //
 //   npx tsx bench/artifacts.ts            (needs nginx: apt-get install -y nginx)
 //   BENCH_DURATION=5 npx tsx bench/artifacts.ts
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { adminToken, freePort, load, startNode, table, type Result } from "./lib.js";
+import { startNginx, waitForHttp } from "../test/helpers/nginx.js";
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const SIZES: Array<[string, number, number]> = [
@@ -22,44 +23,6 @@ const SIZES: Array<[string, number, number]> = [
 function rssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) : 0;
-}
-
-function startNginx(root: string, prefix: string, port: number): ChildProcess {
-  mkdirSync(path.join(prefix, "logs"), { recursive: true });
-  const conf = path.join(prefix, "nginx.conf");
-  writeFileSync(
-    conf,
-    `daemon off;
-worker_processes 1;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  server { listen 127.0.0.1:${port}; root ${root}; }
-}
-`,
-  );
-  return spawn("nginx", ["-c", conf, "-p", prefix], { stdio: ["ignore", "inherit", "inherit"] });
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} never came up`);
 }
 
 /** A stream of `size` pseudo-random bytes produced in 1 MiB chunks (never held whole). */
@@ -85,10 +48,13 @@ async function main() {
   chmodSync(work, 0o755); // nginx workers run as an unprivileged user
   const pantera = await startNode();
   const nginxPort = await freePort();
-  const nginx = startNginx(files, path.join(work, "nginx"), nginxPort);
+  const nginx = startNginx(
+    path.join(work, "nginx"),
+    `  access_log off;\n  sendfile on;\n  tcp_nopush on;\n  keepalive_requests 100000;\n  server { listen 127.0.0.1:${nginxPort}; root ${files}; }`,
+  );
   const auth = "Basic " + Buffer.from("admin:bench-admin").toString("base64");
   try {
-    await waitFor(`http://127.0.0.1:${nginxPort}/`);
+    await waitForHttp(`http://127.0.0.1:${nginxPort}/`);
     const token = await adminToken(pantera);
     const created = await fetch(`${pantera.api}/api/v1/repositories/bench`, {
       method: "PUT",

@@ -7,9 +7,9 @@
 // recovers within seconds and every uploaded file reads back with its digest.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +17,7 @@ import path from "node:path";
 import S3rver from "s3rver";
 import { createPostgresDatabase, postgresUrl, request, startServer, type Response, type TestServer } from "../helpers/server.js";
 import { freePort, hasRedisServer, PrivateRedis, REDIS_SERVER, TcpProxy } from "../helpers/redis.js";
+import { startNginx, waitForHttp } from "../helpers/nginx.js";
 
 const pg = postgresUrl();
 const hasNginx = spawnSync("nginx", ["-v"]).status === 0;
@@ -40,44 +41,6 @@ function documentedNginxConfig(repoPorts: number[], apiPorts: number[], listen: 
   conf = conf.replace("listen 443 ssl;", `listen 127.0.0.1:${listen};`); // TLS is not what this test is about
   assert.doesNotMatch(conf, /node\d:/, "every node address was substituted");
   return conf;
-}
-
-function startNginx(dir: string, block: string): ChildProcess {
-  mkdirSync(path.join(dir, "logs"), { recursive: true });
-  chmodSync(dir, 0o755); // the workers run as an unprivileged user and write temp files here
-  const conf = path.join(dir, "nginx.conf");
-  writeFileSync(
-    conf,
-    `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  log_format upstreams '$request_method $uri $status "$upstream_status"';
-  access_log ${dir}/logs/access.log upstreams;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${block}
-}
-`,
-  );
-  return spawn("nginx", ["-p", dir, "-c", conf], { stdio: ["ignore", "inherit", "inherit"] });
-}
-
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await fetch(url);
-      return;
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`${url} never answered`);
 }
 
 /** Polls `probe` until `ok` holds; returns the last answer. */
@@ -211,9 +174,12 @@ describe("cluster: the operator's run of docs/cluster.md (3 nodes, nginx, Redis 
       nodes.map((n) => port(n.apiUrl)),
       listen,
     );
-    nginx = startNginx(nginxDir, block);
+    nginx = startNginx(
+      nginxDir,
+      `  log_format upstreams '$request_method $uri $status "$upstream_status"';\n  access_log ${nginxDir}/logs/access.log upstreams;\n${block}`,
+    );
     lb = `http://127.0.0.1:${listen}`;
-    await waitFor(`${lb}/.health`);
+    await waitForHttp(`${lb}/.health`);
 
     // The doc's storage steps, through nginx: the S3 alias, then a file repository on it.
     token = nodes[0].adminToken;
